@@ -1,0 +1,15 @@
+//! ponyswarm: a container-based, buildbot-style test pipeline for Python projects.
+//!
+//! The pipeline (see DESIGN.md): a matrix file becomes a [`matrix::Spec`], which expands
+//! into [`matrix::Job`]s; each job is planned ([`plan`]) into images, env, files and
+//! commands; [`run`] executes the plans in Docker sandboxes ([`sandbox`]) and turns what
+//! happened into [`outcome`]s.
+
+pub mod catalog;
+pub mod detect;
+pub mod junit;
+pub mod matrix;
+pub mod outcome;
+pub mod plan;
+pub mod run;
+pub mod sandbox;

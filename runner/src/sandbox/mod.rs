@@ -1,0 +1,10 @@
+//! Everything that talks to the Docker Engine: connecting, images, the container
+//! policy, networks, services and file changes.
+//!
+//! The rest of ponyswarm decides; this module carries the decisions out.
+
+pub mod changes;
+pub mod docker;
+pub mod egress;
+pub mod images;
+pub mod labels;
