@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod detect;
 pub mod junit;
+pub mod logcap;
 pub mod matrix;
 pub mod outcome;
 pub mod plan;

@@ -4,7 +4,11 @@
 //! The rest of ponyswarm decides; this module carries the decisions out.
 
 pub mod changes;
+pub mod container;
 pub mod docker;
 pub mod egress;
 pub mod images;
 pub mod labels;
+pub mod network;
+pub mod policy;
+pub mod service;
