@@ -1,0 +1,1 @@
+"""A reusable Django app: ponies and their stables."""
