@@ -1,1 +1,845 @@
-//! (being written)
+//! Test results: JUnit XML (pytest's, and the generic `<testsuites>`/`<testsuite>` shapes
+//! other runners write) parsed into counts, cases and failures; and, for runners that
+//! write no XML, the counts read from their summary lines.
+//!
+//! The input comes out of the sandbox, so it is hostile: sizes are capped, nothing here
+//! panics on it, and malformed XML is an error value the caller turns into "counts
+//! unknown".
+//!
+//! Pure: bytes and strings in, values out.
+
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::Reader;
+use serde::{Deserialize, Serialize};
+
+/// JUnit files bigger than this are refused: a real report of many thousand tests is a
+/// few MiB, and parsing is the only thing standing between the sandbox and our memory.
+pub const MAX_XML_BYTES: usize = 64 << 20;
+
+/// Messages are cut to this many characters: enough for an assertion diff, not a dump.
+pub const MAX_MESSAGE_CHARS: usize = 2000;
+
+/// Class and test names are cut to this many characters.
+const MAX_NAME_CHARS: usize = 500;
+
+/// At most this many cases are kept; the counts still cover all of them.
+pub const MAX_CASES: usize = 100_000;
+
+/// How much of a failure's body text is kept while parsing, to find pytest's `E` line.
+const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// Test counts of one run of a test command.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Passed, including pytest's xpassed.
+    pub passed: u32,
+    /// Failed an assertion (unittest: also unexpected successes).
+    pub failed: u32,
+    /// Skipped, including expected failures (pytest's xfailed).
+    pub skipped: u32,
+    /// Could not run properly: setup, fixture or collection errors.
+    pub errors: u32,
+}
+
+impl Counts {
+    /// All tests, whatever their outcome.
+    pub fn total(&self) -> u32 {
+        self.passed
+            .saturating_add(self.failed)
+            .saturating_add(self.skipped)
+            .saturating_add(self.errors)
+    }
+}
+
+/// How one test case ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CaseStatus {
+    /// No `<failure>`, `<error>` or `<skipped>` inside.
+    Passed,
+    /// An assertion failed (`<failure>`).
+    Failed,
+    /// Skipped, including pytest's xfail (`<skipped>`).
+    Skipped,
+    /// The test could not run properly: fixture, setup, collection (`<error>`).
+    Error,
+}
+
+/// One `<testcase>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestCase {
+    /// `classname`, e.g. `tests.test_views.TestIndex`; empty for pytest collection errors.
+    pub classname: String,
+    /// The test's name, e.g. `test_param[2]`.
+    pub name: String,
+    /// How it ended.
+    pub status: CaseStatus,
+    /// Seconds.
+    pub time: f64,
+    /// For failures, errors and skips: the message, cut to [`MAX_MESSAGE_CHARS`].
+    pub message: Option<String>,
+}
+
+/// A failed or errored test, as the report lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// `classname::name`, or just `name` when there is no class name.
+    pub test: String,
+    /// The failure's message (for pytest, the assertion and its diff), cut to
+    /// [`MAX_MESSAGE_CHARS`]; empty when the runner gave none.
+    pub message: String,
+}
+
+/// A parsed JUnit report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TestReport {
+    /// Cases that passed.
+    pub passed: u32,
+    /// Cases with a `<failure>`.
+    pub failed: u32,
+    /// Cases with a `<skipped>` (pytest's xfail included).
+    pub skipped: u32,
+    /// Cases with an `<error>` and no `<failure>`.
+    pub errors: u32,
+    /// The cases in file order, at most [`MAX_CASES`].
+    pub cases: Vec<TestCase>,
+}
+
+impl TestReport {
+    /// The counts alone.
+    pub fn counts(&self) -> Counts {
+        Counts {
+            passed: self.passed,
+            failed: self.failed,
+            skipped: self.skipped,
+            errors: self.errors,
+        }
+    }
+
+    /// Failed and errored cases, in file order.
+    pub fn failures(&self) -> Vec<Failure> {
+        self.cases
+            .iter()
+            .filter(|c| matches!(c.status, CaseStatus::Failed | CaseStatus::Error))
+            .map(|c| Failure {
+                test: if c.classname.is_empty() {
+                    c.name.clone()
+                } else {
+                    format!("{}::{}", c.classname, c.name)
+                },
+                message: c.message.clone().unwrap_or_default(),
+            })
+            .collect()
+    }
+
+    fn add(&mut self, case: TestCase) {
+        let count = match case.status {
+            CaseStatus::Passed => &mut self.passed,
+            CaseStatus::Failed => &mut self.failed,
+            CaseStatus::Skipped => &mut self.skipped,
+            CaseStatus::Error => &mut self.errors,
+        };
+        *count = count.saturating_add(1);
+        if self.cases.len() < MAX_CASES {
+            self.cases.push(case);
+        }
+    }
+}
+
+/// Why a JUnit file could not be read. The caller records the counts as unknown.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JunitError {
+    /// Bigger than [`MAX_XML_BYTES`]; not read at all.
+    #[error("the JUnit XML is {size} bytes, more than the {limit} bytes ponyswarm reads")]
+    TooLarge {
+        /// The file's size.
+        size: usize,
+        /// [`MAX_XML_BYTES`].
+        limit: usize,
+    },
+    /// Not well-formed, or cut short (a runner killed while writing it).
+    #[error("malformed JUnit XML at byte {position}: {message}")]
+    Malformed {
+        /// Where the parser gave up.
+        position: u64,
+        /// What it found wrong.
+        message: String,
+    },
+    /// Well-formed XML of another kind; holds the root element's name.
+    #[error("not JUnit XML: the document starts with <{0}>, not <testsuites> or <testsuite>")]
+    NotJunit(String),
+    /// No element at all.
+    #[error("the JUnit XML is empty")]
+    Empty,
+}
+
+/// Parses a JUnit XML document.
+///
+/// Counts come from the `<testcase>` elements. A case with both `<failure>` and `<error>`
+/// (pytest: failed, then its teardown failed too) counts once, as failed. When a document
+/// has no cases at all, the counts come from the attributes of its outermost
+/// `<testsuite>` elements, for runners that only write totals.
+///
+/// # Errors
+///
+/// A [`JunitError`] when the document is too big, malformed, empty or not JUnit.
+pub fn parse(xml: &[u8]) -> Result<TestReport, JunitError> {
+    if xml.len() > MAX_XML_BYTES {
+        return Err(JunitError::TooLarge {
+            size: xml.len(),
+            limit: MAX_XML_BYTES,
+        });
+    }
+    let text = String::from_utf8_lossy(xml);
+    let mut reader = Reader::from_str(&text);
+    let mut parser = Parser::default();
+    loop {
+        let event = reader.read_event().map_err(|e| JunitError::Malformed {
+            position: reader.error_position(),
+            message: e.to_string(),
+        })?;
+        if let Event::Eof = event {
+            break;
+        }
+        parser.event(event)?;
+    }
+    parser.finish(reader.buffer_position())
+}
+
+/// The parse state: where we are in the document and the case being read.
+#[derive(Default)]
+struct Parser {
+    report: TestReport,
+    seen_root: bool,
+    /// Open elements, to tell an unfinished document from a finished one.
+    depth: usize,
+    /// Open `<testsuite>` elements.
+    suite_depth: usize,
+    /// Totals from outermost suites' attributes, used when there are no cases.
+    suite_totals: Counts,
+    case: Option<CaseBuilder>,
+}
+
+/// A `<testcase>` being read.
+struct CaseBuilder {
+    case: TestCase,
+    /// Depth of the `<testcase>` element itself.
+    depth: usize,
+    /// The text of the `<failure>`/`<error>` element being read, if one is open.
+    body: Option<String>,
+}
+
+impl Parser {
+    fn event(&mut self, event: Event<'_>) -> Result<(), JunitError> {
+        match event {
+            Event::Start(e) => {
+                self.element(&e)?;
+                self.depth += 1;
+            }
+            Event::Empty(e) => {
+                self.element(&e)?;
+                self.close(e.local_name().as_ref());
+            }
+            Event::End(e) => {
+                self.depth = self.depth.saturating_sub(1);
+                self.close(e.local_name().as_ref());
+            }
+            Event::Text(t) => self.text(&t.xml10_content().unwrap_or_default()),
+            Event::CData(t) => self.text(&t.decode().unwrap_or_default()),
+            Event::GeneralRef(r) => {
+                let name = r.decode().unwrap_or_default();
+                match r.resolve_char_ref() {
+                    Ok(Some(c)) => self.text(c.encode_utf8(&mut [0; 4])),
+                    _ => match quick_xml::escape::resolve_predefined_entity(&name) {
+                        Some(s) => self.text(s),
+                        // Unknown entities stay as written: we never expand DTD entities.
+                        None => self.text(&format!("&{name};")),
+                    },
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn element(&mut self, e: &BytesStart<'_>) -> Result<(), JunitError> {
+        let name = e.local_name();
+        let name = name.as_ref();
+        if !self.seen_root {
+            if name != b"testsuites" && name != b"testsuite" {
+                let name = String::from_utf8_lossy(name);
+                return Err(JunitError::NotJunit(cut(&name, MAX_NAME_CHARS)));
+            }
+            self.seen_root = true;
+        }
+        match (name, &mut self.case) {
+            (b"testsuite", None) => {
+                if self.suite_depth == 0 {
+                    add_suite_totals(&mut self.suite_totals, e);
+                }
+                self.suite_depth += 1;
+            }
+            (b"testcase", None) => {
+                self.case = Some(CaseBuilder {
+                    case: TestCase {
+                        classname: cut(&attr(e, "classname").unwrap_or_default(), MAX_NAME_CHARS),
+                        name: cut(&attr(e, "name").unwrap_or_default(), MAX_NAME_CHARS),
+                        status: CaseStatus::Passed,
+                        time: attr(e, "time")
+                            .and_then(|t| t.trim().parse().ok())
+                            .unwrap_or(0.0),
+                        message: None,
+                    },
+                    depth: self.depth,
+                    body: None,
+                })
+            }
+            (b"failure" | b"error" | b"skipped", Some(builder))
+                if self.depth == builder.depth + 1 =>
+            {
+                builder.result(name, e)
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// An element ended (or was empty): `name` at the current depth.
+    fn close(&mut self, name: &[u8]) {
+        match name {
+            b"testsuite" if self.case.is_none() => {
+                self.suite_depth = self.suite_depth.saturating_sub(1)
+            }
+            b"testcase" => {
+                if let Some(builder) = self.case.take_if(|b| b.depth == self.depth) {
+                    self.report.add(builder.case);
+                }
+            }
+            b"failure" | b"error" => {
+                if let Some(builder) = self.case.as_mut().filter(|b| b.depth + 1 == self.depth) {
+                    builder.end_body();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn text(&mut self, text: &str) {
+        if let Some(body) = self.case.as_mut().and_then(|b| b.body.as_mut()) {
+            // Keep the last part: pytest puts the `E` lines at the end.
+            body.push_str(text);
+            if body.len() > 2 * MAX_BODY_BYTES {
+                let from = floor_char_boundary(body, body.len() - MAX_BODY_BYTES);
+                body.drain(..from);
+            }
+        }
+    }
+
+    fn finish(mut self, position: u64) -> Result<TestReport, JunitError> {
+        if !self.seen_root {
+            return Err(JunitError::Empty);
+        }
+        if self.depth > 0 {
+            return Err(JunitError::Malformed {
+                position,
+                message: "the document ends before its elements are closed".to_string(),
+            });
+        }
+        if self.report.cases.is_empty() && self.report.counts().total() == 0 {
+            let t = self.suite_totals;
+            (self.report.passed, self.report.failed) = (t.passed, t.failed);
+            (self.report.skipped, self.report.errors) = (t.skipped, t.errors);
+        }
+        Ok(self.report)
+    }
+}
+
+impl CaseBuilder {
+    /// A `<failure>`, `<error>` or `<skipped>` inside the case.
+    fn result(&mut self, name: &[u8], e: &BytesStart<'_>) {
+        let status = match name {
+            b"failure" => CaseStatus::Failed,
+            b"error" => CaseStatus::Error,
+            _ => CaseStatus::Skipped,
+        };
+        // failure > error > skipped: the worst thing that happened to the test is its story.
+        let rank = |s: CaseStatus| match s {
+            CaseStatus::Failed => 3,
+            CaseStatus::Error => 2,
+            CaseStatus::Skipped => 1,
+            CaseStatus::Passed => 0,
+        };
+        if rank(status) <= rank(self.case.status) {
+            return;
+        }
+        self.case.status = status;
+        let message = attr(e, "message").filter(|m| !m.trim().is_empty());
+        let kind = attr(e, "type").filter(|t| !t.trim().is_empty());
+        self.case.message = message.or(kind).map(|m| cut(&m, MAX_MESSAGE_CHARS));
+        if status != CaseStatus::Skipped {
+            self.body = Some(String::new());
+        }
+    }
+
+    /// The `<failure>`/`<error>` element ended: use its text where the attributes said
+    /// too little.
+    fn end_body(&mut self) {
+        let Some(body) = self.body.take() else { return };
+        let body = body.trim();
+        self.case.message = match self.case.message.take() {
+            None if body.is_empty() => None,
+            None => Some(cut(body, MAX_MESSAGE_CHARS)),
+            // pytest says only "collection failure"; the `E` line says which.
+            Some(m) if m == "collection failure" => match pytest_error_line(body) {
+                Some(line) => Some(cut(&format!("{m}: {line}"), MAX_MESSAGE_CHARS)),
+                None => Some(m),
+            },
+            Some(m) => Some(m),
+        };
+    }
+}
+
+/// The last `E   …` line of a pytest traceback, without its prefix.
+fn pytest_error_line(body: &str) -> Option<&str> {
+    body.lines()
+        .rev()
+        .filter_map(|l| l.strip_prefix("E "))
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+}
+
+/// Adds a suite's `tests`/`failures`/`errors`/`skipped` attributes to `totals`.
+fn add_suite_totals(totals: &mut Counts, e: &BytesStart<'_>) {
+    let number = |name| {
+        attr(e, name)
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            .unwrap_or(0)
+    };
+    let (tests, failures, errors, skipped) = (
+        number("tests"),
+        number("failures"),
+        number("errors"),
+        number("skipped"),
+    );
+    let passed = tests
+        .saturating_sub(failures)
+        .saturating_sub(errors)
+        .saturating_sub(skipped);
+    totals.passed = totals.passed.saturating_add(passed);
+    totals.failed = totals.failed.saturating_add(failures);
+    totals.errors = totals.errors.saturating_add(errors);
+    totals.skipped = totals.skipped.saturating_add(skipped);
+}
+
+/// An attribute's value with entities resolved; the raw text when it does not unescape.
+fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
+    let a = e.try_get_attribute(name).ok()??;
+    match a.normalized_value(quick_xml::XmlVersion::Implicit1_0) {
+        Ok(v) => Some(v.into_owned()),
+        Err(_) => Some(String::from_utf8_lossy(&a.value).into_owned()),
+    }
+}
+
+/// `s` cut to `max` characters, with `…` when cut.
+fn cut(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_string(),
+    }
+}
+
+/// The largest char boundary of `s` at or below `i`.
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Counts read from a runner's own summary, for runners that write no JUnit XML.
+///
+/// Understands unittest and Django (`Ran 5 tests in 0.01s` followed by `OK (skipped=1)`,
+/// `FAILED (failures=1, errors=2)` or `NO TESTS RAN`) and pytest's summary line
+/// (`3 passed, 1 failed, 2 skipped in 0.12s`). The last summary in the output wins.
+/// As in pytest's XML, expected failures count as skipped; unexpected successes as failed.
+pub fn parse_text_counts(output: &str) -> Option<Counts> {
+    let lines: Vec<String> = output.lines().map(strip_ansi).collect();
+    for (i, line) in lines.iter().enumerate().rev() {
+        if let Some(counts) = pytest_summary(line) {
+            return Some(counts);
+        }
+        if let Some(ran) = unittest_ran(line) {
+            // The verdict follows the `Ran` line after a blank line; Django may print
+            // database teardown in between when stderr and stdout interleave.
+            let verdict = lines[i + 1..]
+                .iter()
+                .take(10)
+                .find_map(|l| unittest_verdict(l, ran));
+            if let Some(counts) = verdict {
+                return Some(counts);
+            }
+        }
+    }
+    None
+}
+
+/// `3 passed, 1 failed in 0.12s`, possibly framed by `=`; `no tests ran in 0.01s`.
+fn pytest_summary(line: &str) -> Option<Counts> {
+    let line = line.trim().trim_matches('=').trim();
+    let (items, time) = line.rsplit_once(" in ")?;
+    let time = time.split_whitespace().next()?;
+    if !time.ends_with('s') || time[..time.len() - 1].parse::<f64>().is_err() {
+        return None;
+    }
+    let mut counts = Counts::default();
+    // Plugins add their own items ("3 subtests passed"): every item must be "N words",
+    // and at least one must be pytest's own, or this is not a summary.
+    let mut recognised = false;
+    for item in items.split(", ").map(str::trim) {
+        if item == "no tests ran" {
+            recognised = true;
+            continue;
+        }
+        let (n, word) = item.split_once(' ')?;
+        let n: u32 = n.parse().ok()?;
+        let slot = match word {
+            "passed" | "xpassed" => &mut counts.passed,
+            "failed" => &mut counts.failed,
+            "skipped" | "xfailed" => &mut counts.skipped,
+            "error" | "errors" => &mut counts.errors,
+            "warning" | "warnings" | "deselected" | "rerun" => {
+                recognised = true;
+                continue;
+            }
+            _ => continue,
+        };
+        recognised = true;
+        *slot = slot.saturating_add(n);
+    }
+    recognised.then_some(counts)
+}
+
+/// `Ran 5 tests in 0.012s` → 5.
+fn unittest_ran(line: &str) -> Option<u32> {
+    let rest = line.trim().strip_prefix("Ran ")?;
+    let (n, rest) = rest.split_once(' ')?;
+    if !(rest.starts_with("tests in ") || rest.starts_with("test in ")) {
+        return None;
+    }
+    n.parse().ok()
+}
+
+/// `OK`, `OK (skipped=1)`, `FAILED (failures=1, errors=2)`, `NO TESTS RAN`, for `ran` tests.
+fn unittest_verdict(line: &str, ran: u32) -> Option<Counts> {
+    let line = line.trim();
+    if line == "NO TESTS RAN" {
+        return Some(Counts::default());
+    }
+    let details = if line == "OK" || line == "FAILED" {
+        ""
+    } else {
+        let rest = line
+            .strip_prefix("OK ")
+            .or_else(|| line.strip_prefix("FAILED "))?;
+        rest.trim().strip_prefix('(')?.strip_suffix(')')?
+    };
+    let (mut failures, mut errors, mut skipped, mut expected, mut unexpected) = (0u32, 0, 0, 0, 0);
+    for item in details.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let (key, n) = item.split_once('=')?;
+        let n: u32 = n.trim().parse().ok()?;
+        match key.trim() {
+            "failures" => failures = n,
+            "errors" => errors = n,
+            "skipped" => skipped = n,
+            "expected failures" => expected = n,
+            "unexpected successes" => unexpected = n,
+            _ => {}
+        }
+    }
+    let passed = [failures, errors, skipped, expected, unexpected]
+        .into_iter()
+        .fold(ran, u32::saturating_sub);
+    Some(Counts {
+        passed,
+        failed: failures.saturating_add(unexpected),
+        skipped: skipped.saturating_add(expected),
+        errors,
+    })
+}
+
+/// `line` without ANSI colour sequences (`ESC [ … letter`).
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.next() == Some('[') {
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Written by pytest 9.2 (`--junitxml -o junit_family=xunit2`) for a file with a pass,
+    /// an assertion failure, a skip, a fixture error, a class, a parametrized failure
+    /// and an xfail.
+    const PYTEST_XML: &str = r#"<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"><testsuite name="pytest" errors="1" failures="2" skipped="2" tests="8" time="0.040" timestamp="2026-11-23T06:06:31.746404+00:00" hostname="vm"><testcase classname="test_sample" name="test_ok" time="0.000" /><testcase classname="test_sample" name="test_fail" time="0.000"><failure message="AssertionError: lists differ&#10;assert [1, 2] == [1, 3]&#10;  &#10;  At index 1 diff: 2 != 3&#10;  Use -v to get more diff">def test_fail():
+&gt;       assert [1, 2] == [1, 3], "lists differ"
+E       AssertionError: lists differ
+E       assert [1, 2] == [1, 3]
+E         
+E         At index 1 diff: 2 != 3
+E         Use -v to get more diff
+
+test_sample.py:7: AssertionError</failure></testcase><testcase classname="test_sample" name="test_skipped" time="0.000"><skipped type="pytest.skip" message="not on this platform">/tmp/pysample/test_sample.py:9: not on this platform</skipped></testcase><testcase classname="test_sample" name="test_error" time="0.000"><error message="failed on setup with &quot;RuntimeError: fixture exploded&quot;">@pytest.fixture
+    def broken():
+&gt;       raise RuntimeError("fixture exploded")
+E       RuntimeError: fixture exploded
+
+test_sample.py:15: RuntimeError</error></testcase><testcase classname="test_sample.TestGroup" name="test_method" time="0.000" /><testcase classname="test_sample.TestGroup" name="test_param[1]" time="0.000" /><testcase classname="test_sample.TestGroup" name="test_param[2]" time="0.000"><failure message="assert 2 == 1">self = &lt;test_sample.TestGroup object at 0x7fe3e0daf010&gt;, x = 2
+
+    @pytest.mark.parametrize("x", [1, 2])
+    def test_param(self, x):
+&gt;       assert x == 1
+E       assert 2 == 1
+
+test_sample.py:26: AssertionError</failure></testcase><testcase classname="test_sample" name="test_xfail" time="0.000"><skipped type="pytest.xfail" message="known bug" /></testcase></testsuite></testsuites>"#;
+
+    /// pytest 9.2, a test module that fails to import (exit 2).
+    const PYTEST_COLLECTION_ERROR: &str = r#"<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"><testsuite name="pytest" errors="1" failures="0" skipped="0" tests="1" time="0.148" timestamp="2026-11-23T06:06:35.224843+00:00" hostname="vm"><testcase classname="" name="test_c" time="0.000"><error message="collection failure">ImportError while importing test module '/tmp/pysample/coll/test_c.py'.
+Hint: make sure your test modules/packages have valid Python names.
+Traceback:
+/root/.pyenv/versions/3.11.7/lib/python3.11/importlib/__init__.py:126: in import_module
+    return _bootstrap._gcd_import(name[level:], package, level)
+           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+test_c.py:1: in &lt;module&gt;
+    import nosuchmodule
+E   ModuleNotFoundError: No module named 'nosuchmodule'</error></testcase></testsuite></testsuites>"#;
+
+    /// pytest 9.2 with nothing collected (exit 5).
+    const PYTEST_EMPTY: &str = r#"<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"><testsuite name="pytest" errors="0" failures="0" skipped="0" tests="0" time="0.018" timestamp="2026-11-23T06:06:34.964983+00:00" hostname="vm" /></testsuites>"#;
+
+    fn counts(passed: u32, failed: u32, skipped: u32, errors: u32) -> Counts {
+        Counts {
+            passed,
+            failed,
+            skipped,
+            errors,
+        }
+    }
+
+    #[test]
+    fn pytest_report_counts_cases_and_failures() {
+        let report = parse(PYTEST_XML.as_bytes()).expect("parses");
+        assert_eq!(report.counts(), counts(3, 2, 2, 1));
+        assert_eq!(report.cases.len(), 8);
+        let param = &report.cases[6];
+        assert_eq!(
+            (param.classname.as_str(), param.name.as_str()),
+            ("test_sample.TestGroup", "test_param[2]")
+        );
+        assert_eq!(
+            report.cases[2].message.as_deref(),
+            Some("not on this platform")
+        );
+        assert_eq!(
+            report.failures(),
+            vec![
+                Failure {
+                    test: "test_sample::test_fail".into(),
+                    message:
+                        "AssertionError: lists differ\nassert [1, 2] == [1, 3]\n  \n  At index 1 \
+                              diff: 2 != 3\n  Use -v to get more diff"
+                            .into(),
+                },
+                Failure {
+                    test: "test_sample::test_error".into(),
+                    message: "failed on setup with \"RuntimeError: fixture exploded\"".into(),
+                },
+                Failure {
+                    test: "test_sample.TestGroup::test_param[2]".into(),
+                    message: "assert 2 == 1".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn pytest_collection_error_names_the_import() {
+        let report = parse(PYTEST_COLLECTION_ERROR.as_bytes()).expect("parses");
+        assert_eq!(report.counts(), counts(0, 0, 0, 1));
+        assert_eq!(
+            report.failures(),
+            vec![Failure {
+                test: "test_c".into(),
+                message: "collection failure: ModuleNotFoundError: No module named 'nosuchmodule'"
+                    .into(),
+            }]
+        );
+    }
+
+    #[test]
+    fn generic_shapes() {
+        /// What, XML, counts, failures as (test, message).
+        type Case = (
+            &'static str,
+            &'static str,
+            Counts,
+            &'static [(&'static str, &'static str)],
+        );
+        let cases: &[Case] = &[
+            ("empty pytest run", PYTEST_EMPTY, counts(0, 0, 0, 0), &[]),
+            (
+                "bare testsuite root, body as message, type as fallback",
+                r#"<testsuite name="x" tests="3"><testcase classname="a.B" name="t1"><failure>boom
+at line 3</failure></testcase><testcase name="t2"><error type="IOError"/></testcase><testcase name="t3" time="1.5"/></testsuite>"#,
+                counts(1, 1, 0, 1),
+                &[("a.B::t1", "boom\nat line 3"), ("t2", "IOError")],
+            ),
+            (
+                "nested suites, CDATA, system-out ignored",
+                r#"<?xml version="1.0"?><testsuites><testsuite name="outer"><testsuite name="inner"><testcase classname="c" name="n"><failure><![CDATA[x < y]]></failure><system-out>noise</system-out></testcase><testcase classname="c" name="s"><skipped/></testcase></testsuite></testsuite></testsuites>"#,
+                counts(0, 1, 1, 0),
+                &[("c::n", "x < y")],
+            ),
+            (
+                "failure beats a teardown error in the same case",
+                r#"<testsuites><testsuite><testcase classname="m" name="t"><failure message="assert 0"/><error message="failed on teardown"/></testcase></testsuite></testsuites>"#,
+                counts(0, 1, 0, 0),
+                &[("m::t", "assert 0")],
+            ),
+            (
+                "totals only, no cases",
+                r#"<testsuites><testsuite tests="10" failures="2" errors="1" skipped="3"/><testsuite tests="4" failures="x"/></testsuites>"#,
+                counts(8, 2, 3, 1),
+                &[],
+            ),
+            (
+                "unknown entity kept, not expanded",
+                r#"<testsuite><testcase name="t"><failure>a &ent; b &#65;&amp;</failure></testcase></testsuite>"#,
+                counts(0, 1, 0, 0),
+                &[("t", "a &ent; b A&")],
+            ),
+        ];
+        for (what, xml, want, failures) in cases {
+            let report = parse(xml.as_bytes()).unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_eq!(report.counts(), *want, "{what}");
+            let got: Vec<(String, String)> = report
+                .failures()
+                .into_iter()
+                .map(|f| (f.test, f.message))
+                .collect();
+            let want: Vec<(String, String)> = failures
+                .iter()
+                .map(|(t, m)| (t.to_string(), m.to_string()))
+                .collect();
+            assert_eq!(got, want, "{what}");
+        }
+    }
+
+    #[test]
+    fn bad_input_is_an_error_not_a_crash() {
+        let cases: &[(&str, &[u8])] = &[
+            ("empty", b""),
+            ("whitespace", b"  \n"),
+            ("not junit", b"<html><body/></html>"),
+            ("truncated", b"<testsuites><testsuite><testcase name=\"a\">"),
+            (
+                "mismatched",
+                b"<testsuite><testcase></testsuite></testcase>",
+            ),
+            ("garbage", b"\x00\xff<<<>>>&&&"),
+        ];
+        for (what, xml) in cases {
+            assert!(parse(xml).is_err(), "{what}: {:?}", parse(xml));
+        }
+        assert_eq!(parse(b"<html/>"), Err(JunitError::NotJunit("html".into())));
+    }
+
+    #[test]
+    fn oversized_input_is_refused() {
+        let xml = vec![b' '; MAX_XML_BYTES + 1];
+        assert_eq!(
+            parse(&xml),
+            Err(JunitError::TooLarge {
+                size: MAX_XML_BYTES + 1,
+                limit: MAX_XML_BYTES
+            })
+        );
+    }
+
+    #[test]
+    fn long_messages_and_names_are_cut() {
+        let long = "é".repeat(10_000);
+        let xml = format!(
+            r#"<testsuite><testcase name="{long}"><failure message="{long}">{long}</failure></testcase></testsuite>"#
+        );
+        let report = parse(xml.as_bytes()).expect("parses");
+        let case = &report.cases[0];
+        assert_eq!(case.name.chars().count(), MAX_NAME_CHARS + 1);
+        assert_eq!(
+            case.message.as_deref().map(|m| m.chars().count()),
+            Some(MAX_MESSAGE_CHARS + 1)
+        );
+        assert!(case.message.as_deref().is_some_and(|m| m.ends_with('…')));
+    }
+
+    #[test]
+    fn invalid_utf8_is_read_lossily() {
+        let xml = b"<testsuite><testcase name=\"caf\xe9\"/></testsuite>";
+        let report = parse(xml).expect("parses");
+        assert_eq!(report.cases[0].name, "caf\u{fffd}");
+    }
+
+    #[test]
+    fn text_counts() {
+        let cases: &[(&str, &str, Option<Counts>)] = &[
+            ("pytest -q", "..F\n2 failed, 3 passed, 1 skipped, 1 xfailed, 1 error in 0.03s\n", Some(counts(3, 2, 2, 1))),
+            (
+                "pytest framed, coloured, with warnings",
+                "\x1b[31m==== \x1b[1m1 failed\x1b[0m, \x1b[32m4 passed\x1b[0m, 2 warnings\x1b[31m in 1.20s (0:00:01) ====\x1b[0m",
+                Some(counts(4, 1, 0, 0)),
+            ),
+            ("pytest nothing", "\n============ no tests ran in 0.00s ============\n", Some(counts(0, 0, 0, 0))),
+            ("pytest xpassed, deselected", "= 2 passed, 1 xpassed, 3 deselected in 0.1s =", Some(counts(3, 0, 0, 0))),
+            ("unittest ok", "....\n------\nRan 4 tests in 0.001s\n\nOK\n", Some(counts(4, 0, 0, 0))),
+            ("unittest one", "Ran 1 test in 0.000s\n\nOK (skipped=1)\n", Some(counts(0, 0, 1, 0))),
+            (
+                "unittest everything",
+                "Ran 6 tests in 0.001s\n\nFAILED (failures=1, errors=1, skipped=1, expected failures=1, unexpected successes=1)\n",
+                Some(counts(1, 2, 2, 1)),
+            ),
+            ("unittest 3.12 nothing", "Ran 0 tests in 0.000s\n\nNO TESTS RAN\n", Some(counts(0, 0, 0, 0))),
+            (
+                "django with teardown in between",
+                "System check identified no issues (0 silenced).\nRan 12 tests in 0.5s\n\nDestroying test database for alias 'default'...\nFAILED (errors=2)\n",
+                Some(counts(10, 0, 0, 2)),
+            ),
+            (
+                "last summary wins",
+                "Ran 3 tests in 0.1s\n\nOK\n...\n5 passed in 0.2s\n",
+                Some(counts(5, 0, 0, 0)),
+            ),
+            ("Ran without verdict (killed)", "Ran 3 tests in 0.1s\n", None),
+            ("prose", "We ran 3 tests in the morning.\nall OK\n", None),
+            ("unknown pytest word", "3 bananas in 2s\n", None),
+            ("plugin items ignored", "1 failed, 2 passed, 3 subtests passed in 0.5s", Some(counts(2, 1, 0, 0))),
+            ("warnings only", "== 1 warning in 0.01s ==", Some(counts(0, 0, 0, 0))),
+            ("empty", "", None),
+        ];
+        for (what, output, want) in cases {
+            assert_eq!(parse_text_counts(output), *want, "{what}");
+        }
+    }
+}
