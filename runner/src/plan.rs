@@ -5,6 +5,7 @@
 //! in; nothing here touches Docker.
 
 use crate::catalog::{self, ServiceInfo};
+use crate::detect::{self, Runner};
 use crate::matrix::{Job, Limits, Pos, ServiceSpec, Spanned, Spec, SpecError};
 use handlebars::{Handlebars, RenderError, RenderErrorReason};
 use indexmap::IndexMap;
@@ -295,18 +296,26 @@ fn plan_job(
             Ok((dest.clone(), r.file(spec, &t.value, text, &ctx)?))
         })
         .collect::<Result<_, SpecError>>()?;
-    let install = spec
+    let install: Vec<String> = spec
         .install
         .iter()
         .enumerate()
         .map(|(i, t)| r.inline(spec, &format!("install command {}", i + 1), t, &ctx))
         .collect::<Result<_, _>>()?;
+    let mut install: Vec<String> = install;
     let test = match &spec.test {
         Some(t) => TestCommand {
             command: r.inline(spec, "test", t, &ctx)?,
             detected: None,
         },
-        None => default_test.clone(),
+        None => {
+            // Detection chose the runner, so make sure the job has it: an install that
+            // already brings pytest makes this a no-op.
+            if detect::runner_of(&default_test.command) == Runner::Pytest {
+                install.push("pip install pytest".into());
+            }
+            default_test.clone()
+        }
     };
 
     Ok(JobPlan {
@@ -370,7 +379,7 @@ install:
         assert_eq!(pg.env["POSTGRES_URL"], "postgres://pony:pony@postgres:5432/pony");
         assert_eq!(pg.env["POSTGRES_USER"], "pony");
         assert_eq!(pg.files["settings_ci.py"], "DB = 'postgres'\nHOST = 'postgres:5432'\n");
-        assert_eq!(pg.install, ["pip install \"django~=4.2.0\""]);
+        assert_eq!(pg.install, ["pip install \"django~=4.2.0\"", "pip install pytest"]);
         assert_eq!(pg.test.detected.as_deref(), Some("pytest: tests/ exists"));
     }
 

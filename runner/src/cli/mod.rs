@@ -1,7 +1,10 @@
 //! Command-line parsing and the exit-code contract: 0 all passed (or allowed to fail),
 //! 1 a job failed, 2 bad input, 3 ponyswarm or Docker could not do its part.
 
+mod docker;
+mod images;
 mod plan;
+mod run;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -18,6 +21,8 @@ pub const EXIT_INFRA: u8 = 3;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    docker: docker::DockerArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -34,6 +39,46 @@ enum Command {
         #[arg(long, value_name = "KEY=VALUE")]
         filter: Vec<String>,
     },
+    /// Run every job of a matrix file in sandboxed containers.
+    Run {
+        /// The matrix file (ponyswarm.yaml).
+        file: PathBuf,
+        /// Where results.json goes (default .ponyswarm/runs/<run id>/).
+        #[arg(long, value_name = "DIR")]
+        report_dir: Option<PathBuf>,
+        /// Most jobs at once (default: the file's max-parallel, else the CPUs).
+        #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        jobs: Option<u16>,
+        /// Run only jobs whose matrix has KEY=VALUE (repeatable).
+        #[arg(long, value_name = "KEY=VALUE")]
+        filter: Vec<String>,
+        /// Cancel the remaining jobs on the first failure (overrides the file).
+        #[arg(long)]
+        fail_fast: bool,
+        /// Print a line per finished job and the summary, no live progress.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Build or list the images ponyswarm ships in images/.
+    #[command(subcommand)]
+    Images(ImagesCommand),
+    /// Remove containers, networks and volumes left behind by killed runs.
+    Clean {
+        /// Also remove those of runs that may still be going.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ImagesCommand {
+    /// Build catalog images (all when no NAME is given); unchanged ones are kept.
+    Build {
+        /// Catalog names: 3.9, 3.11, 3.13, pypy3, postgres, mariadb, redis.
+        names: Vec<String>,
+    },
+    /// List the images ponyswarm built: name, tag, size, built when.
+    List,
 }
 
 /// What went wrong at the top, mapped to an exit code.
@@ -55,6 +100,10 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Plan { file, json, filter } => plan::plan(&file, json, &filter),
+        command => match tokio::runtime::Runtime::new() {
+            Ok(rt) => rt.block_on(docker_command(command, &cli.docker)),
+            Err(e) => Err(Failure::Infra(format!("cannot start the async runtime: {e}"))),
+        },
     };
     match result {
         Ok(code) => code,
@@ -65,6 +114,47 @@ pub fn main() -> ExitCode {
         Err(Failure::Infra(msg)) => {
             eprintln!("error: {msg}");
             ExitCode::from(EXIT_INFRA)
+        }
+    }
+}
+
+/// The commands that talk to Docker.
+async fn docker_command(command: Command, docker: &docker::DockerArgs) -> Result<ExitCode, Failure> {
+    match command {
+        Command::Plan { .. } => unreachable!("plan needs no Docker"),
+        Command::Run {
+            file,
+            report_dir,
+            jobs,
+            filter,
+            fail_fast,
+            quiet,
+        } => {
+            run::run(run::RunArgs {
+                file: &file,
+                report_dir,
+                jobs: jobs.map(usize::from),
+                filters: &filter,
+                quiet,
+                fail_fast,
+                docker,
+            })
+            .await
+        }
+        Command::Images(ImagesCommand::Build { names }) => images::build(&names, docker).await,
+        Command::Images(ImagesCommand::List) => images::list(docker).await,
+        Command::Clean { all } => {
+            let docker = docker::connect().await?;
+            let report = ponyswarm::run::clean(&docker, ponyswarm::run::clean::CleanOptions { all })
+                .await
+                .map_err(|e| Failure::Infra(e.to_string()))?;
+            println!(
+                "removed {} containers, {} networks, {} volumes",
+                report.containers.len(),
+                report.networks.len(),
+                report.volumes.len()
+            );
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
