@@ -62,14 +62,21 @@ fn table(spec: &Spec, jobs: &[Job]) -> String {
             }
         }
     }
+    // The interpreter gets its own column only when no axis already says it.
+    let python_column = !keys.contains(&"python");
     let mut header = vec!["#".to_string()];
     header.extend(keys.iter().map(|k| k.to_string()));
-    header.extend(["python".into(), "services".into(), "".into()]);
+    if python_column {
+        header.push("python".into());
+    }
+    header.extend(["services".into(), "".into()]);
     let mut rows = vec![header];
     for j in jobs {
         let mut row = vec![(j.index + 1).to_string()];
         row.extend(keys.iter().map(|k| j.matrix.get(*k).map(|v| v.to_string()).unwrap_or_default()));
-        row.push(j.python.clone());
+        if python_column {
+            row.push(j.python.clone());
+        }
         row.push(if j.services.is_empty() { "-".into() } else { j.services.join(",") });
         row.push(if j.allow_failure { "(may fail)".into() } else { String::new() });
         rows.push(row);
