@@ -411,10 +411,11 @@ install:
     }
 
     #[test]
-    fn unknown_port_is_an_error() {
+    fn unknown_port_is_refused_before_planning() {
+        // The parser already refuses it, pointing at the image; plan never sees it.
         let yaml = "matrix: {x: [1]}\nservices:\n  thing: {image: \"example/thing:1\"}\n";
-        let err = plans(yaml, &[]).unwrap_err();
-        assert!(err.message.contains("add `port:`"), "{}", err.message);
+        let err = Spec::parse(Path::new("/p/ponyswarm.yaml"), yaml).unwrap_err();
+        assert!(err.message.contains("port"), "{}", err.message);
         assert_eq!(err.pos.map(|p| p.line), Some(3));
     }
 

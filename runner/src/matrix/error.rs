@@ -30,6 +30,15 @@ impl SpecError {
         }
     }
 
+    /// An error about the whole file rather than a place in it.
+    pub fn whole_file(file: &Path, message: impl Into<String>) -> Self {
+        SpecError {
+            file: file.to_path_buf(),
+            pos: None,
+            message: message.into(),
+        }
+    }
+
     /// The file could not be read.
     pub fn io(file: &Path, err: std::io::Error) -> Self {
         SpecError {
@@ -44,7 +53,14 @@ impl fmt::Display for SpecError {
     /// `file:line:col: message`, the form editors and terminals link.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.pos {
-            Some(p) => write!(f, "{}:{}:{}: {}", self.file.display(), p.line, p.col, self.message),
+            Some(p) => write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file.display(),
+                p.line,
+                p.col,
+                self.message
+            ),
             None => write!(f, "{}: {}", self.file.display(), self.message),
         }
     }

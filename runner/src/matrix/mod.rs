@@ -1,20 +1,38 @@
 //! The matrix file (`ponyswarm.yaml`): parsing with positions kept, validation, and
 //! expansion into jobs with GitHub Actions semantics.
 //!
+//! The parts, in the order a file goes through them: `yaml` (a positioned tree),
+//! `read` (typed values with errors that say what was expected), the sections (`spec`,
+//! `matrix_def`, `services`, `limits`, checked against the catalog by `images`), then
+//! `expand`.
+//!
 //! Pure: no I/O beyond reading the file in [`load`]; no Docker.
 
 mod duration;
 mod error;
 mod expand;
+mod images;
+mod limits;
+mod matrix_def;
+mod read;
+mod services;
+mod size;
 mod spec;
+mod suggest;
 mod value;
 mod yaml;
 
-pub use duration::parse_duration;
+pub use duration::{format_duration, parse_duration};
 pub use error::{Pos, SpecError};
-pub use expand::expand;
-pub use spec::{Limits, MatrixDef, ServiceSpec, Spanned, Spec};
-pub use value::{Combination, Value};
+pub use expand::{combinations, expand, MAX_CELLS, MAX_JOBS};
+pub use limits::Limits;
+pub use matrix_def::{MatrixDef, MAX_AXES};
+pub use read::{MAX_KEY_CHARS, MAX_VALUE_CHARS};
+pub use services::{ServiceSpec, MAX_SERVICES};
+pub use size::parse_size;
+pub use spec::{Spanned, Spec, MAX_FILE_BYTES};
+pub use value::{matches, Combination, Value};
+pub use yaml::MAX_DEPTH;
 
 use serde::Serialize;
 
@@ -37,6 +55,21 @@ pub struct Job {
 
 /// Reads, parses and validates a matrix file.
 pub fn load(path: &std::path::Path) -> Result<Spec, SpecError> {
-    let text = std::fs::read_to_string(path).map_err(|e| SpecError::io(path, e))?;
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| SpecError::io(path, e))?;
+    // One byte past the limit is enough to know the file is too large, without
+    // reading all of a file that might be endless (`/dev/zero`).
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| SpecError::io(path, e))?;
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(SpecError::whole_file(
+            path,
+            format!("the file is larger than {} KiB", MAX_FILE_BYTES >> 10),
+        ));
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|_| SpecError::whole_file(path, "the file is not UTF-8 text"))?;
     Spec::parse(path, &text)
 }
