@@ -13,4 +13,6 @@ pub mod matrix;
 pub mod outcome;
 pub mod plan;
 pub mod run;
+pub mod report;
 pub mod sandbox;
+pub mod store;

@@ -1,0 +1,39 @@
+//! The schema's migrations, embedded in the binary and applied in order on open.
+//!
+//! Built by hand rather than with `sqlx::migrate!`: the macro needs sqlx's `macros`
+//! feature, which compiles both database drivers a second time for the compiler. The
+//! SQL files live in `runner/migrations/`; add one there and a line here. Never edit a
+//! file once released: sqlx checks each applied migration's checksum.
+
+use sqlx::migrate::{MigrateError, Migration, MigrationType, Migrator};
+use sqlx::AnyPool;
+use std::borrow::Cow;
+
+/// (version, description, SQL), in version order.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "results",
+    include_str!("../../migrations/0001_results.sql"),
+)];
+
+/// Applies the migrations the database lacks. On PostgreSQL, sqlx takes an advisory
+/// lock, so several coordinators starting at once migrate once.
+pub(super) async fn run(pool: &AnyPool) -> Result<(), MigrateError> {
+    let migrations: Vec<Migration> = MIGRATIONS
+        .iter()
+        .map(|&(version, description, sql)| {
+            Migration::new(
+                version,
+                Cow::Borrowed(description),
+                MigrationType::Simple,
+                Cow::Borrowed(sql),
+                false,
+            )
+        })
+        .collect();
+    let migrator = Migrator {
+        migrations: Cow::Owned(migrations),
+        ..Migrator::DEFAULT
+    };
+    migrator.run(pool).await
+}
