@@ -70,7 +70,7 @@ impl fmt::Display for Status {
 pub type Tests = Counts;
 
 /// Everything results.json says about one job.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobOutcome {
     /// `"<spec name> (v1, v2, …)"`, unique within the run.
     pub name: String,
@@ -94,7 +94,7 @@ pub struct JobOutcome {
     /// What the install changed, flagged where a reviewer should look.
     pub install_changes: Vec<InstallChange>,
     /// Changes left out of `install_changes` to keep it readable.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub install_changes_omitted: usize,
     /// Phase name → seconds, in the order the phases ran.
     pub phases: IndexMap<String, f64>,
@@ -158,7 +158,7 @@ pub struct RunInfo {
 }
 
 /// `results.json`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunResult {
     /// The run as a whole.
     pub run: RunInfo,
@@ -816,5 +816,27 @@ mod tests {
             );
         }
         assert_eq!(LimitExceeded.to_string(), "limit-exceeded");
+    }
+}
+
+#[cfg(test)]
+mod roundtrip_tests {
+    use super::*;
+    use crate::matrix::Value;
+
+    #[test]
+    fn results_json_reads_back_with_types_and_order_kept() {
+        let mut matrix = Combination::new();
+        matrix.insert("python".into(), Value::Str("3.11".into()));
+        matrix.insert("workers".into(), Value::Int(12));
+        matrix.insert("ratio".into(), Value::Float(0.5));
+        matrix.insert("fast".into(), Value::Bool(true));
+        let mut run = RunResult::new("r1".into(), "m".into(), "ponyswarm.yaml".into(), std::time::SystemTime::UNIX_EPOCH);
+        run.jobs.push(JobOutcome::new("m (3.11, 12, 0.5, true)", matrix, Status::Failed));
+        let text = serde_json::to_string(&run).expect("serializes");
+        let back: RunResult = serde_json::from_str(&text).expect("reads back");
+        assert_eq!(back, run);
+        let keys: Vec<&String> = back.jobs[0].matrix.keys().collect();
+        assert_eq!(keys, ["python", "workers", "ratio", "fast"]);
     }
 }
