@@ -1,1 +1,108 @@
-//! (being written)
+//! A job's own network: internal (`internal: true`, no route out), so the job's
+//! services are reachable under their aliases and nothing else is.
+//!
+//! Owned by a [`Network`] guard recorded in the run's [`Tracker`]; removed when the
+//! guard is removed or dropped (after the containers on it, which the job removes
+//! first).
+
+use crate::sandbox::container::{remove_network, Tracker};
+use bollard::models::NetworkCreateRequest;
+use bollard::Docker;
+use std::collections::HashMap;
+
+/// A Docker call about a network failed.
+#[derive(Debug, thiserror::Error)]
+#[error("docker: {what} network {name}: {source}")]
+pub struct NetworkError {
+    /// What was being done (`create`, `remove`).
+    pub what: &'static str,
+    /// The network's name.
+    pub name: String,
+    /// What the engine said.
+    #[source]
+    pub source: bollard::errors::Error,
+}
+
+/// An internal network owned by ponyswarm.
+#[derive(Debug)]
+pub struct Network {
+    docker: Docker,
+    tracker: Tracker,
+    name: String,
+    removed: bool,
+}
+
+impl Network {
+    /// Creates the internal bridge network `name` carrying `labels`.
+    pub async fn create_internal(
+        docker: &Docker,
+        tracker: &Tracker,
+        name: &str,
+        labels: HashMap<String, String>,
+    ) -> Result<Network, NetworkError> {
+        tracker.add_network(name);
+        let guard = Network {
+            docker: docker.clone(),
+            tracker: tracker.clone(),
+            name: name.to_string(),
+            removed: false,
+        };
+        let request = NetworkCreateRequest {
+            name: name.to_string(),
+            driver: Some("bridge".to_string()),
+            // No gateway out: the point of the network.
+            internal: Some(true),
+            labels: Some(labels),
+            ..Default::default()
+        };
+        docker
+            .create_network(request)
+            .await
+            .map_err(|source| NetworkError {
+                what: "create",
+                name: name.to_string(),
+                source,
+            })?;
+        Ok(guard)
+    }
+
+    /// The network's name, for [`crate::sandbox::policy::NetworkAccess::Internal`].
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Removes the network now. Its containers must be gone first.
+    pub async fn remove(mut self) -> Result<(), NetworkError> {
+        self.removed = true;
+        remove_network(&self.docker, &self.name)
+            .await
+            .map_err(|source| NetworkError {
+                what: "remove",
+                name: self.name.clone(),
+                source,
+            })?;
+        self.tracker.forget_network(&self.name);
+        Ok(())
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        if self.removed {
+            return;
+        }
+        // Its containers are being removed in the background too; removing the
+        // network may race them and fail, so the tracker keeps it listed and the
+        // run's teardown (which removes containers first) finishes the job.
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let (docker, tracker, name) =
+                (self.docker.clone(), self.tracker.clone(), self.name.clone());
+            handle.spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                if remove_network(&docker, &name).await.is_ok() {
+                    tracker.forget_network(&name);
+                }
+            });
+        }
+    }
+}

@@ -1,1 +1,423 @@
-//! (being written)
+//! The container policy: what a sandboxed container may do, written as a builder so the
+//! policy reads at the call site (`SandboxBuilder::new(image).memory_limit(..)`), and
+//! turned into the bollard create body by [`SandboxBuilder::build`].
+//!
+//! Pure: builds a config, talks to no one. Every default is the safe one; each knob
+//! that weakens the sandbox says what it costs in a `## Security` paragraph.
+//!
+//! What is never offered: privileged mode, added capabilities beyond the short list a
+//! service's entrypoint needs, host namespaces, devices, and the Docker socket (binds
+//! naming it are refused by [`SandboxBuilder::build`]).
+
+use crate::sandbox::labels;
+use bollard::models::{ContainerCreateBody, EndpointSettings, HostConfig, NetworkingConfig};
+use std::collections::HashMap;
+
+/// The user sandboxed code runs as: `pony` (uid 1000) in the Python images.
+pub const SANDBOX_USER: &str = "1000:1000";
+
+/// Which network a container is attached to.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum NetworkAccess {
+    /// No network at all (network mode `none`): only loopback. The default.
+    #[default]
+    None,
+    /// A job's internal network (created with `internal: true`, so it has no route
+    /// out): the job's services are reachable under their aliases, the internet is not.
+    Internal {
+        /// The network's name.
+        network: String,
+        /// Host names this container answers to on that network (a service's name).
+        aliases: Vec<String>,
+    },
+    /// The default bridge: the internet, through whatever proxy the host has.
+    ///
+    /// ## Security
+    /// Code in the container can reach anything the host can reach over the network.
+    /// Only image builds and the dependency-fetch (prepare) phase get this; a job's
+    /// install and tests never do.
+    Bridge,
+}
+
+/// Who a container's objects belong to, written as labels (see [`labels`]) so that
+/// `ponyswarm clean` and the next start can find leftovers of a killed run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    /// The run id.
+    pub run: String,
+    /// The job's index within the run; `None` for objects shared by the run.
+    pub job: Option<usize>,
+    /// The creating process: pid and its start time (see `run::clean`).
+    pub pid: u32,
+    /// The creating process's start time in clock ticks since boot, to tell a live
+    /// process from a later one that reuses its pid. `None` off Linux.
+    pub pid_start: Option<u64>,
+}
+
+/// Label holding the creating process's start time (see [`Owner::pid_start`]).
+pub const PID_START: &str = "io.ponyswarm.pid-start";
+
+impl Owner {
+    /// The labels every object of this owner carries.
+    pub fn labels(&self) -> HashMap<String, String> {
+        let mut l = HashMap::new();
+        l.insert(labels::MANAGED.to_string(), "1".to_string());
+        l.insert(labels::RUN.to_string(), self.run.clone());
+        if let Some(job) = self.job {
+            l.insert(labels::JOB.to_string(), job.to_string());
+        }
+        l.insert(labels::PID.to_string(), self.pid.to_string());
+        if let Some(start) = self.pid_start {
+            l.insert(PID_START.to_string(), start.to_string());
+        }
+        l
+    }
+}
+
+/// A bind mount or named volume refused by the policy.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    /// Something tried to mount the Docker socket into a sandbox.
+    #[error("refusing to mount the Docker socket into a sandbox ({0})")]
+    DockerSocket(String),
+}
+
+/// Builds the configuration of a sandboxed container. Defaults: uid 1000, every
+/// capability dropped, no-new-privileges, no network, 2 GiB of memory and no swap,
+/// one CPU, 512 processes, tini as pid 1, a size-capped `/tmp`.
+#[derive(Debug, Clone)]
+pub struct SandboxBuilder {
+    image: String,
+    cmd: Vec<String>,
+    env: Vec<String>,
+    working_dir: Option<String>,
+    user: Option<String>,
+    memory: i64,
+    cpus: f64,
+    pids: i64,
+    network: NetworkAccess,
+    binds: Vec<String>,
+    tmp_size: Option<u64>,
+    service_capabilities: bool,
+    labels: HashMap<String, String>,
+}
+
+/// Capabilities a service image's entrypoint needs to set up its data directory and
+/// drop to its own user (`chown`, then `setuid`); nothing that reaches the host.
+const SERVICE_CAPABILITIES: &[&str] = &["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"];
+
+impl SandboxBuilder {
+    /// A sandbox for `image` with every default (see the type's doc).
+    pub fn new(image: impl Into<String>) -> Self {
+        SandboxBuilder {
+            image: image.into(),
+            cmd: Vec::new(),
+            env: Vec::new(),
+            working_dir: None,
+            user: Some(SANDBOX_USER.to_string()),
+            memory: 2 << 30,
+            cpus: 1.0,
+            pids: 512,
+            network: NetworkAccess::None,
+            binds: Vec::new(),
+            tmp_size: Some(512 << 20),
+            service_capabilities: false,
+            labels: HashMap::new(),
+        }
+    }
+
+    /// The command of pid 1 (under tini). Default: the image's own.
+    pub fn command(mut self, cmd: Vec<String>) -> Self {
+        self.cmd = cmd;
+        self
+    }
+
+    /// Environment variables (`NAME=value`) of the container and of every exec in it.
+    pub fn env(mut self, env: impl IntoIterator<Item = String>) -> Self {
+        self.env.extend(env);
+        self
+    }
+
+    /// The working directory of pid 1.
+    pub fn working_dir(mut self, dir: impl Into<String>) -> Self {
+        self.working_dir = Some(dir.into());
+        self
+    }
+
+    /// Memory limit in bytes, swap included (swap is off: the limit is the limit).
+    /// Default 2 GiB. A process that passes it is killed by the kernel, and the job
+    /// ends as `limit-exceeded`.
+    pub fn memory_limit(mut self, bytes: u64) -> Self {
+        self.memory = i64::try_from(bytes).unwrap_or(i64::MAX);
+        self
+    }
+
+    /// CPUs the container may use (fractions allowed). Default 1.
+    pub fn cpu_limit(mut self, cpus: f64) -> Self {
+        self.cpus = cpus;
+        self
+    }
+
+    /// Most processes and threads at once, against fork bombs. Default 512.
+    pub fn pids_limit(mut self, pids: i64) -> Self {
+        self.pids = pids;
+        self
+    }
+
+    /// The network the container joins. Default [`NetworkAccess::None`].
+    ///
+    /// ## Security
+    /// [`NetworkAccess::Bridge`] lets the container reach the internet; see there.
+    pub fn network(mut self, network: NetworkAccess) -> Self {
+        self.network = network;
+        self
+    }
+
+    /// Mounts the named volume `volume` at `target`, read-only unless `writable`.
+    ///
+    /// ## Security
+    /// A writable volume outlives the container: what one sandbox writes, a later one
+    /// that mounts it reads. Only the prepare phase mounts the wheelhouse writable;
+    /// jobs get it read-only.
+    pub fn volume(mut self, volume: &str, target: &str, writable: bool) -> Self {
+        let mode = if writable { "rw" } else { "ro" };
+        self.binds.push(format!("{volume}:{target}:{mode}"));
+        self
+    }
+
+    /// Adds bind mounts in Docker's `SOURCE:TARGET[:MODE]` form (the egress CA bundle).
+    ///
+    /// ## Security
+    /// Each bind exposes a host path to the container; mount files, read-only. A bind
+    /// of the Docker socket is refused by [`SandboxBuilder::build`], whatever its path.
+    pub fn binds(mut self, binds: impl IntoIterator<Item = String>) -> Self {
+        self.binds.extend(binds);
+        self
+    }
+
+    /// Size of the tmpfs on `/tmp`, charged to the memory limit; `None` keeps the
+    /// image's `/tmp` on the container's writable layer. Default 512 MiB.
+    pub fn tmp_size(mut self, bytes: Option<u64>) -> Self {
+        self.tmp_size = bytes;
+        self
+    }
+
+    /// Runs pid 1 as the image's own user (root, for the service images, whose
+    /// entrypoints set up a data directory and then drop to their own user), with the
+    /// few capabilities that needs (`CHOWN`, `DAC_OVERRIDE`, `FOWNER`, `SETGID`,
+    /// `SETUID`).
+    ///
+    /// ## Security
+    /// Code in the container starts as root within its user namespace, able to change
+    /// owners and users of files in the container. Only for service images ponyswarm
+    /// builds or the matrix names; never for a job's container, where the project's
+    /// code runs.
+    pub fn service(mut self) -> Self {
+        self.user = None;
+        self.service_capabilities = true;
+        self
+    }
+
+    /// Adds labels (see [`Owner::labels`]).
+    pub fn labels(mut self, labels: HashMap<String, String>) -> Self {
+        self.labels.extend(labels);
+        self
+    }
+
+    /// The create body for bollard, or why the policy refuses it.
+    pub fn build(&self) -> Result<ContainerCreateBody, PolicyError> {
+        if let Some(bind) = self.binds.iter().find(|b| is_docker_socket(b)) {
+            return Err(PolicyError::DockerSocket(bind.clone()));
+        }
+        let (network_mode, networking_config) = match &self.network {
+            NetworkAccess::None => ("none".to_string(), None),
+            NetworkAccess::Bridge => ("bridge".to_string(), None),
+            NetworkAccess::Internal { network, aliases } => {
+                let endpoint = EndpointSettings {
+                    aliases: Some(aliases.clone()),
+                    ..Default::default()
+                };
+                let config = NetworkingConfig {
+                    endpoints_config: Some(HashMap::from([(network.clone(), endpoint)])),
+                };
+                (network.clone(), Some(config))
+            }
+        };
+        let cap_add = self
+            .service_capabilities
+            .then(|| SERVICE_CAPABILITIES.iter().map(|c| c.to_string()).collect());
+        let tmpfs = self.tmp_size.map(|size| {
+            HashMap::from([("/tmp".to_string(), format!("rw,nosuid,nodev,size={size}"))])
+        });
+        let host_config = HostConfig {
+            memory: Some(self.memory),
+            // Equal to `memory`: no swap, so the memory limit is a real limit.
+            memory_swap: Some(self.memory),
+            nano_cpus: Some((self.cpus * 1e9).round() as i64),
+            pids_limit: Some(self.pids),
+            cap_drop: Some(vec!["ALL".to_string()]),
+            cap_add,
+            security_opt: Some(vec!["no-new-privileges".to_string()]),
+            privileged: Some(false),
+            // tini as pid 1 reaps orphans and forwards signals.
+            init: Some(true),
+            network_mode: Some(network_mode),
+            binds: (!self.binds.is_empty()).then(|| self.binds.clone()),
+            tmpfs,
+            // Kept writable: uploads need it, and the install's file changes are read
+            // from the writable layer.
+            readonly_rootfs: Some(false),
+            ..Default::default()
+        };
+        Ok(ContainerCreateBody {
+            image: Some(self.image.clone()),
+            cmd: (!self.cmd.is_empty()).then(|| self.cmd.clone()),
+            env: (!self.env.is_empty()).then(|| self.env.clone()),
+            user: self.user.clone(),
+            working_dir: self.working_dir.clone(),
+            labels: Some(self.labels.clone()),
+            network_disabled: Some(false),
+            host_config: Some(host_config),
+            networking_config,
+            ..Default::default()
+        })
+    }
+}
+
+/// Whether a bind (`SOURCE:TARGET[:MODE]`) would put a Docker socket in the container.
+fn is_docker_socket(bind: &str) -> bool {
+    let mut parts = bind.split(':');
+    let source = parts.next().unwrap_or("");
+    let target = parts.next().unwrap_or("");
+    [source, target].iter().any(|p| {
+        p.ends_with("docker.sock") || p.ends_with("/run/docker") || *p == "/var/run" || *p == "/run"
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(b: &SandboxBuilder) -> HostConfig {
+        b.build().unwrap().host_config.unwrap()
+    }
+
+    #[test]
+    fn defaults_are_the_safe_ones() {
+        let b = SandboxBuilder::new("img");
+        let c = b.build().unwrap();
+        assert_eq!(c.user.as_deref(), Some("1000:1000"));
+        let h = c.host_config.unwrap();
+        assert_eq!(h.cap_drop, Some(vec!["ALL".to_string()]));
+        assert_eq!(h.cap_add, None);
+        assert_eq!(h.security_opt, Some(vec!["no-new-privileges".to_string()]));
+        assert_eq!(h.network_mode.as_deref(), Some("none"));
+        assert_eq!(h.init, Some(true));
+        assert_eq!(h.privileged, Some(false));
+        assert_eq!(h.pids_limit, Some(512));
+        assert_eq!(h.binds, None);
+        assert!(c.networking_config.is_none());
+    }
+
+    #[test]
+    fn memory_limit_leaves_no_swap() {
+        let h = host(&SandboxBuilder::new("img").memory_limit(256 << 20));
+        assert_eq!(h.memory, Some(256 << 20));
+        assert_eq!(h.memory_swap, Some(256 << 20));
+    }
+
+    #[test]
+    fn cpus_become_nano_cpus() {
+        let h = host(&SandboxBuilder::new("img").cpu_limit(1.5));
+        assert_eq!(h.nano_cpus, Some(1_500_000_000));
+    }
+
+    #[test]
+    fn job_with_services_joins_its_internal_network() {
+        let net = NetworkAccess::Internal {
+            network: "ponyswarm-r-0".into(),
+            aliases: vec![],
+        };
+        let c = SandboxBuilder::new("img").network(net).build().unwrap();
+        assert_eq!(
+            c.host_config.unwrap().network_mode.as_deref(),
+            Some("ponyswarm-r-0")
+        );
+        let eps = c.networking_config.unwrap().endpoints_config.unwrap();
+        assert!(eps.contains_key("ponyswarm-r-0"));
+    }
+
+    #[test]
+    fn service_answers_to_its_alias() {
+        let net = NetworkAccess::Internal {
+            network: "n".into(),
+            aliases: vec!["redis".into()],
+        };
+        let c = SandboxBuilder::new("img")
+            .network(net)
+            .service()
+            .build()
+            .unwrap();
+        let eps = c.networking_config.unwrap().endpoints_config.unwrap();
+        assert_eq!(eps["n"].aliases, Some(vec!["redis".to_string()]));
+        assert_eq!(c.user, None);
+        let h = c.host_config.unwrap();
+        assert_eq!(h.cap_drop, Some(vec!["ALL".to_string()]));
+        assert!(h.cap_add.unwrap().contains(&"SETUID".to_string()));
+    }
+
+    #[test]
+    fn wheelhouse_is_read_only_unless_asked() {
+        let h = host(&SandboxBuilder::new("img").volume("w", "/wheels", false));
+        assert_eq!(h.binds, Some(vec!["w:/wheels:ro".to_string()]));
+        let h = host(&SandboxBuilder::new("img").volume("w", "/wheels", true));
+        assert_eq!(h.binds, Some(vec!["w:/wheels:rw".to_string()]));
+    }
+
+    #[test]
+    fn docker_socket_is_never_mounted() {
+        for bind in [
+            "/var/run/docker.sock:/var/run/docker.sock",
+            "/run:/x:ro",
+            "/x:/var/run/docker.sock",
+        ] {
+            let b = SandboxBuilder::new("img").binds([bind.to_string()]);
+            assert!(
+                matches!(b.build(), Err(PolicyError::DockerSocket(_))),
+                "{bind}"
+            );
+        }
+        let b =
+            SandboxBuilder::new("img").binds(["/etc/ssl/ca.pem:/etc/ssl/ca.pem:ro".to_string()]);
+        assert!(b.build().is_ok());
+    }
+
+    #[test]
+    fn labels_name_run_job_and_pid() {
+        let owner = Owner {
+            run: "r1".into(),
+            job: Some(3),
+            pid: 42,
+            pid_start: Some(7),
+        };
+        let c = SandboxBuilder::new("img")
+            .labels(owner.labels())
+            .build()
+            .unwrap();
+        let l = c.labels.unwrap();
+        assert_eq!(l[labels::MANAGED], "1");
+        assert_eq!(l[labels::RUN], "r1");
+        assert_eq!(l[labels::JOB], "3");
+        assert_eq!(l[labels::PID], "42");
+        assert_eq!(l[PID_START], "7");
+    }
+
+    #[test]
+    fn tmp_is_a_capped_tmpfs() {
+        let h = host(&SandboxBuilder::new("img").tmp_size(Some(1 << 20)));
+        assert_eq!(h.tmpfs.unwrap()["/tmp"], "rw,nosuid,nodev,size=1048576");
+        assert!(host(&SandboxBuilder::new("img").tmp_size(None))
+            .tmpfs
+            .is_none());
+    }
+}

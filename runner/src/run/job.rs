@@ -1,0 +1,569 @@
+//! One job's life in the sandbox: images, its network and services, the wheelhouse,
+//! then install and tests with the network off, and the collection of what happened.
+//!
+//! Returns facts ([`JobRecord`]), never a verdict: `run::record` turns them into an
+//! outcome. A Docker failure ends the job with [`JobEnd::Error`]; every
+//! container and the network are removed before this returns (and by their guards
+//! when the job is cancelled under it).
+
+use crate::detect::{runner_of, with_junit};
+use crate::junit::{self, Counts, Failure};
+use crate::logcap::LogBuffer;
+use crate::plan::JobPlan;
+use crate::run::prepare::{PrepareError, PrepareRequest, Wheelhouses, WHEELS};
+use crate::run::progress::{Phase, Progress};
+use crate::run::record::{JobEnd, JobRecord};
+use crate::run::services::start_services;
+use crate::run::source;
+use crate::sandbox::container::{Container, Exec, ExecEnd, ExecLimits, OomWatch, Tracker};
+use crate::sandbox::images::{self, ImageOptions, ResolvedImage};
+use crate::sandbox::network::Network;
+use crate::sandbox::policy::{NetworkAccess, Owner, SandboxBuilder};
+use bollard::models::FilesystemChange;
+use bollard::Docker;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use tokio::sync::OnceCell;
+use tokio::time::Instant;
+
+/// Where the job's venv is made.
+pub const VENV: &str = "/work/venv";
+/// Where the source tree is extracted.
+pub const SRC: &str = "/work/src";
+/// Where pytest is asked to write its JUnit XML.
+pub const JUNIT: &str = "/work/ponyswarm-junit.xml";
+/// The longest a service may take to become healthy (within the job's timeout).
+pub(super) const SERVICE_HEALTH_TIMEOUT: Duration = Duration::from_secs(180);
+/// PATH inside the job: the venv first, then Debian's usual directories.
+const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// What every job of a run shares.
+pub struct JobContext {
+    /// The engine.
+    pub docker: Docker,
+    /// The run's live objects.
+    pub tracker: Tracker,
+    /// Labels for the run's objects (`job` is filled per job).
+    pub owner: Owner,
+    /// The source tree.
+    pub source: PathBuf,
+    /// How images are made.
+    pub image_options: ImageOptions,
+    /// The run's images, each resolved once.
+    pub images: ImageCache,
+    /// The run's wheelhouses.
+    pub wheelhouses: Wheelhouses,
+    /// The display.
+    pub progress: Arc<Progress>,
+}
+
+/// Images of a run, each resolved once however many jobs need it.
+#[derive(Default)]
+pub struct ImageCache {
+    slots: Mutex<HashMap<String, ImageSlot>>,
+}
+
+/// One image being resolved, or resolved (or why not).
+type ImageSlot = Arc<OnceCell<Result<ResolvedImage, String>>>;
+
+impl ImageCache {
+    /// The resolved image `name`, made available on first use.
+    pub async fn get(
+        &self,
+        docker: &Docker,
+        name: &str,
+        opts: &ImageOptions,
+    ) -> Result<ResolvedImage, String> {
+        let slot = {
+            let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+            slots.entry(name.to_string()).or_default().clone()
+        };
+        slot.get_or_init(|| async {
+            images::ensure(docker, name, opts)
+                .await
+                .map_err(|e| format!("image {name}: {e}"))
+        })
+        .await
+        .clone()
+    }
+}
+
+/// The job's own record being built as it goes.
+struct Run<'a> {
+    ctx: &'a JobContext,
+    plan: &'a JobPlan,
+    owner: Owner,
+    log: LogBuffer,
+    phases: Vec<(Phase, Duration)>,
+    deadline: Instant,
+    record_images: Vec<(String, String)>,
+    wheelhouse: Option<(String, bool)>,
+    install_changes: Vec<FilesystemChange>,
+}
+
+/// Runs one job to its end and tears its containers down.
+pub async fn run_job(ctx: &JobContext, plan: &JobPlan) -> JobRecord {
+    let started = Instant::now();
+    let mut owner = ctx.owner.clone();
+    owner.job = Some(plan.job.index);
+    let mut run = Run {
+        ctx,
+        plan,
+        owner,
+        log: LogBuffer::new(
+            usize::try_from(plan.limits.log_size)
+                .unwrap_or(usize::MAX)
+                .max(1024),
+            started.into_std(),
+        ),
+        phases: Vec::new(),
+        deadline: started + plan.timeout,
+        record_images: Vec::new(),
+        wheelhouse: None,
+        install_changes: Vec::new(),
+    };
+    let mut objects = Objects::default();
+    let result = run.go(&mut objects).await;
+    // Teardown, timed as a phase: main container, then services, then the network.
+    let teardown = Instant::now();
+    ctx.progress
+        .phase(plan.job.index, &plan.job.name, Phase::Teardown);
+    let (end, tested) = match result {
+        Ok(done) => done,
+        Err(end) => (end, None),
+    };
+    let (oom_killed, problems) = objects.teardown(&end).await;
+    for problem in problems {
+        run.note(&format!("ponyswarm: {problem}"));
+    }
+    run.phases.push((Phase::Teardown, teardown.elapsed()));
+    let tested = tested.unwrap_or_default();
+    JobRecord {
+        end,
+        phases: run.phases,
+        images: run.record_images,
+        wheelhouse: run.wheelhouse,
+        counts: tested.counts,
+        failures: tested.failures,
+        junit_problem: tested.junit_problem,
+        install_changes: run.install_changes,
+        oom_killed,
+        test_command: tested.command,
+        log: run.log.text(),
+    }
+}
+
+/// The job's Docker objects, held so teardown happens whatever the job's path.
+#[derive(Default)]
+pub(super) struct Objects {
+    pub(super) main: Option<Container>,
+    pub(super) oom: Option<OomWatch>,
+    pub(super) services: Vec<Container>,
+    pub(super) network: Option<Network>,
+}
+
+impl Objects {
+    /// Removes the job's container, then its services, then its network; returns
+    /// whether the kernel OOM-killed something in the job's container, and what could
+    /// not be removed (the run's tracker tries again).
+    async fn teardown(&mut self, end: &JobEnd) -> (bool, Vec<String>) {
+        let mut oom_killed = false;
+        let mut problems = Vec::new();
+        if let Some(main) = self.main.take() {
+            oom_killed = matches!(main.state().await, Ok(s) if s.oom_killed == Some(true));
+            if let Some(watch) = self.oom.take() {
+                let killed = matches!(
+                    end,
+                    JobEnd::Install {
+                        end: ExecEnd::Exited(137),
+                        ..
+                    } | JobEnd::Tested(ExecEnd::Exited(137))
+                );
+                if killed && !watch.seen() {
+                    // SIGKILLed: the OOM event may trail the exit of the process it killed.
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+                oom_killed |= watch.seen();
+            }
+            problems.extend(main.remove().await.err().map(|e| e.to_string()));
+        }
+        for svc in self.services.drain(..) {
+            problems.extend(svc.remove().await.err().map(|e| e.to_string()));
+        }
+        if let Some(net) = self.network.take() {
+            problems.extend(net.remove().await.err().map(|e| e.to_string()));
+        }
+        (oom_killed, problems)
+    }
+}
+
+/// What the test phase produced.
+#[derive(Default)]
+struct Tested {
+    command: Option<String>,
+    counts: Option<Counts>,
+    failures: Vec<Failure>,
+    junit_problem: Option<String>,
+}
+
+impl Run<'_> {
+    fn note(&mut self, line: &str) {
+        self.log.push_line(line, std::time::Instant::now());
+    }
+
+    fn enter(&self, phase: Phase) -> Instant {
+        self.ctx
+            .progress
+            .phase(self.plan.job.index, &self.plan.job.name, phase);
+        Instant::now()
+    }
+
+    fn name(&self, what: &str) -> String {
+        object_name(&self.owner, self.plan, what)
+    }
+
+    fn error(&mut self, message: String) -> JobEnd {
+        self.note(&format!("ponyswarm: {message}"));
+        JobEnd::Error(message)
+    }
+
+    async fn go(&mut self, objects: &mut Objects) -> Result<(JobEnd, Option<Tested>), JobEnd> {
+        let python = self.images().await?;
+        let (ctx, plan, deadline) = (self.ctx, self.plan, self.deadline);
+        let owner = self.owner.clone();
+        let first = if plan.services.is_empty() {
+            Phase::Prepare
+        } else {
+            Phase::Services
+        };
+        ctx.progress.phase(plan.job.index, &plan.job.name, first);
+        // Services start while the wheelhouse fills: neither needs the other.
+        let ((services, services_took), prepared) = tokio::join!(
+            start_services(ctx, plan, &owner, deadline, objects),
+            prepare(ctx, plan, &python, deadline),
+        );
+        if !plan.services.is_empty() {
+            self.phases.push((Phase::Services, services_took));
+        }
+        if let Err(failure) = services {
+            self.note(&format!("ponyswarm: {}", failure.message()));
+            return Err(failure.into_end());
+        }
+        let wheels = match prepared {
+            Ok(wheels) => wheels,
+            Err(end) => {
+                match &end {
+                    JobEnd::PrepareFailed(log) => self.note(log),
+                    JobEnd::PrepareTimedOut => {
+                        self.note("ponyswarm: fetching dependencies ran out of the job's time")
+                    }
+                    JobEnd::Error(e) => self.note(&format!("ponyswarm: {e}")),
+                    _ => {}
+                }
+                return Err(end);
+            }
+        };
+        self.main_container(&python, &wheels, objects).await?;
+        let Some(main) = objects.main.as_ref() else {
+            return Err(self.error("the job's container vanished".into()));
+        };
+        let t = self.enter(Phase::Install);
+        let installed = self.install(main).await;
+        self.phases.push((Phase::Install, t.elapsed()));
+        if let Some(end) = installed? {
+            return Ok((end, None));
+        }
+        let t = self.enter(Phase::Test);
+        let tested = self.test(main).await;
+        self.phases.push((Phase::Test, t.elapsed()));
+        tested.map(|(end, tested)| (end, Some(tested)))
+    }
+
+    /// Makes the Python image and every service image available.
+    async fn images(&mut self) -> Result<ResolvedImage, JobEnd> {
+        let t = self.enter(Phase::Images);
+        let ctx = self.ctx;
+        let mut names = vec![self.plan.python_image.clone()];
+        names.extend(self.plan.services.iter().map(|s| s.image.clone()));
+        let resolved = futures_util::future::join_all(
+            names
+                .iter()
+                .map(|n| ctx.images.get(&ctx.docker, n, &ctx.image_options)),
+        )
+        .await;
+        self.phases.push((Phase::Images, t.elapsed()));
+        let roles =
+            std::iter::once("python").chain(self.plan.services.iter().map(|s| s.name.as_str()));
+        let mut out = Vec::new();
+        for (r, role) in resolved.into_iter().zip(roles) {
+            match r {
+                Ok(image) => {
+                    self.record_images
+                        .push((role.to_string(), image.id.clone()));
+                    out.push(image);
+                }
+                Err(e) => return Err(self.error(e)),
+            }
+        }
+        Ok(out.swap_remove(0))
+    }
+
+    /// Creates and starts the job's container, with the source in it.
+    async fn main_container(
+        &mut self,
+        python: &ResolvedImage,
+        wheels: &Prepared,
+        objects: &mut Objects,
+    ) -> Result<(), JobEnd> {
+        let (volume, cached, log, took) = wheels;
+        self.phases.push((Phase::Prepare, *took));
+        self.wheelhouse = Some((volume.clone(), *cached));
+        self.note(&format!(
+            "ponyswarm: wheelhouse {volume} ({})",
+            if *cached { "cached" } else { "filled" }
+        ));
+        if !*cached {
+            for line in log.lines() {
+                self.note(line);
+            }
+        }
+        for (rel, _) in &self.plan.files {
+            if let Err(e) = source::check_relative(rel) {
+                return Err(self.error(e.to_string()));
+            }
+        }
+        let network = match &objects.network {
+            Some(n) => NetworkAccess::Internal {
+                network: n.name().to_string(),
+                aliases: Vec::new(),
+            },
+            None => NetworkAccess::None,
+        };
+        let limits = &self.plan.limits;
+        let config = SandboxBuilder::new(&python.reference)
+            .command(vec!["sleep".into(), "infinity".into()])
+            .working_dir(SRC)
+            .network(network)
+            .volume(volume, WHEELS, false)
+            .env(self.job_env())
+            .memory_limit(limits.memory)
+            .cpu_limit(limits.cpus)
+            .pids_limit(limits.pids)
+            .labels(self.owner.labels())
+            .build()
+            .map_err(|e| self.error(e.to_string()))?;
+        let ctx = self.ctx;
+        let main = Container::create(&ctx.docker, &ctx.tracker, &self.name("main"), config)
+            .await
+            .map_err(|e| self.error(e.to_string()))?;
+        // The source goes in before the start: /work exists in the image, /work/src
+        // comes from the archive, owned by the sandbox user.
+        let tar = source::tar_stream(ctx.source.clone(), "src", files_of(self.plan));
+        let uploaded = main.upload("/work", tar).await;
+        let started = match uploaded {
+            Ok(()) => main.start().await,
+            Err(e) => Err(e),
+        };
+        objects.oom = Some(main.watch_oom());
+        objects.main = Some(main);
+        started.map_err(|e| self.error(e.to_string()))
+    }
+
+    /// The environment of the job's container: the plan's, the venv first on PATH, pip
+    /// pointed at the wheelhouse and away from any index.
+    fn job_env(&self) -> Vec<String> {
+        let mut env = vec![
+            format!("PATH={VENV}/bin:{PATH}"),
+            format!("VIRTUAL_ENV={VENV}"),
+            "PIP_NO_INDEX=1".to_string(),
+            format!("PIP_FIND_LINKS={WHEELS}"),
+            "PIP_DISABLE_PIP_VERSION_CHECK=1".to_string(),
+            "PIP_NO_INPUT=1".to_string(),
+            "PIP_PROGRESS_BAR=off".to_string(),
+            "PYTHONUNBUFFERED=1".to_string(),
+        ];
+        env.extend(self.plan.env.iter().map(|(k, v)| format!("{k}={v}")));
+        env
+    }
+
+    fn limits(&self) -> ExecLimits {
+        ExecLimits {
+            deadline: Some(self.deadline),
+            no_output: Some(self.plan.limits.no_output_timeout),
+        }
+    }
+
+    /// Runs `line` through `sh -c` in the source tree, output into the log; the
+    /// no-output timeout applies when `quiet_limit` (a project's command, not one of
+    /// ponyswarm's own).
+    async fn shell(
+        &mut self,
+        main: &Container,
+        line: &str,
+        quiet_limit: bool,
+    ) -> Result<ExecEnd, JobEnd> {
+        if quiet_limit {
+            self.note(&format!("$ {line}"));
+        }
+        let mut exec = Exec::shell(line);
+        exec.working_dir = Some(SRC.to_string());
+        let mut limits = self.limits();
+        if !quiet_limit {
+            limits.no_output = None;
+        }
+        let log = &mut self.log;
+        let end = main
+            .exec(&exec, limits, &mut |chunk: &[u8]| {
+                log.push(chunk, std::time::Instant::now())
+            })
+            .await;
+        match end {
+            Ok(end) => {
+                if let ExecEnd::Exited(code) = end {
+                    if code != 0 {
+                        self.note(&format!("ponyswarm: exit code {code}"));
+                    }
+                }
+                Ok(end)
+            }
+            Err(e) => Err(self.error(e.to_string())),
+        }
+    }
+
+    /// Makes the venv and runs the install commands; `Some(end)` when one failed.
+    async fn install(&mut self, main: &Container) -> Result<Option<JobEnd>, JobEnd> {
+        let python = python_command(self.plan);
+        // Making the venv is ponyswarm's step and prints nothing: only the wall clock
+        // bounds it, not the no-output timeout meant for the project's commands.
+        let venv = venv_command(python);
+        self.note(&format!(
+            "$ {python} -m venv {VENV}  (pip from the wheelhouse)"
+        ));
+        let end = self.shell(main, &venv, false).await?;
+        if end != ExecEnd::Exited(0) {
+            return Ok(Some(JobEnd::Install { command: venv, end }));
+        }
+        for command in self.plan.install.clone() {
+            let end = self.shell(main, &command, true).await?;
+            if end != ExecEnd::Exited(0) {
+                return Ok(Some(JobEnd::Install { command, end }));
+            }
+        }
+        // Right after the install: what it changed outside the venv and the tree.
+        self.install_changes = main
+            .changes()
+            .await
+            .map_err(|e| self.error(e.to_string()))?;
+        Ok(None)
+    }
+
+    /// Runs the test command and reads its results.
+    async fn test(&mut self, main: &Container) -> Result<(JobEnd, Tested), JobEnd> {
+        let runner = runner_of(&self.plan.test.command);
+        let command = with_junit(&self.plan.test.command, runner, JUNIT);
+        if let Some(why) = &self.plan.test.detected {
+            self.note(&format!("ponyswarm: test command detected: {why}"));
+        }
+        let end = self.shell(main, &command, true).await?;
+        let mut tested = Tested {
+            command: Some(command),
+            ..Tested::default()
+        };
+        let xml = main
+            .download_file(JUNIT, junit::MAX_XML_BYTES as u64 + 1)
+            .await
+            .map_err(|e| self.error(e.to_string()))?;
+        match xml.map(|x| junit::parse(&x)) {
+            Some(Ok(report)) => {
+                tested.counts = Some(report.counts());
+                tested.failures = report.failures();
+            }
+            Some(Err(e)) => tested.junit_problem = Some(e.to_string()),
+            None if runner == crate::detect::Runner::Pytest
+                && matches!(end, ExecEnd::Exited(_)) =>
+            {
+                tested.junit_problem = Some("pytest wrote no JUnit XML".to_string());
+            }
+            None => {}
+        }
+        if let Some(problem) = &tested.junit_problem {
+            self.note(&format!(
+                "ponyswarm: {problem}; counts read from the output"
+            ));
+        }
+        if tested.counts.is_none() {
+            tested.counts = junit::parse_text_counts(&self.log.text());
+        }
+        Ok((JobEnd::Tested(end), tested))
+    }
+}
+
+/// A filled wheelhouse: volume, whether it was cached, the prepare's log, the time
+/// this job waited for it.
+type Prepared = (String, bool, String, Duration);
+
+/// The plan's `files:` as pairs.
+fn files_of(plan: &JobPlan) -> Vec<(String, String)> {
+    plan.files
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// Makes the job's venv. ensurepip takes seconds (it installs and byte-compiles pip
+/// and setuptools); a venv without pip, with pip installed into it from the
+/// wheelhouse's wheel, takes one. Without a pip wheel (a wheelhouse of an older
+/// ponyswarm), ensurepip it is.
+fn venv_command(python: &str) -> String {
+    format!(
+        "w=$(ls {WHEELS}/pip-*.whl 2>/dev/null | head -n 1); \
+         if [ -n \"$w\" ]; then {python} -m venv --without-pip {VENV} && \
+         {VENV}/bin/python \"$w/pip\" install --quiet --no-compile \"$w\"; \
+         else {python} -m venv {VENV}; fi"
+    )
+}
+
+/// The interpreter command in the job's Python image: the catalog's, else `python3`.
+fn python_command(plan: &JobPlan) -> &'static str {
+    crate::catalog::python_entry(&plan.python_image)
+        .and_then(|e| e.python)
+        .unwrap_or("python3")
+}
+
+/// The container name of the job's `what` (`main`, `net`, `svc-redis`).
+pub(super) fn object_name(owner: &Owner, plan: &JobPlan, what: &str) -> String {
+    format!("ponyswarm-{}-{}-{what}", owner.run, plan.job.index)
+}
+
+/// The wheelhouse for the job's install commands.
+async fn prepare(
+    ctx: &JobContext,
+    plan: &JobPlan,
+    python: &ResolvedImage,
+    deadline: Instant,
+) -> Result<Prepared, JobEnd> {
+    let req = PrepareRequest {
+        image: python.reference.clone(),
+        image_id: python.id.clone(),
+        python: python_command(plan).to_string(),
+        install: plan.install.clone(),
+        source: ctx.source.clone(),
+        files: files_of(plan),
+        limits: plan.limits.clone(),
+        timeout: deadline.saturating_duration_since(Instant::now()),
+    };
+    let t = Instant::now();
+    let got = tokio::time::timeout_at(deadline, ctx.wheelhouses.get(&req)).await;
+    let waited = t.elapsed();
+    match got {
+        Err(_) | Ok(Err(PrepareError::Timeout { .. })) => Err(JobEnd::PrepareTimedOut),
+        Ok(Ok(w)) => Ok((w.volume, w.cached, w.log, waited)),
+        Ok(Err(PrepareError::Fetch { step, log })) => {
+            Err(JobEnd::PrepareFailed(format!("{step}\n{log}")))
+        }
+        Ok(Err(PrepareError::Rewrite(e))) => Err(JobEnd::PrepareFailed(e.to_string())),
+        Ok(Err(PrepareError::Docker(e))) => Err(JobEnd::Error(e)),
+    }
+}

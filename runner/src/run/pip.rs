@@ -1,0 +1,276 @@
+//! Turning a job's `pip install` commands into the `pip download` commands that fetch
+//! what they need, and finding the project's build requirements: the pure half of the
+//! prepare phase.
+//!
+//! Pure: strings in, argument lists out.
+
+/// The normalised project name a requirement starts with (`Setuptools_SCM>=8` →
+/// `setuptools-scm`).
+fn requirement_name(req: &str) -> String {
+    req.trim()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .map(|c| {
+            if matches!(c, '_' | '.') {
+                '-'
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect()
+}
+
+/// Build requirements when the project's pyproject.toml names none (PEP 518's
+/// fallback), and always added: pip asks setuptools' backend for `wheel`.
+const DEFAULT_BUILD_REQUIRES: &[&str] = &["setuptools>=40.8.0", "wheel"];
+
+/// Options of `pip install` that `pip download` does not take, and whether each takes
+/// a value.
+const INSTALL_ONLY: &[(&str, bool)] = &[
+    ("-U", false),
+    ("--upgrade", false),
+    ("--force-reinstall", false),
+    ("-I", false),
+    ("--ignore-installed", false),
+    ("--user", false),
+    ("--no-warn-script-location", false),
+    ("--no-warn-conflicts", false),
+    ("--compile", false),
+    ("--no-compile", false),
+    ("--break-system-packages", false),
+    ("--require-virtualenv", false),
+    ("--upgrade-strategy", true),
+    ("-t", true),
+    ("--target", true),
+    ("--prefix", true),
+    ("--root", true),
+];
+
+/// An install line `pip download` cannot be made from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("install command {command:?}: {reason}")]
+pub struct RewriteError {
+    /// The install command.
+    pub command: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// The `pip download` arguments (after `pip download --dest /wheels`) for each `pip
+/// install` in `command`. Other commands in the line are not fetched for and yield
+/// nothing. `-e`/`--editable` is dropped, its target kept.
+pub fn download_args(command: &str) -> Result<Vec<Vec<String>>, RewriteError> {
+    let words = shell_words::split(command).map_err(|e| RewriteError {
+        command: command.to_string(),
+        reason: e.to_string(),
+    })?;
+    // `a; b` splits into `a;` and `b`: the separator is a word of its own here.
+    let words: Vec<String> = words
+        .into_iter()
+        .flat_map(|w| match w.strip_suffix(';') {
+            Some(head) if !head.is_empty() => vec![head.to_string(), ";".to_string()],
+            _ => vec![w],
+        })
+        .collect();
+    let simple = words.split(|w| matches!(w.as_str(), "&&" | "||" | ";" | "|"));
+    Ok(simple
+        .filter_map(pip_install_args)
+        .map(rewrite_args)
+        .collect())
+}
+
+/// The arguments after `install` when `words` is a `pip install`, `pip3 install` or
+/// `python -m pip install` (leading `NAME=value` assignments skipped).
+fn pip_install_args(words: &[String]) -> Option<&[String]> {
+    let start = words.iter().position(|w| !is_assignment(w))?;
+    let words = &words[start..];
+    let base = |w: &String| w.rsplit('/').next().unwrap_or(w).to_string();
+    let first = base(words.first()?);
+    let rest =
+        if first.starts_with("pip") && first[3..].chars().all(|c| c.is_ascii_digit() || c == '.') {
+            &words[1..]
+        } else if (first.starts_with("python") || first.starts_with("pypy"))
+            && words.get(1).is_some_and(|w| w == "-m")
+            && words.get(2).is_some_and(|w| w == "pip")
+        {
+            &words[3..]
+        } else {
+            return None;
+        };
+    (rest.first()? == "install").then(|| &rest[1..])
+}
+
+fn is_assignment(w: &str) -> bool {
+    w.split_once('=').is_some_and(|(name, _)| {
+        !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
+fn rewrite_args(args: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        if arg == "-e" || arg == "--editable" {
+            continue; // the target follows and is kept
+        }
+        if let Some(target) = arg.strip_prefix("--editable=") {
+            out.push(target.to_string());
+            continue;
+        }
+        let (name, inline_value) = match arg.split_once('=') {
+            Some((n, _)) if n.starts_with("--") => (n, true),
+            _ => (arg.as_str(), false),
+        };
+        if let Some(&(_, takes_value)) = INSTALL_ONLY.iter().find(|(o, _)| *o == name) {
+            if takes_value && !inline_value {
+                it.next();
+            }
+            continue;
+        }
+        out.push(arg.clone());
+    }
+    out
+}
+
+/// The paths named by `-r`/`-c` (and their long forms) in the install commands: they
+/// are part of the wheelhouse's key.
+pub fn referenced_files(install: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for command in install {
+        let Ok(words) = shell_words::split(command) else {
+            continue;
+        };
+        let mut it = words.iter();
+        while let Some(w) = it.next() {
+            if matches!(w.as_str(), "-r" | "-c" | "--requirement" | "--constraint") {
+                out.extend(it.next().cloned());
+            } else if let Some(v) = w
+                .strip_prefix("--requirement=")
+                .or_else(|| w.strip_prefix("--constraint="))
+            {
+                out.push(v.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// `[build-system].requires` of a pyproject.toml, plus setuptools and wheel; the
+/// defaults alone when there is no such table or no file.
+pub fn build_requires(pyproject: Option<&str>) -> Vec<String> {
+    let declared: Vec<String> = pyproject
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .and_then(|t| t.get("build-system")?.get("requires")?.as_array().cloned())
+        .map(|reqs| {
+            reqs.iter()
+                .filter_map(|r| r.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut out = declared;
+    for default in DEFAULT_BUILD_REQUIRES {
+        let name = requirement_name(default);
+        if !out.iter().any(|r| requirement_name(r) == name) {
+            out.push(default.to_string());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(command: &str) -> Vec<Vec<String>> {
+        download_args(command).unwrap()
+    }
+
+    fn v(words: &[&str]) -> Vec<String> {
+        words.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn pip_install_becomes_pip_download() {
+        assert_eq!(
+            args("pip install 'django~=4.2.0' redis"),
+            vec![v(&["django~=4.2.0", "redis"])]
+        );
+        assert_eq!(
+            args("python -m pip install -r requirements.txt"),
+            vec![v(&["-r", "requirements.txt"])]
+        );
+        assert_eq!(args("python3.11 -m pip install x"), vec![v(&["x"])]);
+        assert_eq!(args("/work/venv/bin/pip3 install x"), vec![v(&["x"])]);
+    }
+
+    #[test]
+    fn editable_keeps_its_target() {
+        assert_eq!(args("pip install -e .[test]"), vec![v(&[".[test]"])]);
+        assert_eq!(args("pip install --editable=."), vec![v(&["."])]);
+    }
+
+    #[test]
+    fn install_only_options_are_dropped() {
+        assert_eq!(
+            args("pip install -U --upgrade-strategy eager --target /x --no-deps pkg"),
+            vec![v(&["--no-deps", "pkg"])]
+        );
+        assert_eq!(
+            args("pip install --upgrade-strategy=eager pkg"),
+            vec![v(&["pkg"])]
+        );
+    }
+
+    #[test]
+    fn other_commands_are_not_fetched_for() {
+        assert!(args("python setup.py develop").is_empty());
+        assert!(args("pip freeze").is_empty());
+        assert!(args("make deps").is_empty());
+    }
+
+    #[test]
+    fn each_pip_install_in_a_line_counts() {
+        assert_eq!(
+            args("cd sub && pip install a; echo hi && PIP_PRE=1 pip install b"),
+            vec![v(&["a"]), v(&["b"])]
+        );
+    }
+
+    #[test]
+    fn bad_quoting_is_an_error() {
+        assert!(download_args("pip install 'x").is_err());
+    }
+
+    #[test]
+    fn build_requires_come_from_pyproject() {
+        let py = "[build-system]\nrequires = [\"hatchling>=1.20\"]\nbuild-backend = \"hatchling.build\"\n";
+        assert_eq!(
+            build_requires(Some(py)),
+            v(&["hatchling>=1.20", "setuptools>=40.8.0", "wheel"])
+        );
+        let st = "[build-system]\nrequires = [\"setuptools>=61\", \"wheel\"]\n";
+        assert_eq!(build_requires(Some(st)), v(&["setuptools>=61", "wheel"]));
+        assert_eq!(build_requires(None), v(&["setuptools>=40.8.0", "wheel"]));
+        let scm = "[build-system]\nrequires = [\"setuptools_scm>=8\"]\n";
+        assert_eq!(
+            build_requires(Some(scm)),
+            v(&["setuptools_scm>=8", "setuptools>=40.8.0", "wheel"])
+        );
+        assert_eq!(
+            build_requires(Some("[project]\nname='x'\n")),
+            v(&["setuptools>=40.8.0", "wheel"])
+        );
+    }
+
+    #[test]
+    fn referenced_requirement_files_are_found() {
+        let install = v(&[
+            "pip install -r req/dev.txt -c constraints.txt",
+            "pip install --requirement=r.txt",
+        ]);
+        assert_eq!(
+            referenced_files(&install),
+            v(&["req/dev.txt", "constraints.txt", "r.txt"])
+        );
+    }
+}

@@ -1,0 +1,290 @@
+//! A job's record: the facts its run gathered ([`JobRecord`]), and their translation
+//! into the outcome results.json shows ([`outcome_of`]), through
+//! [`crate::outcome::classify`].
+//!
+//! Pure: no Docker, no clock.
+
+use crate::detect::runner_of;
+use crate::junit::{Counts, Failure};
+use crate::outcome::{classify, Facts, JobOutcome, Status, TimedOut};
+use crate::plan::JobPlan;
+use crate::run::job::VENV;
+use crate::run::prepare::WHEELS;
+use crate::run::progress::Phase;
+use crate::sandbox::changes::classify_changes;
+use crate::sandbox::container::ExecEnd;
+use bollard::models::FilesystemChange;
+use std::time::Duration;
+
+/// Where a job stopped, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobEnd {
+    /// Docker or ponyswarm failed: nothing is known about the project (`error`).
+    Error(String),
+    /// A service did not become healthy (or exited first).
+    Unhealthy {
+        /// The service's name.
+        service: String,
+        /// What was seen.
+        message: String,
+    },
+    /// Fetching the dependencies failed (pip said why, in the log).
+    PrepareFailed(String),
+    /// The prepare (or waiting for it) ran out of the job's time.
+    PrepareTimedOut,
+    /// An install command did not succeed.
+    Install {
+        /// The command.
+        command: String,
+        /// How it ended (non-zero exit, timeout, no output).
+        end: ExecEnd,
+    },
+    /// The tests ran (to the end, or until a limit stopped them).
+    Tested(ExecEnd),
+}
+
+/// What happened in one job: the facts `crate::outcome` classifies.
+#[derive(Debug, Clone)]
+pub struct JobRecord {
+    /// Where it stopped.
+    pub end: JobEnd,
+    /// Time per phase, in the order they ran (prepare may overlap services).
+    pub phases: Vec<(Phase, Duration)>,
+    /// The images used: `python` or the service's name → image id.
+    pub images: Vec<(String, String)>,
+    /// The wheelhouse volume, and whether it was reused without fetching.
+    pub wheelhouse: Option<(String, bool)>,
+    /// Test counts: from the JUnit XML, else read from the output; `None`: unknown.
+    pub counts: Option<Counts>,
+    /// Failed and errored tests (from the JUnit XML).
+    pub failures: Vec<Failure>,
+    /// Why the JUnit XML could not be used, when the runner should have written it.
+    pub junit_problem: Option<String>,
+    /// The container's file changes right after the install.
+    pub install_changes: Vec<FilesystemChange>,
+    /// Whether the kernel OOM-killed a process of the job's container.
+    pub oom_killed: bool,
+    /// The test command as run (with what ponyswarm added).
+    pub test_command: Option<String>,
+    /// The captured output, capped.
+    pub log: String,
+}
+
+/// Paths the engine itself adds to a job's container for ponyswarm (the init binary,
+/// the wheelhouse's mount point): not the install's doing, so not listed.
+const MOUNT_POINTS: &[&str] = &["/usr/sbin/docker-init", "/dev/init", WHEELS];
+/// Whether a change is the engine's mount point (or a directory above one, changed
+/// only because the mount point was made in it).
+fn is_mount_point(path: &str, kind: i32) -> bool {
+    const CHANGED: i32 = 0;
+    MOUNT_POINTS.iter().any(|m| {
+        *m == path
+            || (kind == CHANGED
+                && m.strip_prefix(path)
+                    .is_some_and(|rest| rest.starts_with('/')))
+    })
+}
+
+/// The job's outcome as results.json shows it: the record's facts classified by
+/// [`crate::outcome::classify`].
+pub fn outcome_of(plan: &JobPlan, record: JobRecord) -> JobOutcome {
+    let mut facts = Facts {
+        runner: runner_of(&plan.test.command),
+        counts: record.counts,
+        oom_killed: record.oom_killed,
+        log: &record.log,
+        ..Facts::default()
+    };
+    let timed_out = |end: &ExecEnd| match end {
+        ExecEnd::TimedOut => Some(TimedOut::WallClock(plan.timeout)),
+        ExecEnd::NoOutput(d) => Some(TimedOut::NoOutput(*d)),
+        ExecEnd::Exited(_) => None,
+    };
+    let exit = |end: &ExecEnd| match end {
+        ExecEnd::Exited(code) => Some(*code),
+        _ => None,
+    };
+    let mut detail = None;
+    match &record.end {
+        JobEnd::Error(message) => facts.error = Some(message.clone()),
+        JobEnd::Unhealthy { service, message } => {
+            facts.unhealthy_service = Some(service.clone());
+            detail = Some(message.lines().next().unwrap_or(message).to_string());
+        }
+        JobEnd::PrepareFailed(log) => {
+            facts.install_exit = Some(1);
+            let step = log.lines().next().unwrap_or_default();
+            detail = Some(format!("fetching dependencies failed: {step}"));
+        }
+        JobEnd::PrepareTimedOut => facts.timed_out = Some(TimedOut::WallClock(plan.timeout)),
+        JobEnd::Install { end, .. } => {
+            facts.timed_out = timed_out(end);
+            facts.install_exit = exit(end);
+        }
+        JobEnd::Tested(end) => {
+            facts.install_exit = Some(0);
+            facts.timed_out = timed_out(end);
+            facts.test_exit = exit(end);
+        }
+    }
+    let (status, classified) = classify(&facts);
+    let changes = classify_changes(
+        record
+            .install_changes
+            .iter()
+            .filter(|c| !is_mount_point(&c.path, c.kind as i32))
+            .map(|c| (c.path.clone(), c.kind as i32 as u8)),
+        VENV,
+        "/work",
+    );
+    let mut out = JobOutcome::new(&plan.job.name, plan.job.matrix.clone(), status);
+    out.allowed_failure = plan.job.allow_failure;
+    out.detail = match status {
+        Status::InstallFailed | Status::Error => detail.or(classified),
+        _ => classified,
+    };
+    out.tests = record.counts;
+    out.failures = record.failures;
+    out.test_command = record.test_command;
+    out.detected = plan.test.detected.clone();
+    out.install_changes = changes.changes;
+    out.install_changes_omitted = changes.omitted;
+    for (phase, took) in &record.phases {
+        let name = match (phase, &record.wheelhouse) {
+            // Whether the wheelhouse was reused shows in the phase's name.
+            (Phase::Prepare, Some((_, true))) => "prepare-cached",
+            _ => phase.name(),
+        };
+        out.record_phase(name, *took);
+    }
+    out.images = record.images.into_iter().collect();
+    out.log = record.log;
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matrix::{Job, Limits};
+    use crate::plan::TestCommand;
+    use bollard::models::ChangeType;
+
+    fn plan() -> JobPlan {
+        JobPlan {
+            job: Job {
+                index: 0,
+                name: "p (a)".into(),
+                matrix: Default::default(),
+                python: "3.11".into(),
+                services: vec![],
+                allow_failure: false,
+            },
+            python_image: "3.11".into(),
+            services: vec![],
+            env: Default::default(),
+            files: Default::default(),
+            install: vec![],
+            test: TestCommand {
+                command: "python -m pytest".into(),
+                detected: None,
+            },
+            timeout: Duration::from_secs(60),
+            limits: Limits::default(),
+        }
+    }
+
+    fn record(end: JobEnd) -> JobRecord {
+        JobRecord {
+            end,
+            phases: vec![
+                (Phase::Images, Duration::from_millis(1500)),
+                (Phase::Prepare, Duration::ZERO),
+            ],
+            images: vec![("python".into(), "sha256:1".into())],
+            wheelhouse: Some(("w".into(), true)),
+            counts: None,
+            failures: vec![],
+            junit_problem: None,
+            install_changes: vec![],
+            oom_killed: false,
+            test_command: None,
+            log: String::new(),
+        }
+    }
+
+    #[test]
+    fn tests_that_ran_green_pass() {
+        let mut r = record(JobEnd::Tested(ExecEnd::Exited(0)));
+        r.counts = Some(Counts {
+            passed: 3,
+            ..Counts::default()
+        });
+        let o = outcome_of(&plan(), r);
+        assert_eq!(o.status, Status::Passed);
+        assert_eq!(o.phases["images"], 1.5);
+        assert!(o.phases.contains_key("prepare-cached"));
+        assert_eq!(o.images["python"], "sha256:1");
+    }
+
+    #[test]
+    fn a_failed_fetch_is_an_install_failure_saying_so() {
+        let o = outcome_of(
+            &plan(),
+            record(JobEnd::PrepareFailed(
+                "pip download ./broken (exit 1)\nlog".into(),
+            )),
+        );
+        assert_eq!(o.status, Status::InstallFailed);
+        assert_eq!(
+            o.detail.as_deref(),
+            Some("fetching dependencies failed: pip download ./broken (exit 1)")
+        );
+    }
+
+    #[test]
+    fn an_unhealthy_service_is_an_error_naming_it() {
+        let end = JobEnd::Unhealthy {
+            service: "redis".into(),
+            message: "service redis did not become healthy within 20s".into(),
+        };
+        let o = outcome_of(&plan(), record(end));
+        assert_eq!(o.status, Status::Error);
+        assert!(o.detail.unwrap_or_default().contains("redis"));
+    }
+
+    #[test]
+    fn limits_that_trip_are_timeouts_or_oom() {
+        let o = outcome_of(&plan(), record(JobEnd::Tested(ExecEnd::TimedOut)));
+        assert_eq!(o.status, Status::Timeout);
+        let end = JobEnd::Install {
+            command: "pip install x".into(),
+            end: ExecEnd::NoOutput(Duration::from_secs(8)),
+        };
+        let o = outcome_of(&plan(), record(end));
+        assert_eq!(o.status, Status::Timeout);
+        assert_eq!(o.detail.as_deref(), Some("no output for 8s"));
+        let mut r = record(JobEnd::Tested(ExecEnd::Exited(137)));
+        r.oom_killed = true;
+        assert_eq!(outcome_of(&plan(), r).status, Status::LimitExceeded);
+    }
+
+    #[test]
+    fn engine_mount_points_are_not_install_changes() {
+        let change = |path: &str, kind| FilesystemChange {
+            path: path.into(),
+            kind,
+        };
+        let mut r = record(JobEnd::Tested(ExecEnd::Exited(0)));
+        r.install_changes = vec![
+            change("/usr/sbin", ChangeType::_0),
+            change("/usr/sbin/docker-init", ChangeType::_1),
+            change("/wheels", ChangeType::_1),
+            change("/etc", ChangeType::_0),
+            change("/etc/evil", ChangeType::_1),
+        ];
+        let o = outcome_of(&plan(), r);
+        let paths: Vec<&str> = o.install_changes.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(paths, ["/etc/evil"]);
+        assert!(o.install_changes[0].flagged);
+    }
+}

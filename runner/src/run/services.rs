@@ -1,0 +1,118 @@
+//! A job's services: its internal network, each service container under its alias,
+//! and the wait for their health checks.
+//!
+//! The containers and the network go into the job's [`Objects`], which removes them
+//! whatever happens next.
+
+use crate::plan::JobPlan;
+use crate::run::job::{object_name, JobContext, Objects, SERVICE_HEALTH_TIMEOUT};
+use crate::run::record::JobEnd;
+use crate::sandbox::network::Network;
+use crate::sandbox::policy::{NetworkAccess, Owner, SandboxBuilder};
+use crate::sandbox::service;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Creates the job's network and starts its services, healthy or an error naming the
+/// one that is not. Returns how long it took.
+pub(super) async fn start_services(
+    ctx: &JobContext,
+    plan: &JobPlan,
+    owner: &Owner,
+    deadline: Instant,
+    objects: &mut Objects,
+) -> (Result<(), ServiceFailure>, Duration) {
+    let t = Instant::now();
+    if plan.services.is_empty() {
+        return (Ok(()), Duration::ZERO);
+    }
+    let result = try_start_services(ctx, plan, owner, deadline, objects).await;
+    (result, t.elapsed())
+}
+
+async fn try_start_services(
+    ctx: &JobContext,
+    plan: &JobPlan,
+    owner: &Owner,
+    deadline: Instant,
+    objects: &mut Objects,
+) -> Result<(), ServiceFailure> {
+    use ServiceFailure::Other;
+    let net_name = object_name(owner, plan, "net");
+    let network = Network::create_internal(&ctx.docker, &ctx.tracker, &net_name, owner.labels())
+        .await
+        .map_err(|e| Other(e.to_string()))?;
+    objects.network = Some(network);
+    let limits = &plan.limits;
+    for svc in &plan.services {
+        let image = ctx
+            .images
+            .get(&ctx.docker, &svc.image, &ctx.image_options)
+            .await
+            .map_err(Other)?;
+        let config = SandboxBuilder::new(&image.reference)
+            .service()
+            .network(NetworkAccess::Internal {
+                network: net_name.clone(),
+                aliases: vec![svc.name.clone()],
+            })
+            .env(svc.env.iter().map(|(k, v)| format!("{k}={v}")))
+            .memory_limit(limits.memory)
+            .cpu_limit(limits.cpus)
+            .pids_limit(limits.pids)
+            .tmp_size(None)
+            .labels(owner.labels())
+            .build()
+            .map_err(|e| Other(e.to_string()))?;
+        let name = object_name(owner, plan, &format!("svc-{}", svc.name));
+        let container = service::start(&ctx.docker, &ctx.tracker, &svc.name, &name, config)
+            .await
+            .map_err(|e| Other(e.to_string()))?;
+        objects.services.push(container);
+    }
+    let within = SERVICE_HEALTH_TIMEOUT.min(deadline.saturating_duration_since(Instant::now()));
+    let waits = objects
+        .services
+        .iter()
+        .zip(&plan.services)
+        .map(|(c, s)| service::wait_healthy(c, &s.name, within));
+    for (result, svc) in futures_util::future::join_all(waits)
+        .await
+        .into_iter()
+        .zip(&plan.services)
+    {
+        result.map_err(|e| match e {
+            service::ServiceError::Docker { .. } => Other(e.to_string()),
+            _ => ServiceFailure::Unhealthy {
+                service: svc.name.clone(),
+                message: e.to_string(),
+            },
+        })?;
+    }
+    Ok(())
+}
+
+/// Why the services phase failed.
+pub(super) enum ServiceFailure {
+    /// A service did not become healthy.
+    Unhealthy { service: String, message: String },
+    /// Docker or ponyswarm failed.
+    Other(String),
+}
+
+impl ServiceFailure {
+    pub(super) fn message(&self) -> &str {
+        match self {
+            ServiceFailure::Unhealthy { message, .. } | ServiceFailure::Other(message) => message,
+        }
+    }
+
+    pub(super) fn into_end(self) -> JobEnd {
+        match self {
+            ServiceFailure::Unhealthy { service, message } => {
+                JobEnd::Unhealthy { service, message }
+            }
+            ServiceFailure::Other(message) => JobEnd::Error(message),
+        }
+    }
+}

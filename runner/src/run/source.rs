@@ -1,0 +1,277 @@
+//! The project's source as a tar stream for a container: the tree under `spec.source`
+//! plus the job's rendered `files:`, every entry owned by the sandbox user (uid 1000)
+//! and placed under one top directory (`src/`), so it can be extracted into `/work`.
+//!
+//! The tar is written on a blocking thread into a bounded channel, so a large tree is
+//! never held in memory whole. Symlinks are kept as symlinks, never followed: a link
+//! to a host file must not copy that file in.
+
+use bytes::Bytes;
+use futures_util::Stream;
+use std::io::{self, Write};
+use std::path::{Component, Path, PathBuf};
+
+/// Directories never copied: caches and virtualenvs that belong to the host, and
+/// ponyswarm's own output (the default report directory lives in `.ponyswarm/`).
+const SKIPPED_DIRS: &[&str] = &[
+    ".ponyswarm",
+    "__pycache__",
+    ".tox",
+    ".nox",
+    ".venv",
+    ".mypy_cache",
+    ".pytest_cache",
+];
+
+/// uid and gid of the sandbox user.
+const OWNER: u64 = 1000;
+
+/// A `files:` destination that would land outside the source tree.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("files: {0:?} must be a relative path inside the source tree")]
+pub struct BadPath(pub String);
+
+/// Checks that `rel` (a `files:` key) stays inside the tree: relative, no `..`.
+pub fn check_relative(rel: &str) -> Result<PathBuf, BadPath> {
+    let path = Path::new(rel);
+    let ok = !rel.is_empty()
+        && path
+            .components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    ok.then(|| path.to_path_buf())
+        .ok_or_else(|| BadPath(rel.to_string()))
+}
+
+/// Sends what it is written to a channel in 64 KiB pieces.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<io::Result<Bytes>>,
+    buf: Vec<u8>,
+}
+
+const PIECE: usize = 64 * 1024;
+
+impl ChannelWriter {
+    fn send(&mut self) -> io::Result<()> {
+        let piece = Bytes::from(std::mem::take(&mut self.buf));
+        self.tx
+            .blocking_send(Ok(piece))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the upload stopped reading"))
+    }
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= PIECE {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            self.send()?;
+        }
+        Ok(())
+    }
+}
+
+/// A tar stream of `source` under `top/`, with `files` (relative path → content)
+/// written over it. An error reading the tree ends the stream with that error.
+pub fn tar_stream(
+    source: PathBuf,
+    top: &'static str,
+    files: Vec<(String, String)>,
+) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    tokio::task::spawn_blocking(move || {
+        let writer = ChannelWriter {
+            tx: tx.clone(),
+            buf: Vec::with_capacity(PIECE),
+        };
+        if let Err(e) = write_tar(writer, &source, top, &files) {
+            let _ = tx.blocking_send(Err(e));
+        }
+    });
+    tokio_stream_from(rx)
+}
+
+fn tokio_stream_from(
+    mut rx: tokio::sync::mpsc::Receiver<io::Result<Bytes>>,
+) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// Writes the archive (see [`tar_stream`]) to `out`.
+pub fn write_tar<W: Write>(
+    out: W,
+    source: &Path,
+    top: &str,
+    files: &[(String, String)],
+) -> io::Result<()> {
+    let mut tar = tar::Builder::new(out);
+    tar.follow_symlinks(false);
+    let mut dir = tar::Header::new_gnu();
+    dir.set_entry_type(tar::EntryType::Directory);
+    set_owner(&mut dir, 0o755);
+    tar.append_data(&mut dir, format!("{top}/"), io::empty())?;
+    add_tree(&mut tar, source, source, top)?;
+    for (rel, content) in files {
+        let rel =
+            check_relative(rel).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let path = Path::new(top).join(rel);
+        // Parents the tree may lack; an existing directory is left as it is.
+        for parent in path
+            .ancestors()
+            .skip(1)
+            .filter(|p| p.components().count() > 1)
+        {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Directory);
+            set_owner(&mut h, 0o755);
+            tar.append_data(&mut h, parent, io::empty())?;
+        }
+        let mut h = tar::Header::new_gnu();
+        h.set_size(content.len() as u64);
+        set_owner(&mut h, 0o644);
+        tar.append_data(&mut h, &path, content.as_bytes())?;
+    }
+    tar.into_inner()?.flush()
+}
+
+fn set_owner(h: &mut tar::Header, mode: u32) {
+    if !h.entry_type().is_file() {
+        h.set_size(0);
+    }
+    h.set_uid(OWNER);
+    h.set_gid(OWNER);
+    h.set_mode(mode);
+    h.set_mtime(0);
+}
+
+fn add_tree<W: Write>(
+    tar: &mut tar::Builder<W>,
+    root: &Path,
+    dir: &Path,
+    top: &str,
+) -> io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let meta = std::fs::symlink_metadata(&path)?;
+        let name = entry.file_name();
+        let rel = path.strip_prefix(root).unwrap_or(&path);
+        let dest = Path::new(top).join(rel);
+        if meta.is_dir() {
+            if SKIPPED_DIRS.iter().any(|s| name == *s) {
+                continue;
+            }
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Directory);
+            set_owner(&mut h, 0o755);
+            tar.append_data(&mut h, &dest, io::empty())?;
+            add_tree(tar, root, &path, top)?;
+        } else if meta.file_type().is_symlink() {
+            let target = std::fs::read_link(&path)?;
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Symlink);
+            set_owner(&mut h, 0o777);
+            tar.append_link(&mut h, &dest, &target)?;
+        } else if meta.is_file() {
+            if name.to_string_lossy().ends_with(".pyc") {
+                continue;
+            }
+            let mut h = tar::Header::new_gnu();
+            h.set_size(meta.len());
+            set_owner(&mut h, mode_of(&meta));
+            tar.append_data(&mut h, &dest, std::fs::File::open(&path)?)?;
+        }
+        // Sockets, fifos and devices are not source.
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn mode_of(meta: &std::fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    // Keep the executable bits; the owner gets read and write.
+    (meta.permissions().mode() & 0o755) | 0o644
+}
+
+#[cfg(not(unix))]
+fn mode_of(_: &std::fs::Metadata) -> u32 {
+    0o644
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(bytes: &[u8]) -> Vec<(String, u64, String)> {
+        let mut a = tar::Archive::new(bytes);
+        a.entries()
+            .unwrap()
+            .map(|e| {
+                let mut e = e.unwrap();
+                let path = e.path().unwrap().display().to_string();
+                let uid = e.header().uid().unwrap();
+                let mut s = String::new();
+                if e.header().entry_type().is_file() {
+                    io::Read::read_to_string(&mut e, &mut s).unwrap();
+                }
+                (path, uid, s)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn tree_and_files_are_owned_by_the_sandbox_user() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("pkg/__pycache__")).unwrap();
+        std::fs::write(dir.path().join("pkg/a.py"), "x = 1\n").unwrap();
+        std::fs::write(dir.path().join("pkg/__pycache__/a.pyc"), "junk").unwrap();
+        std::fs::create_dir_all(dir.path().join(".ponyswarm/runs")).unwrap();
+        let mut out = Vec::new();
+        let files = vec![("conf/settings.py".to_string(), "DEBUG = 1\n".to_string())];
+        write_tar(&mut out, dir.path(), "src", &files).unwrap();
+        let e = entries(&out);
+        let paths: Vec<&str> = e.iter().map(|(p, _, _)| p.as_str()).collect();
+        assert!(paths.contains(&"src/pkg/a.py"));
+        assert!(paths.contains(&"src/conf/settings.py"));
+        assert!(!paths
+            .iter()
+            .any(|p| p.contains("__pycache__") || p.contains(".ponyswarm")));
+        assert!(e.iter().all(|(_, uid, _)| *uid == 1000));
+        let settings = e
+            .iter()
+            .find(|(p, _, _)| p == "src/conf/settings.py")
+            .unwrap();
+        assert_eq!(settings.2, "DEBUG = 1\n");
+    }
+
+    #[test]
+    fn symlinks_are_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", dir.path().join("link")).unwrap();
+        let mut out = Vec::new();
+        write_tar(&mut out, dir.path(), "src", &[]).unwrap();
+        let mut a = tar::Archive::new(out.as_slice());
+        let link = a
+            .entries()
+            .unwrap()
+            .map(Result::unwrap)
+            .find(|e| e.path().unwrap().ends_with("link"))
+            .unwrap();
+        assert!(link.header().entry_type().is_symlink());
+        assert_eq!(link.header().size().unwrap(), 0);
+    }
+
+    #[test]
+    fn files_may_not_escape_the_tree() {
+        assert!(check_relative("a/b.py").is_ok());
+        for bad in ["../x", "/etc/passwd", "a/../../x", ""] {
+            assert!(check_relative(bad).is_err(), "{bad}");
+        }
+    }
+}
