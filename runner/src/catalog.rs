@@ -58,12 +58,23 @@ pub const ENTRIES: &[Entry] = &[
     python("3.11", "python-3.11", "bookworm", "python3.11"),
     python("3.13", "python-3.13", "trixie", "python3.13"),
     python("pypy3", "pypy3", "bookworm", "pypy3"),
-    service("postgres", "bookworm", 5432, "postgres", Some(DB_CREDENTIALS)),
+    service(
+        "postgres",
+        "bookworm",
+        5432,
+        "postgres",
+        Some(DB_CREDENTIALS),
+    ),
     service("mariadb", "bookworm", 3306, "mysql", Some(DB_CREDENTIALS)),
     service("redis", "bookworm", 6379, "redis", None),
 ];
 
-const fn python(name: &'static str, dir: &'static str, suite: &'static str, cmd: &'static str) -> Entry {
+const fn python(
+    name: &'static str,
+    dir: &'static str,
+    suite: &'static str,
+    cmd: &'static str,
+) -> Entry {
     Entry {
         name,
         kind: Kind::Python,
@@ -112,7 +123,11 @@ pub fn service_entry(name: &str) -> Option<&'static Entry> {
 
 /// Names of every entry of `kind`, for "expected one of" messages.
 pub fn names(kind: Kind) -> Vec<&'static str> {
-    ENTRIES.iter().filter(|e| e.kind == kind).map(|e| e.name).collect()
+    ENTRIES
+        .iter()
+        .filter(|e| e.kind == kind)
+        .map(|e| e.name)
+        .collect()
 }
 
 /// Whether `s` looks like a registry image reference (`postgres:16`,
@@ -142,7 +157,10 @@ mod tests {
     fn pythons_and_services_are_told_apart() {
         assert!(python_entry("3.11").is_some());
         assert!(python_entry("postgres").is_none());
-        assert_eq!(service_entry("postgres").unwrap().service.unwrap().port, 5432);
+        assert_eq!(
+            service_entry("postgres").unwrap().service.unwrap().port,
+            5432
+        );
         assert_eq!(names(Kind::Python), ["3.9", "3.11", "3.13", "pypy3"]);
     }
 
@@ -151,7 +169,12 @@ mod tests {
         assert!(is_image_reference("postgres:16"));
         assert!(is_image_reference("ghcr.io/x/y"));
         assert!(!is_image_reference("postgres"));
-        assert_eq!(service_info_for_reference("docker.io/library/mysql:8").unwrap().port, 3306);
+        assert_eq!(
+            service_info_for_reference("docker.io/library/mysql:8")
+                .unwrap()
+                .port,
+            3306
+        );
         assert!(service_info_for_reference("example/thing:1").is_none());
     }
 }

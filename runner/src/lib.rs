@@ -12,7 +12,7 @@ pub mod logcap;
 pub mod matrix;
 pub mod outcome;
 pub mod plan;
-pub mod run;
 pub mod report;
+pub mod run;
 pub mod sandbox;
 pub mod store;

@@ -831,8 +831,17 @@ mod roundtrip_tests {
         matrix.insert("workers".into(), Value::Int(12));
         matrix.insert("ratio".into(), Value::Float(0.5));
         matrix.insert("fast".into(), Value::Bool(true));
-        let mut run = RunResult::new("r1".into(), "m".into(), "ponyswarm.yaml".into(), std::time::SystemTime::UNIX_EPOCH);
-        run.jobs.push(JobOutcome::new("m (3.11, 12, 0.5, true)", matrix, Status::Failed));
+        let mut run = RunResult::new(
+            "r1".into(),
+            "m".into(),
+            "ponyswarm.yaml".into(),
+            std::time::SystemTime::UNIX_EPOCH,
+        );
+        run.jobs.push(JobOutcome::new(
+            "m (3.11, 12, 0.5, true)",
+            matrix,
+            Status::Failed,
+        ));
         let text = serde_json::to_string(&run).expect("serializes");
         let back: RunResult = serde_json::from_str(&text).expect("reads back");
         assert_eq!(back, run);

@@ -111,7 +111,13 @@ impl Renderer {
     }
 
     /// Renders a template written inside the matrix file at `pos`; `what` names the key.
-    fn inline(&self, spec: &Spec, what: &str, t: &Spanned<String>, ctx: &Json) -> Result<String, SpecError> {
+    fn inline(
+        &self,
+        spec: &Spec,
+        what: &str,
+        t: &Spanned<String>,
+        ctx: &Json,
+    ) -> Result<String, SpecError> {
         self.0
             .render_template(&t.value, ctx)
             .map_err(|e| SpecError::at(&spec.path, t.pos, template_message(what, &e, ctx)))
@@ -146,7 +152,11 @@ fn template_message(what: &str, e: &RenderError, ctx: &Json) -> String {
             };
             format!(
                 "{what} uses `{var}`, which is not defined for this job (defined: {})",
-                if known.is_empty() { "nothing".into() } else { known.join(", ") }
+                if known.is_empty() {
+                    "nothing".into()
+                } else {
+                    known.join(", ")
+                }
             )
         }
         _ => format!("{what} does not render: {}", e.reason()),
@@ -162,10 +172,16 @@ struct Endpoint {
 impl Endpoint {
     fn url(&self) -> String {
         let ServiceInfo {
-            port, scheme, credentials, ..
+            port,
+            scheme,
+            credentials,
+            ..
         } = self.info;
         match credentials {
-            Some(c) => format!("{scheme}://{}:{}@{}:{port}/{}", c.user, c.password, self.name, c.database),
+            Some(c) => format!(
+                "{scheme}://{}:{}@{}:{port}/{}",
+                c.user, c.password, self.name, c.database
+            ),
             None if scheme == "redis" => format!("redis://{}:{port}/0", self.name),
             None => format!("{scheme}://{}:{port}", self.name),
         }
@@ -202,7 +218,13 @@ impl Endpoint {
 pub fn env_name(service: &str) -> String {
     service
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -231,7 +253,11 @@ fn service_info(spec: &Spec, name: &str, s: &ServiceSpec) -> Result<ServiceInfo,
 
 /// Environment for a service container: what official images want to set up the
 /// same credentials the catalog images have baked in, then the file's `env:`.
-fn service_env(image: &str, info: &ServiceInfo, extra: &IndexMap<String, String>) -> Vec<(String, String)> {
+fn service_env(
+    image: &str,
+    info: &ServiceInfo,
+    extra: &IndexMap<String, String>,
+) -> Vec<(String, String)> {
     let mut env = Vec::new();
     if catalog::is_image_reference(image) {
         if let Some(c) = info.credentials {
@@ -262,7 +288,9 @@ fn plan_job(
     let mut services = Vec::new();
     let mut endpoints = Vec::new();
     for name in &job.services {
-        let Some(s) = spec.services.get(name) else { continue };
+        let Some(s) = spec.services.get(name) else {
+            continue;
+        };
         let info = service_info(spec, name, s)?;
         services.push(ServicePlan {
             name: name.clone(),
@@ -270,7 +298,10 @@ fn plan_job(
             port: info.port,
             env: service_env(&s.image.value, &info, &s.env),
         });
-        endpoints.push(Endpoint { name: name.clone(), info });
+        endpoints.push(Endpoint {
+            name: name.clone(),
+            info,
+        });
     }
 
     let mut ctx = json!({
@@ -292,7 +323,10 @@ fn plan_job(
         .files
         .iter()
         .map(|(dest, t)| {
-            let text = templates.get(&t.value).map(String::as_str).unwrap_or_default();
+            let text = templates
+                .get(&t.value)
+                .map(String::as_str)
+                .unwrap_or_default();
             Ok((dest.clone(), r.file(spec, &t.value, text, &ctx)?))
         })
         .collect::<Result<_, SpecError>>()?;
@@ -342,7 +376,10 @@ mod tests {
     fn plans(yaml: &str, templates: &[(&str, &str)]) -> Result<Vec<JobPlan>, SpecError> {
         let spec = spec_from(yaml);
         let jobs = crate::matrix::expand(&spec).expect("expands");
-        let t = templates.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let t = templates
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let test = TestCommand {
             command: "python -m pytest".into(),
             detected: Some("pytest: tests/ exists".into()),
@@ -376,10 +413,19 @@ install:
         assert!(!sqlite.env.contains_key("POSTGRES_HOST"));
         let pg = &p[1];
         assert_eq!(pg.services[0].port, 5432);
-        assert_eq!(pg.env["POSTGRES_URL"], "postgres://pony:pony@postgres:5432/pony");
+        assert_eq!(
+            pg.env["POSTGRES_URL"],
+            "postgres://pony:pony@postgres:5432/pony"
+        );
         assert_eq!(pg.env["POSTGRES_USER"], "pony");
-        assert_eq!(pg.files["settings_ci.py"], "DB = 'postgres'\nHOST = 'postgres:5432'\n");
-        assert_eq!(pg.install, ["pip install \"django~=4.2.0\"", "pip install pytest"]);
+        assert_eq!(
+            pg.files["settings_ci.py"],
+            "DB = 'postgres'\nHOST = 'postgres:5432'\n"
+        );
+        assert_eq!(
+            pg.install,
+            ["pip install \"django~=4.2.0\"", "pip install pytest"]
+        );
         assert_eq!(pg.test.detected.as_deref(), Some("pytest: tests/ exists"));
     }
 
@@ -395,7 +441,11 @@ install:
 
     #[test]
     fn undefined_variable_in_file_template_points_into_the_template() {
-        let err = plans(DJANGO, &[("settings.hbs", "X = 1\nY = '{{services.redis.host}}'\n")]).unwrap_err();
+        let err = plans(
+            DJANGO,
+            &[("settings.hbs", "X = 1\nY = '{{services.redis.host}}'\n")],
+        )
+        .unwrap_err();
         assert_eq!(err.file, Path::new("/p/settings.hbs"));
         assert_eq!(err.pos.map(|p| p.line), Some(2));
         assert!(err.message.contains("services.redis"), "{}", err.message);
@@ -405,7 +455,9 @@ install:
     fn reference_images_get_official_image_credentials() {
         let yaml = "matrix: {x: [1]}\nservices:\n  db: {image: \"postgres:16\"}\n  cache: {image: \"example/thing:1\", port: 7000}\n";
         let p = &plans(yaml, &[]).unwrap()[0];
-        assert!(p.services[0].env.contains(&("POSTGRES_PASSWORD".into(), "pony".into())));
+        assert!(p.services[0]
+            .env
+            .contains(&("POSTGRES_PASSWORD".into(), "pony".into())));
         assert_eq!(p.env["DB_URL"], "postgres://pony:pony@db:5432/pony");
         assert_eq!(p.env["CACHE_URL"], "tcp://cache:7000");
     }

@@ -9,7 +9,10 @@ fn ponyswarm(args: &[&str], yaml: Option<&str>) -> (Output, tempfile::TempDir) {
         std::fs::write(&file, y).expect("write matrix");
     }
     let out = Command::new(env!("CARGO_BIN_EXE_ponyswarm"))
-        .args(args.iter().map(|a| a.replace("FILE", file.to_str().expect("utf-8 path"))))
+        .args(
+            args.iter()
+                .map(|a| a.replace("FILE", file.to_str().expect("utf-8 path"))),
+        )
         .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
         .output()
         .expect("runs");
@@ -20,7 +23,11 @@ fn ponyswarm(args: &[&str], yaml: Option<&str>) -> (Output, tempfile::TempDir) {
 fn plan_json_keeps_yaml_types() {
     let yaml = "matrix:\n  python: [\"3.11\"]\n  workers: [12]\n  fast: [true]\n";
     let (out, _dir) = ponyswarm(&["plan", "FILE", "--json"], Some(yaml));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let jobs: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let m = &jobs[0]["matrix"];
     assert_eq!(m["python"], serde_json::json!("3.11"));
@@ -40,7 +47,10 @@ fn plan_table_lists_every_job() {
 
 #[test]
 fn bad_file_exits_2_naming_line_and_column() {
-    let (out, dir) = ponyswarm(&["plan", "FILE"], Some("matrix:\n  python: [\"3.11\"]\ntimeout: soon\n"));
+    let (out, dir) = ponyswarm(
+        &["plan", "FILE"],
+        Some("matrix:\n  python: [\"3.11\"]\ntimeout: soon\n"),
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     let want = format!("{}:3:", dir.path().join("ponyswarm.yaml").display());
@@ -55,7 +65,10 @@ fn missing_file_exits_2() {
 
 #[test]
 fn unknown_filter_key_exits_2() {
-    let (out, _dir) = ponyswarm(&["plan", "FILE", "--filter", "nope=1"], Some("matrix: {x: [1]}\n"));
+    let (out, _dir) = ponyswarm(
+        &["plan", "FILE", "--filter", "nope=1"],
+        Some("matrix: {x: [1]}\n"),
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("`nope`"));
 }

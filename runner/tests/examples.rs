@@ -6,14 +6,23 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
 }
 
 /// Runs `ponyswarm run` on an example with filters; returns the exit code and results.json.
 fn run_example(file: &str, filters: &[&str]) -> (i32, Value) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ponyswarm"));
-    cmd.arg("run").arg(repo().join("matrix").join(file)).arg("--report-dir").arg(dir.path()).arg("--quiet");
+    let db = format!("sqlite://{}", dir.path().join("store.db").display());
+    cmd.env("PONYSWARM_DATABASE", db);
+    cmd.arg("run")
+        .arg(repo().join("matrix").join(file))
+        .arg("--report-dir")
+        .arg(dir.path())
+        .arg("--quiet");
     for f in filters {
         cmd.args(["--filter", f]);
     }
@@ -47,13 +56,20 @@ fn assert_passed(job: &Value, tests: u64) {
 #[test]
 fn django_app_runs_against_sqlite_postgres_and_mariadb() {
     let (code, results) = run_example("django-app.yaml", &["python=3.11", "django=5.1"]);
-    assert_eq!(results["jobs"].as_array().map(Vec::len), Some(3), "{results:#}");
+    assert_eq!(
+        results["jobs"].as_array().map(Vec::len),
+        Some(3),
+        "{results:#}"
+    );
     for db in ["sqlite", "postgres", "mariadb"] {
         assert_passed(job(&results, "database", db), 2);
     }
     // The generated settings file was written for each database.
     let pg = job(&results, "database", "postgres");
-    assert!(pg["log"].as_str().unwrap_or_default().contains("passed"), "{pg:#}");
+    assert!(
+        pg["log"].as_str().unwrap_or_default().contains("passed"),
+        "{pg:#}"
+    );
     assert_eq!(code, 0);
 }
 

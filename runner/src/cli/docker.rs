@@ -34,7 +34,9 @@ impl DockerArgs {
             egress,
             ..ImageOptions::default()
         };
-        if std::env::var_os("PONYSWARM_IMAGES_DIR").is_none() && PathBuf::from("images/python-3.11").is_dir() {
+        if std::env::var_os("PONYSWARM_IMAGES_DIR").is_none()
+            && PathBuf::from("images/python-3.11").is_dir()
+        {
             opts.images_dir = PathBuf::from("images");
         }
         if self.offline_images {
@@ -46,5 +48,7 @@ impl DockerArgs {
 
 /// Connects to Docker; an unreachable daemon is exit 3 with what to check.
 pub async fn connect() -> Result<Docker, Failure> {
-    ponyswarm::sandbox::docker::connect().await.map_err(|e| Failure::Infra(e.to_string()))
+    ponyswarm::sandbox::docker::connect()
+        .await
+        .map_err(|e| Failure::Infra(e.to_string()))
 }

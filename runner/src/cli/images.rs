@@ -30,7 +30,9 @@ pub async fn build(names: &[String], args: &DockerArgs) -> Result<ExitCode, Fail
         }
     }
     if failed {
-        return Err(Failure::Infra("some images could not be built (see above)".into()));
+        return Err(Failure::Infra(
+            "some images could not be built (see above)".into(),
+        ));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -38,17 +40,26 @@ pub async fn build(names: &[String], args: &DockerArgs) -> Result<ExitCode, Fail
 pub async fn list(args: &DockerArgs) -> Result<ExitCode, Failure> {
     let docker = connect().await?;
     let opts = args.image_options(args.egress()?);
-    let rows = images::list(&docker, &opts).await.map_err(|e| Failure::Infra(e.to_string()))?;
+    let rows = images::list(&docker, &opts)
+        .await
+        .map_err(|e| Failure::Infra(e.to_string()))?;
     println!("{:<10} {:<42} {:>9}  BUILT", "NAME", "TAG", "SIZE");
     for r in rows {
-        let age = SystemTime::now().duration_since(r.built).map(|d| d.as_secs()).unwrap_or(0);
+        let age = SystemTime::now()
+            .duration_since(r.built)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
         println!(
             "{:<10} {:<42} {:>7.1}MB  {} ago{}",
             r.name,
             r.tag,
             r.size as f64 / 1e6,
             human_age(age),
-            if r.current { "" } else { "  (stale: images/ changed since)" }
+            if r.current {
+                ""
+            } else {
+                "  (stale: images/ changed since)"
+            }
         );
     }
     Ok(ExitCode::SUCCESS)

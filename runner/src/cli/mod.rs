@@ -4,6 +4,7 @@
 mod docker;
 mod images;
 mod plan;
+mod report;
 mod run;
 
 use clap::{Parser, Subcommand};
@@ -58,6 +59,38 @@ enum Command {
         /// Print a line per finished job and the summary, no live progress.
         #[arg(long, short)]
         quiet: bool,
+        /// The results database: sqlite://FILE or postgres://… (default .ponyswarm/ponyswarm.db).
+        #[arg(long, env = "PONYSWARM_DATABASE", value_name = "URL")]
+        database: Option<String>,
+    },
+    /// Report a recorded run: a summary, or HTML, JSON, JUnit XML.
+    Report {
+        /// A run id (see `ponyswarm runs`), `latest`, or a results.json / run directory.
+        run: String,
+        /// Write the HTML report (a static site) into DIR.
+        #[arg(long, value_name = "DIR")]
+        html: Option<PathBuf>,
+        /// Print the run as results.json.
+        #[arg(long)]
+        json: bool,
+        /// Write merged JUnit XML (one suite per job) to FILE.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// The results database: sqlite://FILE or postgres://… (default .ponyswarm/ponyswarm.db).
+        #[arg(long, env = "PONYSWARM_DATABASE", value_name = "URL")]
+        database: Option<String>,
+    },
+    /// List recorded runs, newest first.
+    Runs {
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// The results database: sqlite://FILE or postgres://… (default .ponyswarm/ponyswarm.db).
+        #[arg(long, env = "PONYSWARM_DATABASE", value_name = "URL")]
+        database: Option<String>,
     },
     /// Build or list the images ponyswarm ships in images/.
     #[command(subcommand)]
@@ -95,14 +128,26 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(EXIT_BAD_INPUT) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(EXIT_BAD_INPUT)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     let result = match cli.command {
         Command::Plan { file, json, filter } => plan::plan(&file, json, &filter),
+        Command::Report { .. } | Command::Runs { .. } => match tokio::runtime::Runtime::new() {
+            Ok(rt) => rt.block_on(store_command(cli.command)),
+            Err(e) => Err(Failure::Infra(format!(
+                "cannot start the async runtime: {e}"
+            ))),
+        },
         command => match tokio::runtime::Runtime::new() {
             Ok(rt) => rt.block_on(docker_command(command, &cli.docker)),
-            Err(e) => Err(Failure::Infra(format!("cannot start the async runtime: {e}"))),
+            Err(e) => Err(Failure::Infra(format!(
+                "cannot start the async runtime: {e}"
+            ))),
         },
     };
     match result {
@@ -118,10 +163,43 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// The commands that talk to Docker.
-async fn docker_command(command: Command, docker: &docker::DockerArgs) -> Result<ExitCode, Failure> {
+/// The commands that only read the store.
+async fn store_command(command: Command) -> Result<ExitCode, Failure> {
     match command {
-        Command::Plan { .. } => unreachable!("plan needs no Docker"),
+        Command::Report {
+            run,
+            html,
+            json,
+            junit,
+            database,
+        } => {
+            report::report(report::ReportArgs {
+                run: &run,
+                html: html.as_deref(),
+                json,
+                junit: junit.as_deref(),
+                database: database.as_deref(),
+            })
+            .await
+        }
+        Command::Runs {
+            limit,
+            json,
+            database,
+        } => report::runs(limit, json, database.as_deref()).await,
+        _ => unreachable!("only report and runs read the store alone"),
+    }
+}
+
+/// The commands that talk to Docker.
+async fn docker_command(
+    command: Command,
+    docker: &docker::DockerArgs,
+) -> Result<ExitCode, Failure> {
+    match command {
+        Command::Plan { .. } | Command::Report { .. } | Command::Runs { .. } => {
+            unreachable!("plan, report and runs need no Docker")
+        }
         Command::Run {
             file,
             report_dir,
@@ -129,6 +207,7 @@ async fn docker_command(command: Command, docker: &docker::DockerArgs) -> Result
             filter,
             fail_fast,
             quiet,
+            database,
         } => {
             run::run(run::RunArgs {
                 file: &file,
@@ -138,6 +217,7 @@ async fn docker_command(command: Command, docker: &docker::DockerArgs) -> Result
                 quiet,
                 fail_fast,
                 docker,
+                database: database.as_deref(),
             })
             .await
         }
@@ -145,9 +225,10 @@ async fn docker_command(command: Command, docker: &docker::DockerArgs) -> Result
         Command::Images(ImagesCommand::List) => images::list(docker).await,
         Command::Clean { all } => {
             let docker = docker::connect().await?;
-            let report = ponyswarm::run::clean(&docker, ponyswarm::run::clean::CleanOptions { all })
-                .await
-                .map_err(|e| Failure::Infra(e.to_string()))?;
+            let report =
+                ponyswarm::run::clean(&docker, ponyswarm::run::clean::CleanOptions { all })
+                    .await
+                    .map_err(|e| Failure::Infra(e.to_string()))?;
             println!(
                 "removed {} containers, {} networks, {} volumes",
                 report.containers.len(),
@@ -162,5 +243,8 @@ async fn docker_command(command: Command, docker: &docker::DockerArgs) -> Result
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PONYSWARM_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }

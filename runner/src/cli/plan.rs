@@ -24,14 +24,18 @@ fn filter_jobs(jobs: Vec<Job>, filters: &[String]) -> Result<Vec<Job>, Failure> 
     }
     for key in wanted.keys() {
         if !jobs.iter().any(|j| j.matrix.contains_key(*key)) {
-            return Err(Failure::BadInput(format!("--filter: no job has the matrix key `{key}`")));
+            return Err(Failure::BadInput(format!(
+                "--filter: no job has the matrix key `{key}`"
+            )));
         }
     }
     let kept: Vec<Job> = jobs
         .into_iter()
         .filter(|j| {
             wanted.iter().all(|(k, vs)| {
-                j.matrix.get(*k).is_some_and(|v| vs.contains(&v.to_string().as_str()))
+                j.matrix
+                    .get(*k)
+                    .is_some_and(|v| vs.contains(&v.to_string().as_str()))
             })
         })
         .collect();
@@ -44,7 +48,8 @@ fn filter_jobs(jobs: Vec<Job>, filters: &[String]) -> Result<Vec<Job>, Failure> 
 pub fn plan(file: &Path, json: bool, filters: &[String]) -> Result<ExitCode, Failure> {
     let (spec, jobs) = load_jobs(file, filters)?;
     if json {
-        let text = serde_json::to_string_pretty(&jobs).map_err(|e| Failure::Infra(e.to_string()))?;
+        let text =
+            serde_json::to_string_pretty(&jobs).map_err(|e| Failure::Infra(e.to_string()))?;
         println!("{text}");
     } else {
         print!("{}", table(&spec, &jobs));
@@ -73,20 +78,40 @@ fn table(spec: &Spec, jobs: &[Job]) -> String {
     let mut rows = vec![header];
     for j in jobs {
         let mut row = vec![(j.index + 1).to_string()];
-        row.extend(keys.iter().map(|k| j.matrix.get(*k).map(|v| v.to_string()).unwrap_or_default()));
+        row.extend(
+            keys.iter()
+                .map(|k| j.matrix.get(*k).map(|v| v.to_string()).unwrap_or_default()),
+        );
         if python_column {
             row.push(j.python.clone());
         }
-        row.push(if j.services.is_empty() { "-".into() } else { j.services.join(",") });
-        row.push(if j.allow_failure { "(may fail)".into() } else { String::new() });
+        row.push(if j.services.is_empty() {
+            "-".into()
+        } else {
+            j.services.join(",")
+        });
+        row.push(if j.allow_failure {
+            "(may fail)".into()
+        } else {
+            String::new()
+        });
         rows.push(row);
     }
     let widths: Vec<usize> = (0..rows[0].len())
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
-    let mut out = format!("{}: {} job{}\n", spec.name, jobs.len(), if jobs.len() == 1 { "" } else { "s" });
+    let mut out = format!(
+        "{}: {} job{}\n",
+        spec.name,
+        jobs.len(),
+        if jobs.len() == 1 { "" } else { "s" }
+    );
     for r in &rows {
-        let line: Vec<String> = r.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let line: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
     }

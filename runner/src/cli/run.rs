@@ -19,15 +19,20 @@ pub struct RunArgs<'a> {
     pub quiet: bool,
     pub fail_fast: bool,
     pub docker: &'a DockerArgs,
+    /// `--database` (else `PONYSWARM_DATABASE`, else the default SQLite file).
+    pub database: Option<&'a str>,
 }
 
 pub async fn run(args: RunArgs<'_>) -> Result<ExitCode, Failure> {
     let (spec, jobs) = load_jobs(args.file, args.filters)?;
     let templates = plan::load_templates(&spec).map_err(|e| Failure::BadInput(e.to_string()))?;
     let default_test = detected_test(&spec.source)?;
-    let plans =
-        plan::plan_all(&spec, &jobs, &templates, &default_test).map_err(|e| Failure::BadInput(e.to_string()))?;
+    let plans = plan::plan_all(&spec, &jobs, &templates, &default_test)
+        .map_err(|e| Failure::BadInput(e.to_string()))?;
 
+    let store = ponyswarm::store::Store::open_default(args.database)
+        .await
+        .map_err(|e| Failure::Infra(format!("cannot open the results store: {e}")))?;
     let docker = connect().await?;
     let egress = args.docker.egress()?;
     let mut opts = RunOptions::new(PathBuf::new());
@@ -39,26 +44,54 @@ pub async fn run(args: RunArgs<'_>) -> Result<ExitCode, Failure> {
     opts.images = args.docker.image_options(egress.clone());
     opts.egress = egress;
     opts.output = OutputMode::auto(args.quiet);
+    opts.store = Some(store.clone());
 
-    // Ctrl-C cancels the run; the run removes its containers before returning.
+    // Ctrl-C or SIGTERM cancels the run, which removes its containers before
+    // returning; a second Ctrl-C means "now" and exits at once (`ponyswarm clean`, or
+    // the next run, removes what is left).
     let cancel = opts.cancel.clone();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("interrupted: cancelling the run and removing its containers…");
-            cancel.cancel();
-        }
+        stop_signal().await;
+        eprintln!("interrupted: cancelling the run and removing its containers (Ctrl-C again to quit now)…");
+        cancel.cancel();
+        stop_signal().await;
+        eprintln!("quitting now: `ponyswarm clean` removes what is left");
+        std::process::exit(130);
     });
 
     let report_dir = opts.report_dir.clone();
-    let result = run::run(&docker, &spec, plans, opts).await.map_err(|e| Failure::Infra(e.to_string()))?;
+    let result = run::run(&docker, &spec, plans, opts)
+        .await
+        .map_err(|e| Failure::Infra(e.to_string()))?;
     println!("results: {}", report_dir.join("results.json").display());
+    let index = super::report::html_beside_results(Some(&store), &result, &report_dir).await?;
+    println!("report: {}", index.display());
     Ok(ExitCode::from(result.run.exit_code.clamp(0, 255) as u8))
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn stop_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
 }
 
 /// The test command when the file has none: detected from the source tree.
 fn detected_test(source: &Path) -> Result<TestCommand, Failure> {
     let tree = SourceTree::read(source).map_err(|e| {
-        Failure::BadInput(format!("cannot read the source tree {}: {e}", source.display()))
+        Failure::BadInput(format!(
+            "cannot read the source tree {}: {e}",
+            source.display()
+        ))
     })?;
     let d = detect::detect(&tree);
     Ok(TestCommand {

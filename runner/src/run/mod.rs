@@ -69,6 +69,10 @@ pub struct RunOptions {
     /// all are `cancelled`, and every container and network of the run is removed
     /// before [`run`] returns.
     pub cancel: CancellationToken,
+    /// Where results are recorded as jobs end (see `crate::store`); `None`: only
+    /// results.json. A store that fails is a note, not a failed run: results.json
+    /// stays the record.
+    pub store: Option<crate::store::Store>,
 }
 
 impl RunOptions {
@@ -85,6 +89,7 @@ impl RunOptions {
             egress: Egress::none(),
             output: OutputMode::auto(false),
             cancel: CancellationToken::new(),
+            store: None,
         }
     }
 }
@@ -147,6 +152,7 @@ pub async fn run(
         path: opts.report_dir.join("results.json"),
     };
     record.write()?;
+    let store = begin_in_store(opts.store.as_ref(), &record, &plans, &progress).await;
 
     let parallel = opts
         .jobs
@@ -161,7 +167,9 @@ pub async fn run(
         fail_fast: opts.fail_fast.unwrap_or(spec.fail_fast),
         fail_fast_reason: Mutex::new(None),
     };
-    let (lines, write_error) = jobs.run_all(&plans, &record, &progress).await;
+    let (lines, write_error) = jobs
+        .run_all(&plans, &record, store.as_ref(), &progress)
+        .await;
 
     // Whatever is left (cancelled jobs' guards remove theirs in the background).
     let mut failed = tracker.teardown().await;
@@ -171,6 +179,13 @@ pub async fn run(
     }
 
     let result = record.finish()?;
+    if let Some(store) = &store {
+        if let Err(e) = store.finish_run(&result.run).await {
+            progress.note(&format!(
+                "ponyswarm: could not record the run's end in the store: {e}"
+            ));
+        }
+    }
     if let Some(e) = write_error {
         return Err(e);
     }
@@ -209,6 +224,43 @@ fn job_context(
     })
 }
 
+/// Marks runs that died before as interrupted, and records this run with its planned
+/// jobs. Returns the store to record into, `None` when there is none or it failed.
+async fn begin_in_store(
+    store: Option<&crate::store::Store>,
+    record: &Record,
+    plans: &[JobPlan],
+    progress: &Progress,
+) -> Option<crate::store::Store> {
+    let store = store?;
+    match store.mark_interrupted().await {
+        Ok(ids) if !ids.is_empty() => {
+            progress.note(&format!(
+                "ponyswarm: marked interrupted runs {}",
+                ids.join(", ")
+            ));
+        }
+        Ok(_) => {}
+        Err(e) => progress.note(&format!(
+            "ponyswarm: could not check the store for dead runs: {e}"
+        )),
+    }
+    let run = record.run_info();
+    let planned: Vec<(&str, &crate::matrix::Combination)> = plans
+        .iter()
+        .map(|p| (p.job.name.as_str(), &p.job.matrix))
+        .collect();
+    match store.begin_run(&run, &planned).await {
+        Ok(()) => Some(store.clone()),
+        Err(e) => {
+            progress.note(&format!(
+                "ponyswarm: not recording this run in the store: {e}"
+            ));
+            None
+        }
+    }
+}
+
 /// Removes what killed runs left behind; a failure is only a note.
 async fn remove_leftovers(docker: &Docker, progress: &Progress) {
     match clean_leftovers(docker, CleanOptions::default()).await {
@@ -242,6 +294,7 @@ impl Jobs {
         &self,
         plans: &[JobPlan],
         record: &Record,
+        store: Option<&crate::store::Store>,
         progress: &Progress,
     ) -> (Vec<JobLine>, Option<RunError>) {
         // Slots are positions in `plans`: job indexes have gaps when plans were filtered.
@@ -270,6 +323,16 @@ impl Jobs {
             let line = job_line(&outcome, took);
             progress.finished(plans[slot].job.index, &line);
             lines[slot] = Some(line);
+            // The store is a second record: a failure there is a note, results.json
+            // stays the record of the run.
+            if let Some(store) = store {
+                if let Err(e) = store.record_job(&record.run_id(), &outcome).await {
+                    progress.note(&format!(
+                        "ponyswarm: could not record {} in the store: {e}",
+                        outcome.name
+                    ));
+                }
+            }
             if let Err(e) = record.add(slot, outcome) {
                 write_error = Some(e);
             }
@@ -361,6 +424,24 @@ struct Record {
 }
 
 impl Record {
+    /// The run as recorded so far.
+    fn run_info(&self) -> crate::outcome::RunInfo {
+        self.result
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .run
+            .clone()
+    }
+
+    fn run_id(&self) -> String {
+        self.result
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .run
+            .id
+            .clone()
+    }
+
     fn add(&self, slot: usize, outcome: JobOutcome) -> Result<(), RunError> {
         {
             let mut done = self.done.lock().unwrap_or_else(PoisonError::into_inner);

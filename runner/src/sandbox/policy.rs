@@ -54,8 +54,8 @@ pub struct Owner {
     pub pid_start: Option<u64>,
 }
 
-/// Label holding the creating process's start time (see [`Owner::pid_start`]).
-pub const PID_START: &str = "io.ponyswarm.pid-start";
+/// Kept here too for callers that named it through the policy.
+pub use crate::sandbox::labels::PID_START;
 
 impl Owner {
     /// The labels every object of this owner carries.
