@@ -26,15 +26,40 @@ fn synthetic_report_opens_in_chromium_with_every_link_and_job() {
 
 #[test]
 fn real_run_report_opens_in_chromium() {
-    let Ok(path) = std::env::var("PONYSWARM_REPORT_RESULTS") else {
-        eprintln!(
-            "real_run_report_opens_in_chromium: PONYSWARM_REPORT_RESULTS unset, nothing to check"
-        );
-        return;
-    };
     let Some(chromium) = chromium() else { return };
-    let run = results::load(Path::new(&path)).expect("reads the results.json");
+    // A real run through the binary (the planted-failure fixture: passes and failures
+    // on one axis value), unless PONYSWARM_REPORT_RESULTS names one already made.
+    let made = tempfile::tempdir().expect("tempdir");
+    let path = match std::env::var("PONYSWARM_REPORT_RESULTS") {
+        Ok(path) => PathBuf::from(path),
+        Err(_) => real_run(made.path()),
+    };
+    let run = results::load(&path).expect("reads the results.json");
+    assert!(!run.jobs.is_empty(), "the real run has jobs");
     check_site(&chromium, &run, None, &out_dir("real"));
+}
+
+/// Runs the planted-failure fixture with the binary; returns its results.json.
+fn real_run(dir: &Path) -> PathBuf {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/projects/planted/ponyswarm.yaml");
+    let out = Command::new(env!("CARGO_BIN_EXE_ponyswarm"))
+        .arg("run")
+        .arg(&fixture)
+        .args(["--quiet", "--filter", "size=1", "--report-dir"])
+        .arg(dir)
+        .env("PONYSWARM_DATABASE", format!("sqlite://{}", dir.join("store.db").display()))
+        .output()
+        .expect("ponyswarm runs");
+    // 1: the planted failure fails its job, as it should.
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.join("index.html").is_file(), "`run` writes the report beside results.json");
+    dir.join("results.json")
 }
 
 /// Renders `run`'s report into `dir` and checks it in the browser.
@@ -169,6 +194,11 @@ fn chromium() -> Option<PathBuf> {
             return Some(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
         }
     }
+    // In CI a missing browser is a failure, not a skip: .ci/run installs it.
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "no chromium on PATH in CI: .ci/run must install Debian's `chromium`"
+    );
     eprintln!("\n!!!!!!!! SKIPPED: no chromium on PATH. Install Debian's `chromium`. !!!!!!!!\n");
     None
 }

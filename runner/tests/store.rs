@@ -62,6 +62,11 @@ async fn store_on_postgres() {
         _ => match Server::start() {
             Some(server) => server,
             None => {
+                // In CI a missing server is a failure, not a skip: .ci/run installs it.
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "no PostgreSQL server binaries in CI: .ci/run must install Debian's `postgresql`"
+                );
                 eprintln!(
                     "\n!!!!!!!! SKIPPED store_on_postgres: no PostgreSQL server binaries \
                      (initdb, pg_ctl) under /usr/lib/postgresql/*/bin and \
