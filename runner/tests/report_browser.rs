@@ -41,13 +41,17 @@ fn real_run_report_opens_in_chromium() {
 
 /// Runs the planted-failure fixture with the binary; returns its results.json.
 fn real_run(dir: &Path) -> PathBuf {
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/projects/planted/ponyswarm.yaml");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/projects/planted/ponyswarm.yaml");
     let out = Command::new(env!("CARGO_BIN_EXE_ponyswarm"))
         .arg("run")
         .arg(&fixture)
         .args(["--quiet", "--filter", "size=1", "--report-dir"])
         .arg(dir)
-        .env("PONYSWARM_DATABASE", format!("sqlite://{}", dir.join("store.db").display()))
+        .env(
+            "PONYSWARM_DATABASE",
+            format!("sqlite://{}", dir.join("store.db").display()),
+        )
         .output()
         .expect("ponyswarm runs");
     // 1: the planted failure fails its job, as it should.
@@ -58,7 +62,10 @@ fn real_run(dir: &Path) -> PathBuf {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(dir.join("index.html").is_file(), "`run` writes the report beside results.json");
+    assert!(
+        dir.join("index.html").is_file(),
+        "`run` writes the report beside results.json"
+    );
     dir.join("results.json")
 }
 
