@@ -16,6 +16,7 @@
 pub mod ansi;
 pub mod attribution;
 pub mod compare;
+pub mod github;
 pub mod grid;
 pub mod html;
 pub mod junit;
