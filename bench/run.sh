@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# The cost of isolation, measured in one go on this machine:
+#   1. ponyswarm's time per trivial job against the plain docker CLI doing the same
+#      container work (create, start, wait, rm) in the same image;
+#   2. a 12-job matrix of matrix/projects/pony-lib (3 Pythons x 4 variants): ponyswarm
+#      warm against its own cold run (wheelhouse removed first) and against `tox -p`
+#      running the same tests on the host without isolation;
+#   3. ponyswarm's peak memory (max RSS) during a 50-job run.
+#
+# Usage: bench/run.sh            (from anywhere; needs Docker, python3.9/3.11/3.13 on
+#                                 PATH or under ~/.pyenv, and PyPI for tox and pytest)
+# Knobs:  N=10 (trivial jobs each way), BIG=50 (jobs in the memory run),
+#         PONYSWARM=path/to/ponyswarm (default: a release build, made if missing).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+N=${N:-10}
+BIG=${BIG:-50}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ponyswarm-bench.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+export PONYSWARM_DATABASE="sqlite://$WORK/bench.db"
+
+if [[ -z "${PONYSWARM:-}" ]]; then
+  cargo build --release -p ponyswarm --manifest-path "$ROOT/Cargo.toml" >&2
+  PONYSWARM="$ROOT/target/release/ponyswarm"
+fi
+TIME=/usr/bin/time
+[[ -x $TIME ]] || { echo "bench: /usr/bin/time is missing (apt-get install time)" >&2; exit 1; }
+
+# Seconds since the epoch, with fractions.
+now() { date +%s.%N; }
+# $1 / $2, to two decimals.
+ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
+# $1 - $2, to two decimals.
+minus() { python3 -c "print(f'{$1 - $2:.2f}')"; }
+per() { python3 -c "print(f'{$1 / $2:.2f}')"; }
+
+# Runs a matrix file quietly into $WORK/report-$2; a failed job fails the bench.
+swarm() {
+  "$PONYSWARM" run "$1" --quiet --report-dir "$WORK/report-$2" >"$WORK/$2.out" 2>&1 \
+    || { cat "$WORK/$2.out" >&2; echo "bench: ponyswarm run $2 failed" >&2; exit 1; }
+}
+
+echo "bench: scratch in $WORK" >&2
+
+# --- 1. Per-job overhead against the docker CLI ---------------------------------------
+mkdir -p "$WORK/trivial"
+echo 'print("ok")' >"$WORK/trivial/noop.py"
+{
+  echo "name: bench-trivial"
+  echo 'python: "3.11"'
+  echo "matrix:"
+  echo "  i: [$(seq -s, 1 "$N")]"
+  echo "test: python noop.py"
+  echo "max-parallel: 1"
+} >"$WORK/trivial/ponyswarm.yaml"
+swarm "$WORK/trivial/ponyswarm.yaml" warmup-trivial  # images resolved, wheelhouse made
+IMAGE=$(docker images ponyswarm/python-3.11 --format '{{.Repository}}:{{.Tag}}' | head -n1)
+t0=$(now)
+for _ in $(seq "$N"); do
+  id=$(docker create --network none --user 1000:1000 --cap-drop ALL --memory 2g \
+    --pids-limit 512 --init "$IMAGE" python -c 'print("ok")')
+  docker start -a "$id" >/dev/null
+  docker wait "$id" >/dev/null
+  docker rm "$id" >/dev/null
+done
+docker_s=$(minus "$(now)" "$t0")
+t0=$(now)
+swarm "$WORK/trivial/ponyswarm.yaml" trivial
+swarm_s=$(minus "$(now)" "$t0")
+
+# --- 2. A 12-job matrix: cold, warm, and tox -p on the host ---------------------------
+cp -r "$ROOT/matrix/projects/pony-lib" "$WORK/pony-lib"
+cat >"$WORK/pony-lib/ponyswarm.yaml" <<'YAML'
+name: bench-pony-lib
+matrix:
+  python: ["3.9", "3.11", "3.13"]
+  variant: [a, b, c, d]
+install:
+  - pip install -e .[test]
+test: python -m pytest -q
+max-parallel: 2
+YAML
+# Learn which wheelhouse volumes the project uses, then remove them: the next run is cold.
+swarm "$WORK/pony-lib/ponyswarm.yaml" discover
+python3 - "$WORK/report-discover/results.json" >"$WORK/volumes" <<'PY'
+import json, re, sys
+logs = "\n".join(j["log"] for j in json.load(open(sys.argv[1]))["jobs"])
+print("\n".join(sorted(set(re.findall(r"wheelhouse (ponyswarm-wheels-[0-9a-f]+)", logs)))))
+PY
+# A volume another run is using stays (and that run stays unharmed).
+xargs -r docker volume rm <"$WORK/volumes" >/dev/null 2>&1 || true
+t0=$(now)
+swarm "$WORK/pony-lib/ponyswarm.yaml" cold
+cold_s=$(minus "$(now)" "$t0")
+t0=$(now)
+swarm "$WORK/pony-lib/ponyswarm.yaml" warm
+warm_s=$(minus "$(now)" "$t0")
+
+for v in 3.9 3.11 3.13; do
+  for d in "$HOME"/.pyenv/versions/"$v".*/bin; do [[ -d $d ]] && PATH="$d:$PATH"; done
+done
+python3 -m venv "$WORK/tox-venv"
+"$WORK/tox-venv/bin/pip" install -q tox >&2
+cat >"$WORK/pony-lib/tox.ini" <<'INI'
+[tox]
+env_list = p{39,311,313}-{a,b,c,d}
+[testenv]
+base_python =
+    p39: python3.9
+    p311: python3.11
+    p313: python3.13
+extras = test
+package = editable
+commands = python -m pytest -q
+INI
+t0=$(now)
+(cd "$WORK/pony-lib" && "$WORK/tox-venv/bin/tox" -p 2 -q >"$WORK/tox-cold.out" 2>&1) \
+  || { cat "$WORK/tox-cold.out" >&2; echo "bench: tox failed" >&2; exit 1; }
+tox_cold_s=$(minus "$(now)" "$t0")
+t0=$(now)
+(cd "$WORK/pony-lib" && "$WORK/tox-venv/bin/tox" -p 2 -q >"$WORK/tox.out" 2>&1) \
+  || { cat "$WORK/tox.out" >&2; echo "bench: tox failed" >&2; exit 1; }
+tox_s=$(minus "$(now)" "$t0")
+
+# --- 3. Peak memory during a big run --------------------------------------------------
+mkdir -p "$WORK/big"
+cp "$WORK/trivial/noop.py" "$WORK/big/"
+sed -e "s/^  i: .*/  i: [$(seq -s, 1 "$BIG")]/" -e 's/max-parallel: 1/max-parallel: 2/' \
+  "$WORK/trivial/ponyswarm.yaml" >"$WORK/big/ponyswarm.yaml"
+t0=$(now)
+$TIME -v "$PONYSWARM" run "$WORK/big/ponyswarm.yaml" --quiet --report-dir "$WORK/report-big" \
+  >"$WORK/big.out" 2>"$WORK/big.time" || { cat "$WORK/big.time" >&2; exit 1; }
+big_s=$(minus "$(now)" "$t0")
+rss_kb=$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$WORK/big.time")
+
+cat <<REPORT
+ponyswarm bench ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $("$PONYSWARM" --version 2>/dev/null || echo ponyswarm))
+1. trivial job, $N one at a time:  docker CLI $(per "$docker_s" "$N")s/job, ponyswarm $(per "$swarm_s" "$N")s/job  -> ratio $(ratio "$swarm_s" "$docker_s")x
+   (ponyswarm's job also makes a venv, uploads the source and records the result)
+2. pony-lib, 12 jobs, 2 at once:    ponyswarm warm ${warm_s}s, cold ${cold_s}s;
+   tox -p 2 on the host: envs reused ${tox_s}s, envs made ${tox_cold_s}s
+   -> ponyswarm warm / tox reused $(ratio "$warm_s" "$tox_s")x, warm / tox made $(ratio "$warm_s" "$tox_cold_s")x,
+      ponyswarm cold / warm $(ratio "$cold_s" "$warm_s")x
+3. $BIG trivial jobs, 2 at once:      ${big_s}s, ponyswarm peak RSS $(python3 -c "print(f'{$rss_kb / 1024:.1f}')") MiB
+REPORT

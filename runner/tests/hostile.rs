@@ -1,0 +1,168 @@
+//! The sandbox against hostile test code: one run of the `hostile/harms` fixture, whose
+//! jobs each try one harm (a fork bomb, a memory hog, a disk filler, endless output, a
+//! process deaf to SIGTERM, the internet, writes to /etc and to every mount, setuid,
+//! the Docker socket, a daemon outliving the tests) beside one well-behaved job.
+//!
+//! Each harm must end as a clear status, the well-behaved job must pass, the host must
+//! be unchanged, nothing of the run may be left, and ponyswarm must end normally.
+
+mod run_support;
+
+use run_support::{ensure_images, leftovers, serial};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The `log-size:` of the fixture, in bytes.
+const LOG_CAP: usize = 64 << 10;
+/// Host files the harms aim at, read before and after the run.
+const HOST_FILES: &[&str] = &["/etc/passwd", "/etc/hosts", "/etc/resolv.conf"];
+/// The file the `write-etc` harm tries to create.
+const MARKER: &str = "/etc/ponyswarm-hostile-marker";
+
+fn hostile(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/hostile")
+        .join(name)
+}
+
+/// The job of `results` whose `harm` is `harm`.
+fn harm<'a>(results: &'a Value, harm: &str) -> &'a Value {
+    results["jobs"]
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .find(|j| j["matrix"]["harm"] == harm)
+        .unwrap_or_else(|| panic!("no job {harm} in {results:#}"))
+}
+
+/// Asserts the job of `harm` ended as `status` with a detail containing `detail`.
+fn assert_ended(results: &Value, name: &str, status: &str, detail: &str) {
+    let j = harm(results, name);
+    assert_eq!(j["status"], status, "{j:#}");
+    assert!(
+        j["detail"].as_str().unwrap_or_default().contains(detail),
+        "{name}: detail should say {detail:?}: {j:#}"
+    );
+}
+
+/// Asserts the probe `harm` failed with every attempt blocked, its log naming each
+/// of `blocked` (and none escaped).
+fn assert_blocked(results: &Value, name: &str, blocked: &[&str]) {
+    let j = harm(results, name);
+    assert_eq!(j["status"], "failed", "{j:#}");
+    let log = j["log"].as_str().unwrap_or_default();
+    assert!(!log.contains("ESCAPED"), "{name} escaped: {log}");
+    for b in blocked {
+        assert!(log.contains(b), "{name}: log should say {b:?}: {log}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_jobs_end_as_statuses_and_leave_the_host_alone() {
+    let _serial = serial().await;
+    let docker = run_support::docker().await;
+    ensure_images(&docker, &["3.11"]).await;
+    let before: Vec<Option<Vec<u8>>> = HOST_FILES.iter().map(|f| std::fs::read(f).ok()).collect();
+    assert!(
+        !Path::new(MARKER).exists(),
+        "{MARKER} exists before the run"
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_ponyswarm"))
+        .arg("run")
+        .arg(hostile("harms").join("ponyswarm.yaml"))
+        .args(["--quiet", "--report-dir"])
+        .arg(dir.path().join("report"))
+        .env(
+            "PONYSWARM_DATABASE",
+            format!("sqlite://{}", dir.path().join("db.sqlite").display()),
+        )
+        .output()
+        .expect("ponyswarm runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // A normal end with failed jobs: exit 1, not a crash, not Docker's error (3).
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(600),
+        "{:?}",
+        started.elapsed()
+    );
+    let text =
+        std::fs::read_to_string(dir.path().join("report/results.json")).expect("results.json");
+    let results: Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(results["jobs"].as_array().map(Vec::len), Some(12));
+
+    // The other jobs of the run are unaffected.
+    assert_eq!(harm(&results, "none")["status"], "passed", "{results:#}");
+    // Resource harms are stopped by their limits.
+    assert_ended(&results, "fork-bomb", "timeout", "no output for 10s");
+    assert_ended(&results, "memory", "limit-exceeded", "out of memory");
+    // /tmp is a tmpfs charged to the memory limit: filling it is running out of memory.
+    assert_ended(&results, "disk", "limit-exceeded", "out of memory");
+    assert_ended(&results, "output", "timeout", "timed out after 40s");
+    assert_ended(&results, "stubborn", "timeout", "no output for 10s");
+    let flood = harm(&results, "output")["log"].as_str().unwrap_or_default();
+    // The cap, plus the one `[… N bytes cut …]` line.
+    assert!(flood.len() <= LOG_CAP + 100, "log of {} bytes", flood.len());
+    assert!(
+        flood.contains("bytes cut"),
+        "{}",
+        &flood[..200.min(flood.len())]
+    );
+    // Probes fail closed.
+    assert_blocked(
+        &results,
+        "internet",
+        &[
+            "blocked: connect to 1.1.1.1:443",
+            "blocked: resolve pypi.org",
+            "blocked: connect to pypi.org:443",
+        ],
+    );
+    assert_blocked(
+        &results,
+        "write-etc",
+        &[
+            "blocked: write /etc/ponyswarm-hostile-marker: PermissionError",
+            "blocked: append to /etc/passwd: PermissionError",
+        ],
+    );
+    assert_blocked(
+        &results,
+        "write-mounts",
+        &[
+            "blocked: write into /wheels",
+            "blocked: write /etc/hosts",
+            "blocked: write /etc/resolv.conf",
+        ],
+    );
+    assert_blocked(
+        &results,
+        "setuid",
+        &[
+            "blocked: setuid(0): PermissionError",
+            "blocked: su to root",
+            "NoNewPrivs:\t1",
+        ],
+    );
+    assert_blocked(
+        &results,
+        "docker-socket",
+        &[
+            "blocked: connect to /var/run/docker.sock: FileNotFoundError",
+            "DOCKER_HOST: unset",
+        ],
+    );
+    // The daemon neither keeps the job going nor outlives it (checked below).
+    assert_eq!(harm(&results, "daemon")["status"], "passed", "{results:#}");
+
+    let run_id = results["run"]["id"].as_str().expect("run id");
+    assert_eq!(leftovers(&docker, run_id).await, Vec::<String>::new());
+    let after: Vec<Option<Vec<u8>>> = HOST_FILES.iter().map(|f| std::fs::read(f).ok()).collect();
+    assert!(before == after, "a host file under /etc changed");
+    assert!(!Path::new(MARKER).exists(), "{MARKER} appeared on the host");
+}
