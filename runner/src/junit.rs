@@ -463,7 +463,7 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 /// (`3 passed, 1 failed, 2 skipped in 0.12s`). The last summary in the output wins.
 /// As in pytest's XML, expected failures count as skipped; unexpected successes as failed.
 pub fn parse_text_counts(output: &str) -> Option<Counts> {
-    let lines: Vec<String> = output.lines().map(strip_ansi).collect();
+    let lines: Vec<String> = output.lines().map(crate::report::ansi::strip).collect();
     for (i, line) in lines.iter().enumerate().rev() {
         if let Some(counts) = pytest_summary(line) {
             return Some(counts);
@@ -565,26 +565,6 @@ fn unittest_verdict(line: &str, ran: u32) -> Option<Counts> {
         skipped: skipped.saturating_add(expected),
         errors,
     })
-}
-
-/// `line` without ANSI colour sequences (`ESC [ … letter`).
-fn strip_ansi(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            if chars.next() == Some('[') {
-                for c in chars.by_ref() {
-                    if c.is_ascii_alphabetic() {
-                        break;
-                    }
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -271,6 +271,27 @@ fn render_segment(segment: &str, style: &mut Style, out: &mut String) {
     }
 }
 
+/// `text` without ANSI colour sequences (`ESC [ … letter`), for plain-text views of
+/// output: log tails in errors, test summaries parsed from a runner's output.
+pub fn strip(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.next() == Some('[') {
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -136,7 +136,7 @@ impl BuildLog {
     }
 
     fn line(&mut self, name: &str, line: &str, progress: &Progress) {
-        let line = &strip_ansi(line);
+        let line = &crate::report::ansi::strip(line);
         if line.is_empty() {
             return;
         }
@@ -157,26 +157,6 @@ impl BuildLog {
         }
         self.tail.push_back(line.to_owned());
     }
-}
-
-/// `s` without terminal colour codes (`ESC [ 91 m`), which the classic builder puts
-/// around a step's stderr.
-fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            // Skip `[`, parameters, and the final letter.
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// `s` cut to at most `max` characters, with an ellipsis when cut.
@@ -221,8 +201,11 @@ mod tests {
 
     #[test]
     fn colour_codes_are_dropped() {
-        assert_eq!(strip_ansi("\u{1b}[91mE\u{1b}[0m: no"), "E: no");
-        assert_eq!(strip_ansi("plain"), "plain");
+        assert_eq!(
+            crate::report::ansi::strip("\u{1b}[91mE\u{1b}[0m: no"),
+            "E: no"
+        );
+        assert_eq!(crate::report::ansi::strip("plain"), "plain");
     }
 
     #[test]
