@@ -330,13 +330,12 @@ fn plan_job(
             Ok((dest.clone(), r.file(spec, &t.value, text, &ctx)?))
         })
         .collect::<Result<_, SpecError>>()?;
-    let install: Vec<String> = spec
+    let mut install: Vec<String> = spec
         .install
         .iter()
         .enumerate()
         .map(|(i, t)| r.inline(spec, &format!("install command {}", i + 1), t, &ctx))
         .collect::<Result<_, _>>()?;
-    let mut install: Vec<String> = install;
     let test = match &spec.test {
         Some(t) => TestCommand {
             command: r.inline(spec, "test", t, &ctx)?,
