@@ -7,12 +7,15 @@
 
 pub mod catalog;
 pub mod detect;
+pub mod http;
 pub mod junit;
 pub mod logcap;
 pub mod matrix;
 pub mod outcome;
 pub mod plan;
+pub mod pypi;
 pub mod report;
 pub mod run;
 pub mod sandbox;
 pub mod store;
+pub mod swarm;

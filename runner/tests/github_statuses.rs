@@ -80,7 +80,7 @@ impl Fake {
     }
 
     fn poster(&self) -> GithubStatuses {
-        GithubStatuses::new(&self.base, TOKEN.into(), "octo-org", "hello.py", SHA)
+        GithubStatuses::new(&self.base, TOKEN.to_string(), "octo-org", "hello.py", SHA)
             .expect("poster")
             .retry_policy(RetryPolicy {
                 attempts: 3,
@@ -372,7 +372,7 @@ async fn an_unreachable_api_is_reported_not_panicked() {
     let addr = listener.local_addr().expect("addr");
     drop(listener);
     let base = Url::parse(&format!("http://{addr}")).expect("url");
-    let poster = GithubStatuses::new(&base, TOKEN.into(), "octo-org", "hello.py", SHA)
+    let poster = GithubStatuses::new(&base, TOKEN.to_string(), "octo-org", "hello.py", SHA)
         .expect("poster")
         .retry_policy(RetryPolicy {
             attempts: 2,
@@ -383,4 +383,192 @@ async fn an_unreachable_api_is_reported_not_panicked() {
     assert_eq!(failures.len(), 1);
     assert_eq!(failures[0].attempts, 2);
     assert!(matches!(failures[0].reason, Reason::Transport(_)));
+}
+
+/// `ponyswarm run --github …` on a real two-job run: the run's `pending` first, each
+/// job's `pending` before its end, its end again with a link once the report is
+/// written, and the run's summary last.
+#[tokio::test]
+async fn a_run_with_github_posts_pending_then_results_then_summary() {
+    let fake = Fake::start(vec![], created()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/projects/planted/ponyswarm.yaml"
+    );
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_ponyswarm"))
+        .args(["run", fixture, "-q", "--filter", "size=1"])
+        .args(["--filter", "flavor=good", "--filter", "flavor=bad"])
+        .args(["--github", &format!("octo-org/hello.py@{SHA}")])
+        .args(["--github-api", fake.base.as_str()])
+        .args(["--reports-url", "https://ci.example.org/reports"])
+        .arg("--report-dir")
+        .arg(dir.path().join("report"))
+        .arg("--database")
+        .arg(format!(
+            "sqlite://{}",
+            dir.path().join("db.sqlite").display()
+        ))
+        .env("GITHUB_TOKEN", TOKEN)
+        .output()
+        .await
+        .expect("run ponyswarm");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("github: commit statuses posted"),
+        "{stdout}\n{stderr}"
+    );
+    let results: Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("report/results.json")).expect("results.json"),
+    )
+    .expect("json");
+    let run_id = results["run"]["id"].as_str().expect("run id").to_string();
+
+    let bodies: Vec<Value> = fake
+        .seen()
+        .iter()
+        .map(|s| status_post(s, PATH).clone())
+        .collect();
+    let of = |context: &str| -> Vec<&Value> {
+        bodies.iter().filter(|b| b["context"] == context).collect()
+    };
+    assert_eq!(bodies.len(), 2 + 2 * 3, "{bodies:#?}");
+    assert_eq!(
+        bodies.first(),
+        Some(
+            &json!({"state": "pending", "context": "ponyswarm/planted", "description": "running 2 jobs"})
+        )
+    );
+    let base = format!("https://ci.example.org/reports/{run_id}");
+    for (n, flavor, state) in [(1, "good", "success"), (2, "bad", "failure")] {
+        let context = format!("ponyswarm/planted ({flavor}, 1)");
+        let seen = of(&context);
+        assert_eq!(seen.len(), 3, "{context}: {bodies:#?}");
+        assert_eq!(seen[0]["state"], "pending");
+        assert_eq!(seen[0]["description"], "running");
+        assert_eq!(seen[1]["state"], state);
+        assert!(seen[1].get("target_url").is_none(), "{:?}", seen[1]);
+        assert_eq!(seen[2]["state"], state);
+        let slug = format!("planted-{flavor}-1");
+        assert_eq!(
+            seen[2]["target_url"],
+            format!("{base}/jobs/00{n}-{slug}.html")
+        );
+        let page = dir.path().join(format!("report/jobs/00{n}-{slug}.html"));
+        assert!(page.is_file(), "the linked page {} exists", page.display());
+    }
+    assert_eq!(
+        bodies.last(),
+        Some(&json!({
+            "state": "failure",
+            "context": "ponyswarm/planted",
+            "description": "2 jobs: 1 passed, 1 failed",
+            "target_url": format!("{base}/index.html"),
+        }))
+    );
+}
+
+/// base64url without padding, as JWTs use it.
+fn base64url(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'-' => 62,
+        b'_' => 63,
+        _ => panic!("not base64url: {c}"),
+    };
+    let (mut out, mut acc, mut bits) = (Vec::new(), 0u32, 0);
+    for c in text.bytes() {
+        acc = (acc << 6) | u32::from(value(c));
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
+
+/// With a GitHub App: a JWT signed with the App's key buys an installation token, and
+/// statuses go out with that token.
+#[tokio::test]
+async fn a_github_app_trades_a_signed_jwt_for_an_installation_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = dir.path().join("app.pem");
+    let public = dir.path().join("app.pub");
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("openssl runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    openssl(&["genrsa", "-traditional", "-out", path(&key), "2048"]);
+    openssl(&["rsa", "-in", path(&key), "-pubout", "-out", path(&public)]);
+
+    let token = r#"{"token": "ghs_installation_token", "expires_at": "2099-01-01T00:00:00Z",
+        "permissions": {"statuses": "write"}}"#;
+    let fake = Fake::start(vec![reply(201, &[], token)], created()).await;
+    let credentials = ponyswarm::report::github::Credentials::App {
+        app_id: 123,
+        key_pem: std::fs::read(&key).expect("key"),
+        installation_id: 42,
+    };
+    let poster =
+        GithubStatuses::new(&fake.base, credentials, "octo-org", "hello.py", SHA).expect("poster");
+    let failures = poster.post_job_started("demo (3.12)").await;
+    let seen = fake.seen();
+    let paths: Vec<(&str, &str)> = seen
+        .iter()
+        .map(|s| (s.method.as_str(), s.path.as_str()))
+        .collect();
+    assert_eq!(failures, [], "{paths:?}");
+
+    assert_eq!(seen.len(), 2, "{seen:#?}");
+    assert_eq!(seen[0].method, "POST");
+    assert_eq!(seen[0].path, "/app/installations/42/access_tokens");
+    let jwt = seen[0].headers["authorization"]
+        .strip_prefix("Bearer ")
+        .expect("a bearer JWT");
+    let parts: Vec<&str> = jwt.split('.').collect();
+    assert_eq!(parts.len(), 3, "{jwt}");
+    let header: Value = serde_json::from_slice(&base64url(parts[0])).expect("JWT header");
+    let claims: Value = serde_json::from_slice(&base64url(parts[1])).expect("JWT claims");
+    assert_eq!(header["alg"], "RS256");
+    assert_eq!(claims["iss"], 123);
+    // The signature verifies with the App's public key.
+    let signed = dir.path().join("signed");
+    let signature = dir.path().join("signature");
+    std::fs::write(&signed, format!("{}.{}", parts[0], parts[1])).expect("write");
+    std::fs::write(&signature, base64url(parts[2])).expect("write");
+    openssl(&[
+        "dgst",
+        "-sha256",
+        "-verify",
+        path(&public),
+        "-signature",
+        path(&signature),
+        path(&signed),
+    ]);
+
+    assert_eq!(seen[1].path, PATH);
+    assert_eq!(
+        seen[1].headers.get("authorization").map(String::as_str),
+        Some("Bearer ghs_installation_token")
+    );
+    assert_eq!(
+        seen[1].body,
+        json!({"state": "pending", "context": "ponyswarm/demo (3.12)", "description": "running"})
+    );
+}
+
+fn path(p: &std::path::Path) -> &str {
+    p.to_str().expect("a UTF-8 path")
 }

@@ -1,11 +1,16 @@
 //! Command-line parsing and the exit-code contract: 0 all passed (or allowed to fail),
 //! 1 a job failed, 2 bad input, 3 ponyswarm or Docker could not do its part.
 
+mod agent;
 mod docker;
+mod github;
 mod images;
+mod mail;
 mod plan;
+mod pypi;
 mod report;
 mod run;
+mod serve;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -62,6 +67,10 @@ enum Command {
         /// The results database: sqlite://FILE or postgres://… (default .ponyswarm/ponyswarm.db).
         #[arg(long, env = "PONYSWARM_DATABASE", value_name = "URL")]
         database: Option<String>,
+        #[command(flatten)]
+        github: github::GithubArgs,
+        #[command(flatten)]
+        mail: mail::MailArgs,
     },
     /// Report a recorded run: a summary, or HTML, JSON, JUnit XML.
     Report {
@@ -101,6 +110,15 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// The swarm's coordinator: queue, API for agents, GitHub webhook, pages.
+    Serve(serve::ServeArgs),
+    /// Send a matrix and its source tree to a coordinator as a new run.
+    Submit(serve::SubmitArgs),
+    /// A volunteer: run a coordinator's jobs on this machine.
+    Agent(agent::AgentArgs),
+    /// Test releases from PyPI (or another index).
+    #[command(subcommand)]
+    Pypi(pypi::PypiCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -137,12 +155,14 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Plan { file, json, filter } => plan::plan(&file, json, &filter),
-        Command::Report { .. } | Command::Runs { .. } => match tokio::runtime::Runtime::new() {
-            Ok(rt) => rt.block_on(store_command(cli.command)),
-            Err(e) => Err(Failure::Infra(format!(
-                "cannot start the async runtime: {e}"
-            ))),
-        },
+        Command::Report { .. } | Command::Runs { .. } | Command::Serve(_) | Command::Submit(_) => {
+            match tokio::runtime::Runtime::new() {
+                Ok(rt) => rt.block_on(store_command(cli.command)),
+                Err(e) => Err(Failure::Infra(format!(
+                    "cannot start the async runtime: {e}"
+                ))),
+            }
+        }
         command => match tokio::runtime::Runtime::new() {
             Ok(rt) => rt.block_on(docker_command(command, &cli.docker)),
             Err(e) => Err(Failure::Infra(format!(
@@ -187,7 +207,9 @@ async fn store_command(command: Command) -> Result<ExitCode, Failure> {
             json,
             database,
         } => report::runs(limit, json, database.as_deref()).await,
-        _ => unreachable!("only report and runs read the store alone"),
+        Command::Serve(args) => serve::serve(args).await,
+        Command::Submit(args) => serve::submit(args).await,
+        _ => unreachable!("only report, runs, serve and submit need no Docker"),
     }
 }
 
@@ -197,9 +219,15 @@ async fn docker_command(
     docker: &docker::DockerArgs,
 ) -> Result<ExitCode, Failure> {
     match command {
-        Command::Plan { .. } | Command::Report { .. } | Command::Runs { .. } => {
-            unreachable!("plan, report and runs need no Docker")
+        Command::Plan { .. }
+        | Command::Report { .. }
+        | Command::Runs { .. }
+        | Command::Serve(_)
+        | Command::Submit(_) => {
+            unreachable!("plan, report, runs, serve and submit need no Docker")
         }
+        Command::Agent(args) => agent::agent(args, docker).await,
+        Command::Pypi(command) => pypi::pypi(command, docker).await,
         Command::Run {
             file,
             report_dir,
@@ -208,6 +236,8 @@ async fn docker_command(
             fail_fast,
             quiet,
             database,
+            github,
+            mail,
         } => {
             run::run(run::RunArgs {
                 file: &file,
@@ -218,6 +248,8 @@ async fn docker_command(
                 fail_fast,
                 docker,
                 database: database.as_deref(),
+                github,
+                mail,
             })
             .await
         }

@@ -21,6 +21,10 @@ pub struct RunArgs<'a> {
     pub docker: &'a DockerArgs,
     /// `--database` (else `PONYSWARM_DATABASE`, else the default SQLite file).
     pub database: Option<&'a str>,
+    /// `--github OWNER/REPO@SHA` and friends.
+    pub github: super::github::GithubArgs,
+    /// `--mail-to` and friends.
+    pub mail: super::mail::MailArgs,
 }
 
 pub async fn run(args: RunArgs<'_>) -> Result<ExitCode, Failure> {
@@ -29,6 +33,9 @@ pub async fn run(args: RunArgs<'_>) -> Result<ExitCode, Failure> {
     let default_test = detected_test(&spec.source)?;
     let plans = plan::plan_all(&spec, &jobs, &templates, &default_test)
         .map_err(|e| Failure::BadInput(e.to_string()))?;
+
+    let reports_url = super::github::reports_url(&args.github)?;
+    let github = super::github::Prepared::prepare(&args.github)?;
 
     let store = ponyswarm::store::Store::open_default(args.database)
         .await
@@ -45,6 +52,8 @@ pub async fn run(args: RunArgs<'_>) -> Result<ExitCode, Failure> {
     opts.egress = egress;
     opts.output = OutputMode::auto(args.quiet);
     opts.store = Some(store.clone());
+    let github = github.map(|g| g.start(&spec.name, plans.len()));
+    opts.events = github.as_ref().map(super::github::Reporter::events);
 
     // Ctrl-C or SIGTERM cancels the run, which removes its containers before
     // returning; a second Ctrl-C means "now" and exits at once (`ponyswarm clean`, or
@@ -66,6 +75,20 @@ pub async fn run(args: RunArgs<'_>) -> Result<ExitCode, Failure> {
     println!("results: {}", report_dir.join("results.json").display());
     let index = super::report::html_beside_results(Some(&store), &result, &report_dir).await?;
     println!("report: {}", index.display());
+    if let Some(note) =
+        super::mail::after_run(&args.mail, Some(&store), &result, reports_url.as_ref()).await
+    {
+        println!("{note}");
+    }
+    if let Some(github) = github {
+        let failures = github.finish(&result, reports_url.as_ref()).await;
+        if failures.is_empty() {
+            println!("github: commit statuses posted");
+        }
+        for failure in failures {
+            eprintln!("ponyswarm: {failure}");
+        }
+    }
     Ok(ExitCode::from(result.run.exit_code.clamp(0, 255) as u8))
 }
 

@@ -41,6 +41,7 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
+use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -73,6 +74,21 @@ pub struct RunOptions {
     /// results.json. A store that fails is a note, not a failed run: results.json
     /// stays the record.
     pub store: Option<crate::store::Store>,
+    /// Told of each job as it starts and ends, in that order (commit statuses, an
+    /// agent's heartbeats). A receiver that went away is ignored.
+    pub events: Option<UnboundedSender<RunEvent>>,
+}
+
+/// What a run tells [`RunOptions::events`] as it goes.
+#[derive(Debug, Clone)]
+pub enum RunEvent {
+    /// A job got its slot and starts.
+    JobStarted {
+        /// The job's name.
+        name: String,
+    },
+    /// A job ended (cancelled jobs too, including those that never started).
+    JobFinished(Box<JobOutcome>),
 }
 
 impl RunOptions {
@@ -90,6 +106,7 @@ impl RunOptions {
             output: OutputMode::auto(false),
             cancel: CancellationToken::new(),
             store: None,
+            events: None,
         }
     }
 }
@@ -166,6 +183,7 @@ pub async fn run(
         interrupt: opts.cancel.clone(),
         fail_fast: opts.fail_fast.unwrap_or(spec.fail_fast),
         fail_fast_reason: Mutex::new(None),
+        events: opts.events.clone(),
     };
     let (lines, write_error) = jobs
         .run_all(&plans, &record, store.as_ref(), &progress)
@@ -284,6 +302,7 @@ struct Jobs {
     /// Whether the first failure stops the rest.
     fail_fast: bool,
     fail_fast_reason: Mutex<Option<String>>,
+    events: Option<UnboundedSender<RunEvent>>,
 }
 
 impl Jobs {
@@ -320,6 +339,7 @@ impl Jobs {
                 ));
                 self.stop.cancel();
             }
+            self.emit(RunEvent::JobFinished(Box::new(outcome.clone())));
             let line = job_line(&outcome, took);
             progress.finished(plans[slot].job.index, &line);
             lines[slot] = Some(line);
@@ -356,6 +376,9 @@ impl Jobs {
         let Some(_permit) = outcome else {
             return (slot, self.cancelled(plan), started.elapsed());
         };
+        self.emit(RunEvent::JobStarted {
+            name: plan.job.name.clone(),
+        });
         let (ctx, owned) = (self.ctx.clone(), plan.clone());
         let mut task = tokio::spawn(async move { run_job(&ctx, &owned).await });
         let outcome = tokio::select! {
@@ -376,6 +399,13 @@ impl Jobs {
             },
         };
         (slot, outcome, started.elapsed())
+    }
+
+    fn emit(&self, event: RunEvent) {
+        if let Some(events) = &self.events {
+            // A listener that has gone away does not stop the run.
+            let _ = events.send(event);
+        }
     }
 
     fn cancelled(&self, plan: &JobPlan) -> JobOutcome {

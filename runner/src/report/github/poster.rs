@@ -4,6 +4,7 @@
 //! A post that fails never fails the run: every method returns the posts that did not
 //! land as [`PostFailure`]s, for the caller to log and show.
 
+use super::auth::Credentials;
 use super::retry::{RateHeaders, RetryPolicy, Verdict};
 use super::statuses::{self, CommitStatus, State};
 use crate::outcome::{JobOutcome, RunResult};
@@ -21,7 +22,10 @@ pub const MAX_PER_CONTEXT: u32 = 1000;
 #[derive(Debug, thiserror::Error)]
 pub enum GithubError {
     /// `GITHUB_TOKEN` is unset or empty.
-    #[error("GITHUB_TOKEN is not set: posting commit statuses needs a token")]
+    #[error(
+        "GITHUB_TOKEN is not set (nor PONYSWARM_GITHUB_APP_ID, _APP_KEY and \
+         _INSTALLATION_ID): posting commit statuses needs a token or a GitHub App"
+    )]
     NoToken,
     /// An owner or repository name with characters GitHub does not allow.
     #[error("{0:?} is not a GitHub owner or repository name")]
@@ -40,6 +44,9 @@ pub enum GithubError {
     /// The HTTP client could not be built (for instance, no TLS root certificates found).
     #[error("cannot set up the GitHub client: {0}")]
     Client(#[source] octocrab::Error),
+    /// The GitHub App settings are incomplete or unreadable.
+    #[error("GitHub App: {0}")]
+    BadApp(String),
 }
 
 /// A status that did not land, and why.
@@ -113,12 +120,13 @@ impl GithubStatuses {
     /// [`MAX_PER_CONTEXT`].
     ///
     /// ## Security
-    /// `token` is sent as `Authorization: Bearer …` to `api_base` only. TLS certificates
+    /// The token (or the App's JWT and installation token) is sent as
+    /// `Authorization: Bearer …` to `api_base` only. TLS certificates
     /// are checked against the system's roots, so a GitHub Enterprise behind a private CA
     /// works once the CA is installed; an `http://` base sends the token in clear text.
     pub fn new(
         api_base: &Url,
-        token: String,
+        credentials: impl Into<Credentials>,
         owner: &str,
         repo: &str,
         sha: &str,
@@ -132,15 +140,7 @@ impl GithubStatuses {
         if sha.is_empty() || sha.len() > 64 || !sha.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err(GithubError::BadSha(sha.to_string()));
         }
-        let crab = Octocrab::builder()
-            .base_uri(api_base.as_str())
-            .map_err(|source| GithubError::BadBaseUrl {
-                url: api_base.to_string(),
-                source,
-            })?
-            .personal_token(token)
-            .build()
-            .map_err(GithubError::Client)?;
+        let crab = super::auth::client(api_base.as_str(), credentials.into())?;
         Ok(GithubStatuses {
             crab,
             route: format!("/repos/{owner}/{repo}/statuses/{sha}"),
@@ -367,7 +367,7 @@ mod tests {
     #[test]
     fn bad_names_and_shas_are_refused() {
         let base = Url::parse("http://127.0.0.1:9/").expect("a valid URL");
-        let new = |owner, repo, sha| GithubStatuses::new(&base, "t".into(), owner, repo, sha);
+        let new = |owner, repo, sha| GithubStatuses::new(&base, "t".to_string(), owner, repo, sha);
         assert!(matches!(
             new("o/x", "r", "abc1"),
             Err(GithubError::BadName(_))
