@@ -8,6 +8,7 @@
 //! - [`pages`]: what each HTML page shows (pure);
 //! - [`html`]: templates and files: the static site;
 //! - [`junit`]: the merged JUnit XML (pure);
+//! - [`mail`]: the run's report by mail (lettre over SMTP);
 //! - [`results`]: reading results.json back;
 //! - [`text`]: the report for a terminal (pure).
 //!
@@ -20,6 +21,7 @@ pub mod github;
 pub mod grid;
 pub mod html;
 pub mod junit;
+pub mod mail;
 pub mod pages;
 pub mod results;
 pub mod text;
