@@ -10,11 +10,15 @@ use sqlx::AnyPool;
 use std::borrow::Cow;
 
 /// (version, description, SQL), in version order.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "results",
-    include_str!("../../migrations/0001_results.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "results",
+        include_str!("../../migrations/0001_results.sql"),
+    ),
+    (2, "swarm", include_str!("../../migrations/0002_swarm.sql")),
+    (3, "pypi", include_str!("../../migrations/0003_pypi.sql")),
+];
 
 /// Applies the migrations the database lacks. On PostgreSQL, sqlx takes an advisory
 /// lock, so several coordinators starting at once migrate once.

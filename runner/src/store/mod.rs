@@ -15,11 +15,14 @@
 pub mod codec;
 mod migrations;
 mod owner;
+mod pypi;
 mod read;
+pub mod swarm;
 mod url;
 mod write;
 
 pub use owner::Owner;
+pub use pypi::{Checkpoint, QueueState, QueuedRelease};
 pub use read::RunSummary;
 pub use url::{resolve_url, Backend, DEFAULT_URL, ENV_VAR};
 

@@ -1,0 +1,233 @@
+//! Load on the coordinator's claim / heartbeat / result API: hundreds of simulated
+//! agents (tokio tasks over HTTP) work through a queue of jobs on a coordinator running
+//! in this process, on SQLite and, when `PONYSWARM_BENCH_POSTGRES` names a `postgres://`
+//! database (which it empties of swarm rows first), on PostgreSQL. Reports claims per
+//! second and the latency percentiles of each call.
+//!
+//! `cargo bench -p ponyswarm --bench swarm_claims`; `PONYSWARM_BENCH_AGENTS` (default
+//! 200) and `PONYSWARM_BENCH_JOBS` (default 2000) change the load. Not a test: it
+//! asserts only that every job was handed out exactly once.
+
+use ponyswarm::outcome::{JobOutcome, Status};
+use ponyswarm::store::Store;
+use ponyswarm::swarm::api::{Claim, JobResult, JobSpec, RegisterResponse};
+use ponyswarm::swarm::coordinator::{tarball, Config, Coordinator};
+use ponyswarm::swarm::sign::Keypair;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn main() {
+    let agents = env_number("PONYSWARM_BENCH_AGENTS", 200);
+    let jobs = env_number("PONYSWARM_BENCH_JOBS", 2000);
+    let rt = tokio::runtime::Runtime::new().expect("a runtime");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sqlite = format!("sqlite://{}/bench.db", dir.path().display());
+    rt.block_on(bench("SQLite", &sqlite, dir.path(), agents, jobs));
+    match std::env::var("PONYSWARM_BENCH_POSTGRES") {
+        Ok(url) if !url.is_empty() => {
+            rt.block_on(bench("PostgreSQL", &url, dir.path(), agents, jobs))
+        }
+        _ => println!("PostgreSQL: skipped (set PONYSWARM_BENCH_POSTGRES=postgres://… to run it)"),
+    }
+}
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// What the agents measured.
+#[derive(Default)]
+struct Timings {
+    claim: Vec<Duration>,
+    heartbeat: Vec<Duration>,
+    result: Vec<Duration>,
+    jobs: Vec<String>,
+}
+
+async fn bench(label: &str, database: &str, dir: &Path, agents: usize, jobs: usize) {
+    let store = Store::open(database).await.expect("opens the store");
+    if database.starts_with("postgres") {
+        store.close().await;
+        empty_postgres(database).await;
+    }
+    let store = Store::open(database).await.expect("opens the store");
+    let text = format!(
+        "data_dir = {:?}\nlease_seconds = 60\nagent_tokens = [\"t\"]\nsubmit_tokens = [\"s\"]\n\
+         [[project]]\nname = \"bench\"\n",
+        dir.join(format!("data-{label}")).display().to_string()
+    );
+    let config = Config::parse(Path::new("bench.toml"), &text).expect("config");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let coordinator = Coordinator::new(config, store, url.clone()).expect("coordinator");
+    let app = Arc::new(coordinator).router();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let client = ponyswarm::http::client(&Default::default()).expect("client");
+    submit(&client, &url, dir, jobs).await;
+
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..agents {
+        let (client, url) = (client.clone(), url.clone());
+        tasks.push(tokio::spawn(async move { agent(client, url, i).await }));
+    }
+    let mut all = Timings::default();
+    for t in tasks {
+        let t = t.await.expect("an agent");
+        all.claim.extend(t.claim);
+        all.heartbeat.extend(t.heartbeat);
+        all.result.extend(t.result);
+        all.jobs.extend(t.jobs);
+    }
+    let took = started.elapsed();
+    server.abort();
+    let handed = all.jobs.len();
+    all.jobs.sort();
+    all.jobs.dedup();
+    assert_eq!(
+        (handed, all.jobs.len()),
+        (jobs, jobs),
+        "each job exactly once"
+    );
+    println!(
+        "{label}: {agents} agents, {jobs} jobs in {:.2}s: {:.0} claims/s",
+        took.as_secs_f64(),
+        jobs as f64 / took.as_secs_f64()
+    );
+    for (name, mut times) in [
+        ("claim", all.claim),
+        ("heartbeat", all.heartbeat),
+        ("result", all.result),
+    ] {
+        times.sort();
+        let p = |q: f64| {
+            times[((times.len() as f64 * q) as usize).min(times.len() - 1)].as_secs_f64() * 1000.0
+        };
+        println!(
+            "  {name:9} n={:5}  p50 {:7.1} ms  p90 {:7.1} ms  p99 {:7.1} ms  max {:7.1} ms",
+            times.len(),
+            p(0.5),
+            p(0.9),
+            p(0.99),
+            p(1.0)
+        );
+    }
+}
+
+/// Queues `jobs` jobs in runs of at most 500.
+async fn submit(client: &reqwest::Client, url: &str, dir: &Path, jobs: usize) {
+    let mut left = jobs;
+    while left > 0 {
+        let n = left.min(500);
+        left -= n;
+        let tree = tempfile::tempdir_in(dir).expect("tempdir");
+        let values: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+        let matrix = format!(
+            "name: bench\nmatrix:\n  python: [\"3.11\"]\n  n: [{}]\ntest: python -m pytest\n",
+            values.join(", ")
+        );
+        std::fs::write(tree.path().join("ponyswarm.yaml"), matrix).expect("writes");
+        let r = client
+            .post(format!(
+                "{url}/api/v1/runs?project=bench&matrix=ponyswarm.yaml"
+            ))
+            .bearer_auth("s")
+            .body(tarball::pack(tree.path()).expect("packs"))
+            .send()
+            .await
+            .expect("submits");
+        assert!(
+            r.status().is_success(),
+            "submit: {}",
+            r.text().await.unwrap_or_default()
+        );
+    }
+}
+
+/// One simulated agent: claim, heartbeat, post a signed result, until the queue is empty.
+async fn agent(client: reqwest::Client, url: String, i: usize) -> Timings {
+    let key = Keypair::generate();
+    let reg: RegisterResponse = client
+        .post(format!("{url}/api/v1/agents"))
+        .bearer_auth("t")
+        .json(
+            &serde_json::json!({"name": format!("bench-{i}"), "public_key": key.public_hex(),
+            "capabilities": {"pythons": ["3.11"], "services": [], "slots": 1}}),
+        )
+        .send()
+        .await
+        .expect("registers")
+        .json()
+        .await
+        .expect("registered");
+    let mut t = Timings::default();
+    loop {
+        let start = Instant::now();
+        let r = client
+            .post(format!("{url}/api/v1/claims"))
+            .bearer_auth(&reg.agent_token)
+            .json(&serde_json::json!({"wait_seconds": 0}))
+            .send()
+            .await
+            .expect("claims");
+        t.claim.push(start.elapsed());
+        if r.status() == reqwest::StatusCode::NO_CONTENT {
+            return t;
+        }
+        let claim: Claim = r.json().await.expect("a claim");
+        let spec: JobSpec = serde_json::from_str(&claim.spec.payload).expect("a spec");
+        let start = Instant::now();
+        let beat = client
+            .post(format!("{url}/api/v1/leases/{}/heartbeat", claim.lease))
+            .bearer_auth(&reg.agent_token)
+            .json(&serde_json::json!({"phase": "test"}))
+            .send()
+            .await
+            .expect("heartbeats");
+        assert!(beat.status().is_success());
+        t.heartbeat.push(start.elapsed());
+        let outcome = JobOutcome::new(spec.job_name.clone(), Default::default(), Status::Passed);
+        let signed = key.sign(&JobResult {
+            job_id: spec.job_id.clone(),
+            lease: claim.lease.clone(),
+            agent_id: reg.agent_id.clone(),
+            outcome,
+        });
+        let start = Instant::now();
+        let r = client
+            .post(format!("{url}/api/v1/leases/{}/result", claim.lease))
+            .bearer_auth(&reg.agent_token)
+            .json(&signed)
+            .send()
+            .await
+            .expect("posts the result");
+        assert!(r.status().is_success(), "result: {}", r.status());
+        t.result.push(start.elapsed());
+        t.jobs.push(spec.job_id);
+    }
+}
+
+/// Removes the swarm's and the runs' rows from a PostgreSQL database used before.
+async fn empty_postgres(url: &str) {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await.expect("connects");
+    for table in [
+        "swarm_results",
+        "swarm_leases",
+        "swarm_jobs",
+        "swarm_runs",
+        "swarm_agents",
+        "runs",
+    ] {
+        sqlx::query(&format!("DELETE FROM {table}"))
+            .execute(&mut conn)
+            .await
+            .expect("empties a table");
+    }
+}

@@ -1,0 +1,610 @@
+//! The coordinator's queue in the store: agents, runs sent to it with their source,
+//! queued jobs and their leases, signed results, and webhook deliveries seen.
+//!
+//! Every change of a job's hands is one conditional `UPDATE … WHERE state = …` whose
+//! affected-row count says whether this call won: two coordinators on one PostgreSQL
+//! never both take a job, lease it twice, or decide it twice. Times that leases compare
+//! are milliseconds since 1970.
+
+use super::{Store, StoreError};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+/// A job waiting for an agent.
+pub const QUEUED: &str = "queued";
+/// A job an agent holds under a lease.
+pub const LEASED: &str = "leased";
+/// A job whose result counted.
+pub const DONE: &str = "done";
+/// A job whose agents did not agree.
+pub const DISAGREED: &str = "disagreed";
+/// A job whose results vary in a way that says the tests are flaky.
+pub const FLAKY: &str = "flaky";
+
+/// A registered agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRow {
+    /// Its id.
+    pub id: String,
+    /// Its human name.
+    pub name: String,
+    /// Its ed25519 public key, hex.
+    pub public_key: String,
+    /// SHA-256 of its bearer token, hex.
+    pub token_hash: String,
+    /// `api::Capabilities` as JSON.
+    pub capabilities: String,
+    /// When it registered (RFC 3339).
+    pub registered: String,
+}
+
+/// A run handed to the coordinator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwarmRun {
+    /// The run's id, the same as in `runs`.
+    pub id: String,
+    /// The project on the trusted list.
+    pub project: String,
+    /// The matrix file, relative to the source's root.
+    pub matrix_file: String,
+    /// `running` or `finished`.
+    pub state: String,
+    /// Agreeing results needed per job.
+    pub quorum: u32,
+    /// `submit`, `push`, `pull_request`.
+    pub origin: String,
+    /// The commit, for webhook runs.
+    pub commit_sha: Option<String>,
+    /// SHA-256 of the source tarball.
+    pub source_sha256: String,
+    /// When it was enqueued (RFC 3339).
+    pub created: String,
+}
+
+/// A job of a run, as queued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwarmJob {
+    /// Unique across runs.
+    pub id: String,
+    /// The run.
+    pub run_id: String,
+    /// Expansion order.
+    pub position: usize,
+    /// The job's name in the expanded matrix.
+    pub name: String,
+    /// The Python it needs.
+    pub python: String,
+    /// The services it needs.
+    pub services: Vec<String>,
+    /// Whether it may fail without failing the run.
+    pub allowed_failure: bool,
+    /// `queued`, `leased`, `done`, `disagreed`, `flaky`.
+    pub state: String,
+    /// The current lease, while leased.
+    pub lease_id: Option<String>,
+    /// The agent holding it, while leased.
+    pub agent_id: Option<String>,
+    /// When the current lease expires (ms since 1970).
+    pub lease_expires: Option<i64>,
+    /// What the agent says it is doing.
+    pub phase: Option<String>,
+    /// The counted status, once decided.
+    pub status: Option<String>,
+}
+
+/// A result as an agent signed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwarmResult {
+    /// The lease it was run under (one result per lease).
+    pub lease_id: String,
+    /// The job.
+    pub job_id: String,
+    /// The agent.
+    pub agent_id: String,
+    /// The signed JSON text.
+    pub payload: String,
+    /// Its signature, hex.
+    pub signature: String,
+    /// The status it reports.
+    pub status: String,
+    /// Whether it counted toward the job's decision.
+    pub counted: bool,
+    /// When it arrived (ms since 1970).
+    pub received: i64,
+}
+
+/// A run with how many of its jobs are in each state, for the pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwarmRunSummary {
+    /// The run.
+    pub run: SwarmRun,
+    /// Jobs in all.
+    pub jobs: i64,
+    /// Jobs decided (done, disagreed or flaky).
+    pub decided: i64,
+    /// Jobs whose agents disagreed or were flaky.
+    pub disputed: i64,
+}
+
+const RUN_COLUMNS: &str =
+    "id, project, matrix_file, state, quorum, origin, commit_sha, source_sha256, created";
+const JOB_COLUMNS: &str = "id, run_id, position, name, python, services, allowed_failure, \
+     state, lease_id, agent_id, lease_expires, phase, status";
+const RESULT_COLUMNS: &str =
+    "lease_id, job_id, agent_id, payload, signature, status, counted, received";
+
+impl Store {
+    /// Registers an agent.
+    pub async fn swarm_add_agent(&self, agent: &AgentRow) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO swarm_agents (id, name, public_key, token_hash, capabilities, registered) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&agent.id)
+        .bind(&agent.name)
+        .bind(&agent.public_key)
+        .bind(&agent.token_hash)
+        .bind(&agent.capabilities)
+        .bind(&agent.registered)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The agent whose token hashes to `token_hash`.
+    pub async fn swarm_agent_by_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<AgentRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, public_key, token_hash, capabilities, registered \
+             FROM swarm_agents WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| agent_row(&r)).transpose()
+    }
+
+    /// The agent `id`.
+    pub async fn swarm_agent(&self, id: &str) -> Result<Option<AgentRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, public_key, token_hash, capabilities, registered \
+             FROM swarm_agents WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| agent_row(&r)).transpose()
+    }
+
+    /// Stores a run's source and queues its jobs, in one transaction. The run must
+    /// already be begun with [`Store::begin_run`].
+    pub async fn swarm_enqueue(
+        &self,
+        run: &SwarmRun,
+        source: &[u8],
+        jobs: &[SwarmJob],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let seq: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM swarm_runs")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("seq")?;
+        sqlx::query(
+            "INSERT INTO swarm_runs (id, seq, project, matrix_file, state, quorum, origin, \
+             commit_sha, source_sha256, source, created) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&run.id)
+        .bind(seq)
+        .bind(&run.project)
+        .bind(&run.matrix_file)
+        .bind(&run.state)
+        .bind(i64::from(run.quorum))
+        .bind(&run.origin)
+        .bind(run.commit_sha.clone())
+        .bind(&run.source_sha256)
+        .bind(source.to_vec())
+        .bind(&run.created)
+        .execute(&mut *tx)
+        .await?;
+        for job in jobs {
+            sqlx::query(
+                "INSERT INTO swarm_jobs (id, run_id, position, run_seq, name, python, services, \
+                 allowed_failure, state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(&job.id)
+            .bind(&run.id)
+            .bind(job.position as i64)
+            .bind(seq)
+            .bind(&job.name)
+            .bind(&job.python)
+            .bind(serde_json::to_string(&job.services).unwrap_or_else(|_| "[]".into()))
+            .bind(i64::from(job.allowed_failure))
+            .bind(QUEUED)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Jobs `agent_id` could take at `now`: queued, or leased with the lease expired,
+    /// and without a result of this agent (a quorum wants distinct agents); oldest run first, at most `limit`.
+    pub async fn swarm_candidates(
+        &self,
+        agent_id: &str,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<SwarmJob>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {JOB_COLUMNS} FROM swarm_jobs j \
+             WHERE (j.state = $1 OR (j.state = $2 AND j.lease_expires < $3)) \
+             AND NOT EXISTS (SELECT 1 FROM swarm_results r \
+                 WHERE r.job_id = j.id AND r.agent_id = $4) \
+             ORDER BY j.run_seq, j.position LIMIT $5"
+        ))
+        .bind(QUEUED)
+        .bind(LEASED)
+        .bind(now)
+        .bind(agent_id)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(job_row).collect()
+    }
+
+    /// Takes `job` for `agent_id` under `lease` until `expires`, if it is still free at
+    /// `now`. `false`: another agent (or coordinator) took it first.
+    pub async fn swarm_take(
+        &self,
+        job_id: &str,
+        lease: &str,
+        agent_id: &str,
+        now: i64,
+        expires: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let taken = sqlx::query(
+            "UPDATE swarm_jobs SET state = $1, lease_id = $2, agent_id = $3, lease_expires = $4, \
+             phase = NULL WHERE id = $5 AND (state = $6 OR (state = $1 AND lease_expires < $7))",
+        )
+        .bind(LEASED)
+        .bind(lease)
+        .bind(agent_id)
+        .bind(expires)
+        .bind(job_id)
+        .bind(QUEUED)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if taken.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO swarm_leases (id, job_id, agent_id, issued) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(lease)
+        .bind(job_id)
+        .bind(agent_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Extends `lease` of `agent_id` to `expires` if it is still the job's and has not
+    /// expired at `now`. `false`: the lease is lost.
+    pub async fn swarm_heartbeat(
+        &self,
+        lease: &str,
+        agent_id: &str,
+        now: i64,
+        expires: i64,
+        phase: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE swarm_jobs SET lease_expires = $1, phase = COALESCE($2, phase) \
+             WHERE lease_id = $3 AND agent_id = $4 AND state = $5 AND lease_expires >= $6",
+        )
+        .bind(expires)
+        .bind(phase.map(String::from))
+        .bind(lease)
+        .bind(agent_id)
+        .bind(LEASED)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Puts the job held under `lease` (by `agent_id`) back in the queue. `false`: the
+    /// lease was not the job's current one.
+    pub async fn swarm_release(&self, lease: &str, agent_id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE swarm_jobs SET state = $1, lease_id = NULL, agent_id = NULL, \
+             lease_expires = NULL, phase = NULL \
+             WHERE lease_id = $2 AND agent_id = $3 AND state = $4",
+        )
+        .bind(QUEUED)
+        .bind(lease)
+        .bind(agent_id)
+        .bind(LEASED)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The job and agent of `lease`, current or not.
+    pub async fn swarm_lease(&self, lease: &str) -> Result<Option<(String, String)>, StoreError> {
+        let row = sqlx::query("SELECT job_id, agent_id FROM swarm_leases WHERE id = $1")
+            .bind(lease)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((r.try_get("job_id")?, r.try_get("agent_id")?)))
+            .transpose()
+    }
+
+    /// The job `id`.
+    pub async fn swarm_job(&self, id: &str) -> Result<Option<SwarmJob>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {JOB_COLUMNS} FROM swarm_jobs WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(job_row).transpose()
+    }
+
+    /// The jobs of run `run_id`, in expansion order.
+    pub async fn swarm_jobs_of_run(&self, run_id: &str) -> Result<Vec<SwarmJob>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {JOB_COLUMNS} FROM swarm_jobs WHERE run_id = $1 ORDER BY position"
+        ))
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(job_row).collect()
+    }
+
+    /// Stores a result unless its lease already has one. `false`: it had one (a repeat).
+    pub async fn swarm_add_result(&self, r: &SwarmResult) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO swarm_results (lease_id, job_id, agent_id, payload, signature, status, \
+             counted, received) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (lease_id) DO NOTHING",
+        )
+        .bind(&r.lease_id)
+        .bind(&r.job_id)
+        .bind(&r.agent_id)
+        .bind(&r.payload)
+        .bind(&r.signature)
+        .bind(&r.status)
+        .bind(i64::from(r.counted))
+        .bind(r.received)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The result received under `lease`.
+    pub async fn swarm_result(&self, lease: &str) -> Result<Option<SwarmResult>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {RESULT_COLUMNS} FROM swarm_results WHERE lease_id = $1"
+        ))
+        .bind(lease)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(result_row).transpose()
+    }
+
+    /// Every result received for `job_id`, oldest first.
+    pub async fn swarm_results_of_job(&self, job_id: &str) -> Result<Vec<SwarmResult>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {RESULT_COLUMNS} FROM swarm_results WHERE job_id = $1 \
+             ORDER BY received, lease_id"
+        ))
+        .bind(job_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(result_row).collect()
+    }
+
+    /// After a result that did not decide the job: back to the queue if `lease` is
+    /// still the one holding it.
+    pub async fn swarm_requeue(&self, job_id: &str, lease: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE swarm_jobs SET state = $1, lease_id = NULL, agent_id = NULL, \
+             lease_expires = NULL, phase = NULL WHERE id = $2 AND lease_id = $3 AND state = $4",
+        )
+        .bind(QUEUED)
+        .bind(job_id)
+        .bind(lease)
+        .bind(LEASED)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Decides a job (`done`, `disagreed`, `flaky`) with its counted `status`, and marks
+    /// the results in `counted` as the ones that counted. `false`: it was decided
+    /// already (by another result, or another coordinator).
+    pub async fn swarm_decide(
+        &self,
+        job_id: &str,
+        state: &str,
+        status: &str,
+        counted: &[String],
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE swarm_jobs SET state = $1, status = $2, lease_id = NULL, \
+             lease_expires = NULL, phase = NULL WHERE id = $3 AND state IN ($4, $5)",
+        )
+        .bind(state)
+        .bind(status)
+        .bind(job_id)
+        .bind(QUEUED)
+        .bind(LEASED)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        for lease in counted {
+            sqlx::query("UPDATE swarm_results SET counted = 1 WHERE lease_id = $1")
+                .bind(lease)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Marks run `run_id` finished if none of its jobs is still open. `true`: this call
+    /// finished it (so this caller writes its report).
+    pub async fn swarm_finish_if_done(&self, run_id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE swarm_runs SET state = 'finished' WHERE id = $1 AND state = 'running' \
+             AND NOT EXISTS (SELECT 1 FROM swarm_jobs WHERE run_id = $1 AND state IN ($2, $3))",
+        )
+        .bind(run_id)
+        .bind(QUEUED)
+        .bind(LEASED)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The run `id` (without its source).
+    pub async fn swarm_run(&self, id: &str) -> Result<Option<SwarmRun>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS} FROM swarm_runs WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(run_row).transpose()
+    }
+
+    /// The source tarball of run `id` and its SHA-256.
+    pub async fn swarm_source(&self, id: &str) -> Result<Option<(Vec<u8>, String)>, StoreError> {
+        let row = sqlx::query("SELECT source, source_sha256 FROM swarm_runs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((r.try_get("source")?, r.try_get("source_sha256")?)))
+            .transpose()
+    }
+
+    /// The newest `limit` runs with their job counts.
+    pub async fn swarm_runs(&self, limit: usize) -> Result<Vec<SwarmRunSummary>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS}, \
+             (SELECT COUNT(*) FROM swarm_jobs j WHERE j.run_id = r.id) AS n_jobs, \
+             (SELECT COUNT(*) FROM swarm_jobs j WHERE j.run_id = r.id \
+                AND j.state NOT IN ($1, $2)) AS n_decided, \
+             (SELECT COUNT(*) FROM swarm_jobs j WHERE j.run_id = r.id \
+                AND j.state IN ($3, $4)) AS n_disputed \
+             FROM swarm_runs r ORDER BY seq DESC LIMIT $5"
+        ))
+        .bind(QUEUED)
+        .bind(LEASED)
+        .bind(DISAGREED)
+        .bind(FLAKY)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SwarmRunSummary {
+                    run: run_row(r)?,
+                    jobs: r.try_get("n_jobs")?,
+                    decided: r.try_get("n_decided")?,
+                    disputed: r.try_get("n_disputed")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records webhook delivery `id`. `false`: it was seen before (a replay).
+    pub async fn swarm_record_delivery(
+        &self,
+        id: &str,
+        event: &str,
+        repository: &str,
+        received: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO swarm_deliveries (id, event, repository, received) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(event)
+        .bind(repository)
+        .bind(received)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+fn agent_row(r: &AnyRow) -> Result<AgentRow, StoreError> {
+    Ok(AgentRow {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        public_key: r.try_get("public_key")?,
+        token_hash: r.try_get("token_hash")?,
+        capabilities: r.try_get("capabilities")?,
+        registered: r.try_get("registered")?,
+    })
+}
+
+fn run_row(r: &AnyRow) -> Result<SwarmRun, StoreError> {
+    Ok(SwarmRun {
+        id: r.try_get("id")?,
+        project: r.try_get("project")?,
+        matrix_file: r.try_get("matrix_file")?,
+        state: r.try_get("state")?,
+        quorum: u32::try_from(r.try_get::<i64, _>("quorum")?).unwrap_or(1),
+        origin: r.try_get("origin")?,
+        commit_sha: r.try_get("commit_sha")?,
+        source_sha256: r.try_get("source_sha256")?,
+        created: r.try_get("created")?,
+    })
+}
+
+fn job_row(r: &AnyRow) -> Result<SwarmJob, StoreError> {
+    let services: String = r.try_get("services")?;
+    Ok(SwarmJob {
+        id: r.try_get("id")?,
+        run_id: r.try_get("run_id")?,
+        position: usize::try_from(r.try_get::<i64, _>("position")?).unwrap_or(0),
+        name: r.try_get("name")?,
+        python: r.try_get("python")?,
+        // Written by this module from a Vec<String>: unreadable only if edited by hand.
+        services: serde_json::from_str(&services).unwrap_or_default(),
+        allowed_failure: r.try_get::<i64, _>("allowed_failure")? != 0,
+        state: r.try_get("state")?,
+        lease_id: r.try_get("lease_id")?,
+        agent_id: r.try_get("agent_id")?,
+        lease_expires: r.try_get("lease_expires")?,
+        phase: r.try_get("phase")?,
+        status: r.try_get("status")?,
+    })
+}
+
+fn result_row(r: &AnyRow) -> Result<SwarmResult, StoreError> {
+    Ok(SwarmResult {
+        lease_id: r.try_get("lease_id")?,
+        job_id: r.try_get("job_id")?,
+        agent_id: r.try_get("agent_id")?,
+        payload: r.try_get("payload")?,
+        signature: r.try_get("signature")?,
+        status: r.try_get("status")?,
+        counted: r.try_get::<i64, _>("counted")? != 0,
+        received: r.try_get("received")?,
+    })
+}

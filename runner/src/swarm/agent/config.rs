@@ -1,0 +1,408 @@
+//! The agent's INI file: who it is (name, registration token, key file, the pinned
+//! coordinator key), what it offers (Pythons, services, or `detect`), how many jobs at
+//! once.
+//!
+//! ```ini
+//! [agent]
+//! name = laptop-1
+//! token = the-registration-token
+//! key = agent.key
+//! slots = 2
+//!
+//! [offers]
+//! pythons = 3.11, 3.13
+//! services = detect
+//! ```
+//!
+//! Pure apart from [`AgentConfig::load`] reading the file: unknown sections and keys
+//! are errors that name the file and line, so a typo never silently turns an option
+//! off.
+
+use crate::catalog::{self, Kind};
+use std::path::{Path, PathBuf};
+
+/// Most jobs an agent may run at once.
+pub const MAX_SLOTS: u32 = 64;
+
+/// Every key of the `[agent]` section.
+const AGENT_KEYS: &[&str] = &[
+    "name",
+    "token",
+    "key",
+    "coordinator_key",
+    "slots",
+    "work_dir",
+];
+/// Every key of the `[offers]` section.
+const OFFER_KEYS: &[&str] = &["pythons", "services"];
+
+/// What an agent offers of one kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Offer {
+    /// List the local images at start and offer what the catalog knows of them.
+    Detect,
+    /// These catalog names or image references.
+    List(Vec<String>),
+}
+
+/// The agent's configuration, as read from its INI file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentConfig {
+    /// The file it was read from (errors and relative paths refer to it).
+    pub path: PathBuf,
+    /// A human name, shown on the coordinator's pages. Default: the host name.
+    pub name: String,
+    /// The registration token the coordinator expects (its `agent_tokens`).
+    pub token: String,
+    /// The agent's ed25519 key file, made on first start. Default `agent.key` beside
+    /// the INI file.
+    pub key_file: PathBuf,
+    /// The coordinator's public key (hex), when pinned: a coordinator (or an impostor
+    /// at its address) presenting another key is refused, and so is every job spec
+    /// it signs.
+    pub coordinator_key: Option<String>,
+    /// Most jobs at once (default 1).
+    pub slots: u32,
+    /// Where job sources are unpacked (default: the system's temporary directory).
+    pub work_dir: Option<PathBuf>,
+    /// The Pythons offered.
+    pub pythons: Offer,
+    /// The services offered.
+    pub services: Offer,
+}
+
+/// The configuration file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read the agent config {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why not.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Something is wrong at a line of the file.
+    #[error("{path}:{line}: {message}")]
+    At {
+        /// The file.
+        path: PathBuf,
+        /// The line, from 1.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// Something is missing from the file as a whole.
+    #[error("{path}: {message}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl AgentConfig {
+    /// Reads and checks the INI file at `path`.
+    pub fn load(path: &Path) -> Result<AgentConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        AgentConfig::parse(path, &text)
+    }
+
+    /// Checks `text`, the contents of `path`. Relative paths in it are relative to
+    /// `path`'s directory.
+    pub fn parse(path: &Path, text: &str) -> Result<AgentConfig, ConfigError> {
+        let file = IniFile { path, text };
+        let ini = ini::Ini::load_from_str_noescape(text).map_err(|e| ConfigError::At {
+            path: path.to_path_buf(),
+            line: e.line.max(1),
+            message: e.msg.to_string(),
+        })?;
+        file.check_known(&ini)?;
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let get = |section: &str, key: &str| {
+            ini.get_from(Some(section), key)
+                .map(|v| strip_comment(v).to_string())
+        };
+        let token = get("agent", "token")
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| file.whole("[agent] token is required: the registration token the coordinator lists in agent_tokens"))?;
+        let slots = match get("agent", "slots") {
+            None => 1,
+            Some(s) => parse_slots(&s).map_err(|m| file.at(Some("agent"), Some("slots"), m))?,
+        };
+        let coordinator_key = match get("agent", "coordinator_key") {
+            None => None,
+            Some(k) => {
+                crate::swarm::sign::public_key(&k)
+                    .map_err(|e| file.at(Some("agent"), Some("coordinator_key"), e.to_string()))?;
+                Some(k)
+            }
+        };
+        let offer = |key: &str, kind: Kind| match get("offers", key) {
+            None => Ok(Offer::Detect),
+            Some(v) => parse_offer(&v, kind).map_err(|m| file.at(Some("offers"), Some(key), m)),
+        };
+        Ok(AgentConfig {
+            path: path.to_path_buf(),
+            name: get("agent", "name")
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(host_name),
+            token,
+            key_file: dir.join(get("agent", "key").unwrap_or_else(|| "agent.key".into())),
+            coordinator_key,
+            slots,
+            work_dir: get("agent", "work_dir").map(|w| dir.join(w)),
+            pythons: offer("pythons", Kind::Python)?,
+            services: offer("services", Kind::Service)?,
+        })
+    }
+}
+
+/// The file being checked, to point errors at its lines.
+struct IniFile<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl IniFile<'_> {
+    /// Every section and key must be one we know.
+    fn check_known(&self, ini: &ini::Ini) -> Result<(), ConfigError> {
+        for (section, props) in ini.iter() {
+            let known: &[&str] = match section {
+                None if props.is_empty() => continue,
+                None => {
+                    let key = props.iter().next().map(|(k, _)| k);
+                    return Err(self.at(None, key, "keys must be inside [agent] or [offers]"));
+                }
+                Some("agent") => AGENT_KEYS,
+                Some("offers") => OFFER_KEYS,
+                Some(other) => {
+                    return Err(self.at(
+                        Some(other),
+                        None,
+                        format!("unknown section [{other}]; expected [agent] or [offers]"),
+                    ))
+                }
+            };
+            for (key, _) in props.iter() {
+                if !known.contains(&key) {
+                    return Err(self.at(
+                        section,
+                        Some(key),
+                        format!("unknown key `{key}`; expected one of {}", known.join(", ")),
+                    ));
+                }
+                if props.get_all(key).count() > 1 {
+                    return Err(self.at(section, Some(key), format!("`{key}` is given twice")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn at(
+        &self,
+        section: Option<&str>,
+        key: Option<&str>,
+        message: impl Into<String>,
+    ) -> ConfigError {
+        match line_of(self.text, section, key) {
+            Some(line) => ConfigError::At {
+                path: self.path.to_path_buf(),
+                line,
+                message: message.into(),
+            },
+            None => self.whole(message),
+        }
+    }
+
+    fn whole(&self, message: impl Into<String>) -> ConfigError {
+        ConfigError::File {
+            path: self.path.to_path_buf(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The line (from 1) of `key` in `section` (or of the section's header when `key` is
+/// `None`). rust-ini keeps no positions, so the text is scanned the same simple way.
+fn line_of(text: &str, section: Option<&str>, key: Option<&str>) -> Option<usize> {
+    let mut current: Option<&str> = None;
+    for (n, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            current = Some(name.trim());
+            if key.is_none() && current == section {
+                return Some(n + 1);
+            }
+            continue;
+        }
+        if line.starts_with([';', '#']) || current != section {
+            continue;
+        }
+        let name = line.split(['=', ':']).next().unwrap_or("").trim();
+        if key == Some(name) {
+            return Some(n + 1);
+        }
+    }
+    None
+}
+
+/// rust-ini keeps `value ; comment` whole; a `;` or `#` after a space starts a comment.
+fn strip_comment(value: &str) -> &str {
+    let cut = [" ;", " #", "\t;", "\t#"]
+        .iter()
+        .filter_map(|m| value.find(m))
+        .min()
+        .unwrap_or(value.len());
+    value[..cut].trim()
+}
+
+fn parse_slots(s: &str) -> Result<u32, String> {
+    match s.parse::<u32>() {
+        Ok(n) if (1..=MAX_SLOTS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "slots must be a whole number from 1 to {MAX_SLOTS}, not `{s}`"
+        )),
+    }
+}
+
+/// `detect`, or a comma-separated list of catalog names of `kind` and image references.
+fn parse_offer(value: &str, kind: Kind) -> Result<Offer, String> {
+    if value == "detect" {
+        return Ok(Offer::Detect);
+    }
+    let mut names = Vec::new();
+    for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let known = catalog::get(name).is_some_and(|e| e.kind == kind);
+        if !known && !catalog::is_image_reference(name) {
+            return Err(format!(
+                "`{name}` is neither a catalog {} ({}) nor an image reference (name:tag)",
+                if kind == Kind::Python {
+                    "Python"
+                } else {
+                    "service"
+                },
+                catalog::names(kind).join(", ")
+            ));
+        }
+        names.push(name.to_string());
+    }
+    Ok(Offer::List(names))
+}
+
+/// The machine's name, for an agent that gives none.
+fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "agent".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<AgentConfig, String> {
+        AgentConfig::parse(Path::new("/etc/ponyswarm/agent.ini"), text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_full_file_is_read_with_paths_beside_it() {
+        let key = crate::swarm::sign::Keypair::generate().public_hex();
+        let c = parse(&format!(
+            "; an agent\n[agent]\nname = box\ntoken = t0k ; the token\nkey = keys/a.key\n\
+             coordinator_key = {key}\nslots = 3\nwork_dir = /var/tmp/ps\n\
+             [offers]\npythons = 3.11, pypy3,python:3.12\nservices = detect\n"
+        ))
+        .unwrap();
+        assert_eq!(c.name, "box");
+        assert_eq!(c.token, "t0k");
+        assert_eq!(c.key_file, Path::new("/etc/ponyswarm/keys/a.key"));
+        assert_eq!(c.coordinator_key.as_deref(), Some(key.as_str()));
+        assert_eq!(c.slots, 3);
+        assert_eq!(c.work_dir.as_deref(), Some(Path::new("/var/tmp/ps")));
+        assert_eq!(
+            c.pythons,
+            Offer::List(vec!["3.11".into(), "pypy3".into(), "python:3.12".into()])
+        );
+        assert_eq!(c.services, Offer::Detect);
+    }
+
+    #[test]
+    fn defaults_are_one_slot_detect_and_a_key_beside_the_file() {
+        let c = parse("[agent]\ntoken = t\n").unwrap();
+        assert_eq!(c.slots, 1);
+        assert_eq!(c.pythons, Offer::Detect);
+        assert_eq!(c.services, Offer::Detect);
+        assert_eq!(c.key_file, Path::new("/etc/ponyswarm/agent.key"));
+        assert_eq!(c.coordinator_key, None);
+    }
+
+    #[test]
+    fn mistakes_name_the_file_and_line() {
+        let cases: &[(&str, &str)] = &[
+            (
+                "[agent]\ntoken = t\nslot = 2\n",
+                "agent.ini:3: unknown key `slot`",
+            ),
+            (
+                "[agent]\ntoken = t\n\n[offer]\npythons = 3.11\n",
+                "agent.ini:4: unknown section [offer]",
+            ),
+            (
+                "[agent]\ntoken = t\nslots = 0\n",
+                "agent.ini:3: slots must be",
+            ),
+            (
+                "[agent]\ntoken = t\nslots = many\n",
+                "agent.ini:3: slots must be",
+            ),
+            (
+                "[agent]\ntoken = t\n[offers]\npythons = 3.11, 3.12\n",
+                "agent.ini:4: `3.12` is neither",
+            ),
+            (
+                "[agent]\ntoken = t\n[offers]\nservices = 3.11\n",
+                "agent.ini:4: `3.11` is neither a catalog service",
+            ),
+            (
+                "[agent]\ntoken = t\ncoordinator_key = abc\n",
+                "agent.ini:3: bad key",
+            ),
+            ("token = t\n", "agent.ini:1: keys must be inside"),
+            (
+                "[agent]\ntoken = t\ntoken = u\n",
+                "agent.ini:2: `token` is given twice",
+            ),
+            (
+                "[agent]\nname = x\n",
+                "agent.ini: [agent] token is required",
+            ),
+            ("[agent\ntoken = t\n", "agent.ini:3: expecting"),
+        ];
+        for (text, want) in cases {
+            let got = parse(text).expect_err(text);
+            assert!(got.contains(want), "{text:?}: got {got:?}, want {want:?}");
+        }
+    }
+
+    #[test]
+    fn line_of_finds_keys_only_in_their_section() {
+        let text = "[a]\nx = 1\n[b]\n# x = 0\nx: 2\n";
+        assert_eq!(line_of(text, Some("a"), Some("x")), Some(2));
+        assert_eq!(line_of(text, Some("b"), Some("x")), Some(5));
+        assert_eq!(line_of(text, Some("b"), None), Some(3));
+        assert_eq!(line_of(text, Some("c"), Some("x")), None);
+    }
+}

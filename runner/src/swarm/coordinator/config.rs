@@ -1,0 +1,246 @@
+//! The coordinator's configuration file (TOML): where it listens, its database, its
+//! tokens, and the trusted list of projects. Unknown keys are errors naming file:line,
+//! so a misspelt `quorom` never silently means "no quorum".
+//!
+//! Pure apart from reading the file and the webhook secrets' environment variables.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why not.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid (TOML syntax, unknown key, wrong type).
+    #[error("{path}:{line}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value is wrong in a way TOML cannot see.
+    #[error("{path}: {message}")]
+    Value {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// `coordinator.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where to listen (`--listen` overrides).
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// The store (`--database` / `PONYSWARM_DATABASE` override).
+    pub database: Option<String>,
+    /// The coordinator's address as users and GitHub see it, for links.
+    pub public_url: Option<String>,
+    /// Reports and the coordinator's key (`data_dir/coordinator.key`).
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// A lease without a heartbeat for this long expires.
+    #[serde(default = "default_lease_seconds")]
+    pub lease_seconds: u64,
+    /// Tokens agents present to register.
+    #[serde(default)]
+    pub agent_tokens: Vec<String>,
+    /// Tokens `ponyswarm submit` presents.
+    #[serde(default)]
+    pub submit_tokens: Vec<String>,
+    /// The trusted list: only these projects' jobs are queued.
+    #[serde(default, rename = "project")]
+    pub projects: Vec<Project>,
+}
+
+/// One trusted project.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Project {
+    /// Its name (`--project`, pages).
+    pub name: String,
+    /// GitHub `owner/repo`, for the webhook.
+    pub repository: Option<String>,
+    /// Where the webhook clones from. Default `https://github.com/{repository}.git`.
+    /// The payload's URLs are never used: a forged payload cannot point us elsewhere.
+    pub clone_url: Option<String>,
+    /// The environment variable holding the webhook secret.
+    pub webhook_secret_env: Option<String>,
+    /// The webhook secret itself (prefer `webhook_secret_env`).
+    pub webhook_secret: Option<String>,
+    /// The matrix file in the repository.
+    #[serde(default = "default_matrix")]
+    pub matrix: String,
+    /// Agreeing results from distinct agents before a job counts.
+    #[serde(default = "default_quorum")]
+    pub quorum: u32,
+}
+
+/// The 1-based line of byte `offset` in `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8642".into()
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from(".ponyswarm/coordinator")
+}
+fn default_lease_seconds() -> u64 {
+    60
+}
+fn default_matrix() -> String {
+    "ponyswarm.yaml".into()
+}
+fn default_quorum() -> u32 {
+    1
+}
+
+impl Config {
+    /// Reads and checks `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(path, &text)
+    }
+
+    /// Parses and checks `text`, the contents of `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line: e.span().map_or(1, |s| line_of(text, s.start)),
+            message: e.message().to_string(),
+        })?;
+        config.check().map_err(|message| ConfigError::Value {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.lease_seconds == 0 {
+            return Err("lease_seconds must be at least 1".into());
+        }
+        for (i, p) in self.projects.iter().enumerate() {
+            if p.name.is_empty() {
+                return Err(format!("project #{} has an empty name", i + 1));
+            }
+            if self.projects[..i].iter().any(|q| q.name == p.name) {
+                return Err(format!("project {:?} is listed twice", p.name));
+            }
+            if p.quorum > 16 {
+                return Err(format!(
+                    "project {:?}: quorum {} is more than 16",
+                    p.name, p.quorum
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The trusted project `name`.
+    pub fn project(&self, name: &str) -> Option<&Project> {
+        self.projects.iter().find(|p| p.name == name)
+    }
+
+    /// The trusted project whose GitHub repository is `full_name` (case-insensitive, as
+    /// GitHub's names are).
+    pub fn project_for_repository(&self, full_name: &str) -> Option<&Project> {
+        self.projects.iter().find(|p| {
+            p.repository
+                .as_deref()
+                .is_some_and(|r| r.eq_ignore_ascii_case(full_name))
+        })
+    }
+}
+
+impl Project {
+    /// Where the webhook clones from.
+    pub fn clone_url(&self) -> Option<String> {
+        self.clone_url.clone().or_else(|| {
+            self.repository
+                .as_ref()
+                .map(|r| format!("https://github.com/{r}.git"))
+        })
+    }
+
+    /// The webhook secret: `webhook_secret`, else the variable `webhook_secret_env`
+    /// names. `None`: the project takes no webhooks.
+    pub fn webhook_secret(&self) -> Option<String> {
+        self.webhook_secret.clone().or_else(|| {
+            self.webhook_secret_env
+                .as_ref()
+                .and_then(|v| std::env::var(v).ok())
+                .filter(|s| !s.is_empty())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_file_parses() {
+        let text = r#"
+listen = "127.0.0.1:0"
+lease_seconds = 2
+agent_tokens = ["a"]
+[[project]]
+name = "p"
+repository = "o/r"
+quorum = 2
+"#;
+        let c = Config::parse(Path::new("c.toml"), text).unwrap();
+        assert_eq!(c.lease_seconds, 2);
+        let p = c.project_for_repository("O/R").unwrap();
+        assert_eq!(p.quorum, 2);
+        assert_eq!(p.matrix, "ponyswarm.yaml");
+        assert_eq!(p.clone_url().unwrap(), "https://github.com/o/r.git");
+    }
+
+    #[test]
+    fn mistakes_name_the_file_and_line() {
+        let cases = [
+            (
+                "listen = \"x\"\nquorom = 2\n",
+                "c.toml:2: unknown field `quorom`",
+            ),
+            ("[[project]]\nname = \"p\"\nquorum = \"two\"\n", "c.toml:3:"),
+            ("lease_seconds = 0\n", "lease_seconds must be at least 1"),
+            (
+                "[[project]]\nname = \"p\"\n[[project]]\nname = \"p\"\n",
+                "listed twice",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = Config::parse(Path::new("c.toml"), text)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{text:?}: {e}");
+        }
+    }
+}

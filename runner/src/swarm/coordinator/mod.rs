@@ -1,0 +1,115 @@
+//! The coordinator (`ponyswarm serve`): an axum service over the store that queues the
+//! jobs of trusted projects, hands them to agents under leases, takes their signed
+//! results, decides each job by quorum, and shows runs on plain web pages.
+//!
+//! - [`config`]: the TOML file and the trusted list;
+//! - [`enqueue`]: a source tarball and its matrix become a run with queued jobs (shared
+//!   by `ponyswarm submit` and the webhook); [`tarball`] packs and safely unpacks trees;
+//! - [`queue`]: claims (atomic, long-polled), heartbeats, releases;
+//! - [`results`]: signed results, quorum, recording, finishing runs;
+//! - [`routes`]: the HTTP API v1 (see [`crate::swarm::api`]);
+//! - [`webhook`]: GitHub's `push` and `pull_request` events;
+//! - [`pages`]: the run list, a run's jobs, and its HTML report.
+//!
+//! Everything lives in the store, so a restart loses nothing and several coordinators
+//! can share one PostgreSQL.
+
+pub mod config;
+pub mod enqueue;
+mod error;
+mod pages;
+pub mod queue;
+pub mod results;
+mod routes;
+pub mod tarball;
+pub mod webhook;
+
+pub use config::{Config, ConfigError, Project};
+pub use error::ApiError;
+
+use crate::store::{Owner, Store};
+use crate::swarm::sign::Keypair;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::Notify;
+
+/// The coordinator's state, shared by every request.
+#[derive(Debug)]
+pub struct Coordinator {
+    /// The configuration file, as read at start.
+    pub config: Config,
+    /// The store (the coordinator's runs are recorded under a host name no machine
+    /// has, so `ponyswarm run` on the same database never marks them interrupted).
+    pub store: Store,
+    /// Signs every job spec.
+    pub key: Keypair,
+    /// Links on pages and in answers.
+    pub public_url: String,
+    /// Woken when jobs become claimable, so long-polls answer at once.
+    pub queued: Notify,
+    pages: pages::Pages,
+}
+
+impl Coordinator {
+    /// A coordinator over `store` with `config`; `public_url` is used when the file has
+    /// none. Reads (or makes) the key in `data_dir/coordinator.key`.
+    pub fn new(config: Config, store: Store, public_url: String) -> Result<Coordinator, String> {
+        let key_path = config.data_dir.join("coordinator.key");
+        let key = Keypair::load_or_create(&key_path).map_err(|e| e.to_string())?;
+        let public_url = config
+            .public_url
+            .clone()
+            .unwrap_or(public_url)
+            .trim_end_matches('/')
+            .to_string();
+        let store = store.with_owner(Owner {
+            host: "ponyswarm-coordinator".into(),
+            pid: 0,
+        });
+        Ok(Coordinator {
+            config,
+            store,
+            key,
+            public_url,
+            queued: Notify::new(),
+            pages: pages::Pages::new().map_err(|e| e.to_string())?,
+        })
+    }
+
+    /// Where run `id`'s HTML report is written.
+    pub fn report_dir(&self, run_id: &str) -> PathBuf {
+        self.config.data_dir.join("reports").join(run_id)
+    }
+
+    /// The router: API, webhook, pages.
+    pub fn router(self: Arc<Self>) -> axum::Router {
+        routes::router()
+            .merge(webhook::router())
+            .merge(pages::router())
+            .layer(axum::extract::DefaultBodyLimit::max(
+                tarball::MAX_BYTES as usize + 1024 * 1024,
+            ))
+            .with_state(self)
+    }
+}
+
+/// Milliseconds since 1970, the unit of lease times.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A fresh random id: 16 bytes, hex.
+pub fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the operating system has no randomness");
+    hex::encode(bytes)
+}
+
+/// SHA-256 of `data`, hex.
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(data))
+}

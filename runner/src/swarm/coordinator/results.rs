@@ -1,0 +1,208 @@
+//! Signed results: checked against the agent's registered key and its lease, kept as
+//! received, decided by quorum, recorded in the store, and the run finished (with its
+//! HTML report) when its last job is decided.
+//!
+//! Idempotent: a repeat of a result already taken is answered as the first time; a
+//! late result (its lease expired) still counts while the job is undecided, and is
+//! taken but not counted once it is decided.
+
+use super::{now_ms, ApiError, Coordinator};
+use crate::outcome::{JobOutcome, Status};
+use crate::store::swarm::{self as queue, AgentRow, SwarmJob, SwarmResult};
+use crate::swarm::api::{JobResult, ResultAck, Signed};
+use crate::swarm::quorum::{self, Decision, Received, Verdict};
+use crate::swarm::sign;
+
+/// Takes `signed`, a result `agent` posted for `lease`.
+pub async fn receive(
+    c: &Coordinator,
+    agent: &AgentRow,
+    lease: &str,
+    signed: Signed,
+) -> Result<ResultAck, ApiError> {
+    let result: JobResult = sign::verify(&signed, &agent.public_key).map_err(|e| {
+        ApiError::forbidden(format!(
+            "result for lease {lease}: {e} with the key agent {} registered",
+            agent.id
+        ))
+    })?;
+    let (job_id, holder) = c
+        .store
+        .swarm_lease(lease)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no lease {lease}")))?;
+    if holder != agent.id || result.agent_id != agent.id {
+        return Err(ApiError::forbidden(format!(
+            "lease {lease} was given to another agent than {}",
+            agent.id
+        )));
+    }
+    if result.lease != lease || result.job_id != job_id {
+        return Err(ApiError::bad_request(format!(
+            "the signed result names lease {} and job {}, but lease {lease} is for job {job_id}",
+            result.lease, result.job_id
+        )));
+    }
+    if let Some(earlier) = c.store.swarm_result(lease).await? {
+        return repeat(&earlier, &signed);
+    }
+    let job = c
+        .store
+        .swarm_job(&job_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no job {job_id}")))?;
+    let decided = job.state != queue::QUEUED && job.state != queue::LEASED;
+    let row = SwarmResult {
+        lease_id: lease.to_string(),
+        job_id: job_id.clone(),
+        agent_id: agent.id.clone(),
+        payload: signed.payload.clone(),
+        signature: signed.signature.clone(),
+        status: result.outcome.status.as_str().to_string(),
+        counted: false,
+        received: now_ms(),
+    };
+    if !c.store.swarm_add_result(&row).await? {
+        // Sent twice at once: the other request stored it.
+        let earlier = c.store.swarm_result(lease).await?;
+        return earlier.map_or_else(
+            || Err(ApiError::internal("the result vanished")),
+            |e| repeat(&e, &signed),
+        );
+    }
+    if decided {
+        return Ok(ResultAck {
+            accepted: true,
+            counted: false,
+            reason: Some(format!("job {job_id} was already decided ({})", job.state)),
+        });
+    }
+    decide(c, &job, lease).await
+}
+
+/// The answer to a result sent again: the same, if it is the same.
+fn repeat(earlier: &SwarmResult, signed: &Signed) -> Result<ResultAck, ApiError> {
+    if earlier.payload != signed.payload {
+        return Err(ApiError::conflict(format!(
+            "a different result was already received for lease {}",
+            earlier.lease_id
+        )));
+    }
+    Ok(ResultAck {
+        accepted: true,
+        counted: earlier.counted,
+        reason: (!earlier.counted).then(|| "a repeat of a result already received".to_string()),
+    })
+}
+
+/// Decides `job` from every result it has, after the one under `lease` arrived.
+async fn decide(c: &Coordinator, job: &SwarmJob, lease: &str) -> Result<ResultAck, ApiError> {
+    let run = c
+        .store
+        .swarm_run(&job.run_id)
+        .await?
+        .ok_or_else(|| ApiError::internal(format!("job {} has no run", job.id)))?;
+    let rows = c.store.swarm_results_of_job(&job.id).await?;
+    let mut outcomes: Vec<(String, JobOutcome)> = Vec::new();
+    let mut received: Vec<Received> = Vec::new();
+    for r in &rows {
+        // Verified when received: only our own rows, so a bad one is skipped, not fatal.
+        match serde_json::from_str::<JobResult>(&r.payload) {
+            Ok(res) => {
+                received.push(Received {
+                    agent: r.agent_id.clone(),
+                    verdict: Verdict::of(&res.outcome),
+                });
+                outcomes.push((r.lease_id.clone(), res.outcome));
+            }
+            Err(e) => tracing::error!("result {} of job {}: {e}", r.lease_id, job.id),
+        }
+    }
+    if outcomes.is_empty() {
+        return Err(ApiError::internal(format!(
+            "job {} has no readable result",
+            job.id
+        )));
+    }
+    let decision = quorum::decide(run.quorum, &received);
+    let (state, mut outcome, counted) = match &decision {
+        Decision::Pending { have, need } => {
+            c.store.swarm_requeue(&job.id, lease).await?;
+            c.queued.notify_waiters();
+            return Ok(ResultAck {
+                accepted: true,
+                counted: false,
+                reason: Some(format!(
+                    "waiting for agreement: {have} of {need} agents agree so far"
+                )),
+            });
+        }
+        Decision::Agreed { results } => {
+            let leases: Vec<String> = results.iter().map(|&i| outcomes[i].0.clone()).collect();
+            (queue::DONE, outcomes[results[0]].1.clone(), leases)
+        }
+        Decision::Disagreed | Decision::Flaky => {
+            let mut o = outcomes[outcomes.len() - 1].1.clone();
+            let flaky = decision == Decision::Flaky;
+            o.status = if flaky { Status::Failed } else { Status::Error };
+            o.detail = Some(format!(
+                "{}: {}",
+                if flaky { "flaky" } else { "agents disagree" },
+                quorum::describe(&received)
+            ));
+            (
+                if flaky {
+                    queue::FLAKY
+                } else {
+                    queue::DISAGREED
+                },
+                o,
+                Vec::new(),
+            )
+        }
+    };
+    outcome.name = job.name.clone();
+    outcome.allowed_failure = job.allowed_failure;
+    if !c
+        .store
+        .swarm_decide(&job.id, state, outcome.status.as_str(), &counted)
+        .await?
+    {
+        return Ok(ResultAck {
+            accepted: true,
+            counted: false,
+            reason: Some(format!("job {} was decided meanwhile", job.id)),
+        });
+    }
+    c.store.record_job(&job.run_id, &outcome).await?;
+    tracing::info!("job {} decided: {state}, {}", job.id, outcome.status);
+    if c.store.swarm_finish_if_done(&job.run_id).await? {
+        finish(c, &job.run_id).await?;
+    }
+    let is_counted = counted.iter().any(|l| l == lease);
+    Ok(ResultAck {
+        accepted: true,
+        counted: is_counted,
+        reason: (!is_counted).then(|| format!("job decided as {state}")),
+    })
+}
+
+/// Finishes run `run_id` in the store and writes its HTML report.
+pub async fn finish(c: &Coordinator, run_id: &str) -> Result<(), ApiError> {
+    let mut result = c.store.load_run(run_id).await?;
+    result.finish(std::time::SystemTime::now());
+    c.store.finish_run(&result.run).await?;
+    write_report(c, run_id).await?;
+    tracing::info!("run {run_id} finished: {}", result.run.status);
+    Ok(())
+}
+
+/// (Re)writes run `run_id`'s HTML report into its report directory.
+pub async fn write_report(c: &Coordinator, run_id: &str) -> Result<std::path::PathBuf, ApiError> {
+    let result = c.store.load_run(run_id).await?;
+    let previous = c.store.previous_run(&result.run.name, run_id).await?;
+    let dir = c.report_dir(run_id);
+    let site = crate::report::write_html(&result, previous.as_ref(), &dir)
+        .map_err(|e| ApiError::internal(format!("cannot write the report of run {run_id}: {e}")))?;
+    Ok(site.index)
+}

@@ -1,0 +1,309 @@
+//! The HTTP API v1 (paths and bodies in [`crate::swarm::api`]): authentication by
+//! bearer token, then a call into [`super::queue`], [`super::results`] or
+//! [`super::enqueue`].
+
+use super::enqueue::{self, Origin};
+use super::{random_id, sha256_hex, ApiError, Coordinator};
+use crate::store::swarm::AgentRow;
+use crate::swarm::api::{
+    ClaimRequest, Heartbeat, Info, JobState, RegisterRequest, RegisterResponse, RunState, Signed,
+    PREFIX,
+};
+use crate::swarm::sign;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use std::sync::Arc;
+use std::time::Duration;
+
+type Shared = State<Arc<Coordinator>>;
+
+/// The OpenAPI description of these routes.
+const OPENAPI: &str = include_str!("../openapi.json");
+
+/// The API's routes.
+pub fn router() -> Router<Arc<Coordinator>> {
+    Router::new()
+        .route(&format!("{PREFIX}/openapi.json"), get(openapi))
+        .route(&format!("{PREFIX}/info"), get(info))
+        .route(&format!("{PREFIX}/agents"), post(register))
+        .route(&format!("{PREFIX}/claims"), post(claim))
+        .route(
+            &format!("{PREFIX}/leases/{{lease}}/heartbeat"),
+            post(heartbeat),
+        )
+        .route(&format!("{PREFIX}/leases/{{lease}}/result"), post(result))
+        .route(&format!("{PREFIX}/leases/{{lease}}/release"), post(release))
+        .route(&format!("{PREFIX}/runs"), post(submit))
+        .route(&format!("{PREFIX}/runs/{{run}}"), get(run_state))
+        .route(&format!("{PREFIX}/runs/{{run}}/source"), get(source))
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+async fn info(State(c): Shared) -> Json<Info> {
+    Json(Info {
+        version: env!("CARGO_PKG_VERSION").into(),
+        api: 1,
+        coordinator_key: c.key.public_hex(),
+    })
+}
+
+/// The bearer token of `headers`.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+/// Whether `given` is one of `tokens`; compared as hashes, so the time taken says
+/// nothing about how much of a token matched.
+fn one_of(tokens: &[String], given: Option<&str>) -> bool {
+    let Some(given) = given.filter(|g| !g.is_empty()) else {
+        return false;
+    };
+    let given = sha256_hex(given.as_bytes());
+    tokens
+        .iter()
+        .filter(|t| !t.is_empty())
+        .fold(false, |found, t| {
+            found | (sha256_hex(t.as_bytes()) == given)
+        })
+}
+
+/// The agent whose token `headers` carry.
+async fn agent(c: &Coordinator, headers: &HeaderMap) -> Result<AgentRow, ApiError> {
+    let token = bearer(headers).ok_or_else(|| {
+        ApiError::unauthorized("no agent token: send Authorization: Bearer <token>")
+    })?;
+    c.store
+        .swarm_agent_by_token(&sha256_hex(token.as_bytes()))
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("unknown agent token: register again"))
+}
+
+async fn register(
+    State(c): Shared,
+    headers: HeaderMap,
+    Json(req): Json<RegisterRequest>,
+) -> Result<Json<RegisterResponse>, ApiError> {
+    if !one_of(&c.config.agent_tokens, bearer(&headers)) {
+        return Err(ApiError::unauthorized(
+            "registration needs one of the coordinator's agent_tokens as the bearer token",
+        ));
+    }
+    sign::public_key(&req.public_key)
+        .map_err(|e| ApiError::bad_request(format!("public_key: {e}")))?;
+    let token = random_id() + &random_id();
+    let row = AgentRow {
+        id: format!("agent-{}", &random_id()[..12]),
+        name: req.name,
+        public_key: req.public_key.trim().to_string(),
+        token_hash: sha256_hex(token.as_bytes()),
+        capabilities: serde_json::to_string(&req.capabilities)
+            .map_err(|e| ApiError::internal(e.to_string()))?,
+        registered: crate::outcome::timestamp(std::time::SystemTime::now()),
+    };
+    c.store.swarm_add_agent(&row).await?;
+    tracing::info!("agent {} registered as {}", row.name, row.id);
+    Ok(Json(RegisterResponse {
+        agent_id: row.id,
+        agent_token: token,
+        coordinator_key: c.key.public_hex(),
+        lease_seconds: c.config.lease_seconds,
+    }))
+}
+
+async fn claim(
+    State(c): Shared,
+    headers: HeaderMap,
+    Json(req): Json<ClaimRequest>,
+) -> Result<Response, ApiError> {
+    let agent = agent(&c, &headers).await?;
+    let wait = Duration::from_secs(req.wait_seconds);
+    Ok(match super::queue::claim(&c, &agent, wait).await? {
+        Some(claim) => Json(claim).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
+}
+
+async fn heartbeat(
+    State(c): Shared,
+    Path(lease): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let agent = agent(&c, &headers).await?;
+    // An empty body is an empty heartbeat.
+    let beat: Heartbeat = if body.iter().all(u8::is_ascii_whitespace) {
+        Heartbeat::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("heartbeat body: {e}")))?
+    };
+    let state = super::queue::heartbeat(&c, &agent, &lease, beat.phase.as_deref()).await?;
+    Ok(Json(state).into_response())
+}
+
+async fn result(
+    State(c): Shared,
+    Path(lease): Path<String>,
+    headers: HeaderMap,
+    Json(signed): Json<Signed>,
+) -> Result<Response, ApiError> {
+    let agent = agent(&c, &headers).await?;
+    let ack = super::results::receive(&c, &agent, &lease, signed).await?;
+    Ok(Json(ack).into_response())
+}
+
+async fn release(
+    State(c): Shared,
+    Path(lease): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let agent = agent(&c, &headers).await?;
+    super::queue::release(&c, &agent, &lease).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn source(
+    State(c): Shared,
+    Path(run): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    agent(&c, &headers).await?;
+    let (data, sha) = c
+        .store
+        .swarm_source(&run)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no run {run}")))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/gzip".to_string()),
+            (header::HeaderName::from_static("x-ponyswarm-sha256"), sha),
+        ],
+        data,
+    )
+        .into_response())
+}
+
+/// `?project=P&matrix=PATH`.
+#[derive(Debug, serde::Deserialize)]
+struct SubmitQuery {
+    project: String,
+    matrix: Option<String>,
+}
+
+async fn submit(
+    State(c): Shared,
+    headers: HeaderMap,
+    Query(q): Query<SubmitQuery>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    if !one_of(&c.config.submit_tokens, bearer(&headers)) {
+        return Err(ApiError::unauthorized(
+            "submitting needs one of the coordinator's submit_tokens as the bearer token",
+        ));
+    }
+    let project = c.config.project(&q.project).ok_or_else(|| {
+        ApiError::forbidden(format!(
+            "project {:?} is not on this coordinator's trusted list",
+            q.project
+        ))
+    })?;
+    let matrix = q.matrix.unwrap_or_else(|| project.matrix.clone());
+    let origin = Origin {
+        kind: "submit".into(),
+        commit: None,
+    };
+    let submitted = enqueue::enqueue(&c, project, &matrix, body.to_vec(), origin).await?;
+    Ok((StatusCode::CREATED, Json(submitted)).into_response())
+}
+
+async fn run_state(State(c): Shared, Path(run): Path<String>) -> Result<Json<RunState>, ApiError> {
+    let swarm_run = c
+        .store
+        .swarm_run(&run)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no run {run} on this coordinator")))?;
+    let jobs = c.store.swarm_jobs_of_run(&run).await?;
+    let mut states = Vec::with_capacity(jobs.len());
+    for job in &jobs {
+        let mut agents: Vec<String> = c
+            .store
+            .swarm_results_of_job(&job.id)
+            .await?
+            .into_iter()
+            .map(|r| r.agent_id)
+            .collect();
+        agents.dedup();
+        states.push(JobState {
+            job_id: job.id.clone(),
+            name: job.name.clone(),
+            state: job.state.clone(),
+            status: job.status.clone(),
+            agents,
+        });
+    }
+    let state = if swarm_run.state == "finished" {
+        "finished"
+    } else if jobs.iter().any(|j| j.state != crate::store::swarm::QUEUED) {
+        "running"
+    } else {
+        "queued"
+    };
+    Ok(Json(RunState {
+        run_id: swarm_run.id,
+        project: swarm_run.project,
+        state: state.into(),
+        jobs: states,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_openapi_description_is_json_and_documents_every_route() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).expect("openapi.json is JSON");
+        assert_eq!(doc["openapi"].as_str().map(|v| &v[..2]), Some("3."));
+        let routes = [
+            ("get", "/openapi.json"),
+            ("get", "/info"),
+            ("post", "/agents"),
+            ("post", "/claims"),
+            ("post", "/leases/{lease}/heartbeat"),
+            ("post", "/leases/{lease}/result"),
+            ("post", "/leases/{lease}/release"),
+            ("post", "/runs"),
+            ("get", "/runs/{run}"),
+            ("get", "/runs/{run}/source"),
+        ];
+        for (method, path) in routes {
+            let full = format!("{PREFIX}{path}");
+            assert!(doc["paths"][&full][method].is_object(), "{method} {full}");
+        }
+        assert!(doc["paths"]["/hooks/github"]["post"].is_object());
+    }
+
+    #[test]
+    fn tokens_match_exactly() {
+        let tokens = vec!["abc".to_string(), String::new()];
+        assert!(one_of(&tokens, Some("abc")));
+        assert!(!one_of(&tokens, Some("ab")));
+        assert!(
+            !one_of(&tokens, Some("")),
+            "an empty configured token opens nothing"
+        );
+        assert!(!one_of(&tokens, None));
+    }
+}
