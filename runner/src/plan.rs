@@ -40,6 +40,9 @@ pub struct JobPlan {
     pub files: IndexMap<String, String>,
     /// Install commands, rendered, run in order in the job's venv.
     pub install: Vec<String>,
+    /// What the prepare fetches for, when not `install` (PyPI release tests: fetch
+    /// through the wheel so that the sdist's own code never runs with the network).
+    pub prepare: Option<Vec<String>>,
     /// The test command, and how it was chosen.
     pub test: TestCommand,
     pub timeout: Duration,
@@ -358,6 +361,7 @@ fn plan_job(
         env,
         files,
         install,
+        prepare: None,
         test,
         timeout: spec.timeout,
         limits: spec.limits.clone(),

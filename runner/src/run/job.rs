@@ -548,7 +548,7 @@ async fn prepare(
         image: python.reference.clone(),
         image_id: python.id.clone(),
         python: python_command(plan).to_string(),
-        install: plan.install.clone(),
+        install: plan.prepare.clone().unwrap_or_else(|| plan.install.clone()),
         source: ctx.source.clone(),
         files: files_of(plan),
         limits: plan.limits.clone(),

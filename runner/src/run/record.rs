@@ -184,6 +184,7 @@ mod tests {
             env: Default::default(),
             files: Default::default(),
             install: vec![],
+            prepare: None,
             test: TestCommand {
                 command: "python -m pytest".into(),
                 detected: None,

@@ -1,0 +1,324 @@
+//! What a release test runs: the install commands of the wheel and sdist jobs, what
+//! their prepare phase fetches, and the matrix file the jobs come from.
+//!
+//! Everything here reads data from the index (file names, `Requires-Dist`, extras),
+//! which is hostile input: names are checked against tight alphabets and every word
+//! that reaches a command line is quoted.
+//!
+//! Pure: no I/O.
+
+use crate::detect::{Runner, SourceTree};
+
+/// Where the release's files are put in the source tree (and so in the container,
+/// under `/work/src`).
+pub const DIST_DIR: &str = ".ponyswarm-dist";
+
+/// A distribution file name safe to put on a command line and in a path: letters,
+/// digits and `._+-`, not starting with `.` or `-`, with no `..`.
+pub fn safe_filename(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && !name.starts_with(['.', '-'])
+        && !name.contains("..")
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '-'))
+}
+
+/// An extra's name as PEP 685 allows it (letters, digits, `._-`).
+fn safe_extra(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// The extra named by a marker such as `extra == "test"` (either quote), if any.
+fn marker_extra(marker: &str) -> Option<String> {
+    let at = marker.find("extra")?;
+    let rest = marker[at + "extra".len()..]
+        .trim_start()
+        .strip_prefix("==")?;
+    let rest = rest.trim_start();
+    let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let inner = &rest[1..];
+    let end = inner.find(quote)?;
+    Some(inner[..end].to_string())
+}
+
+/// The extras that look like they are for running the tests (`test`, `tests`,
+/// `testing`, `test-all`…), as named in `Requires-Dist` markers; sorted, unique.
+pub fn test_extras(requires_dist: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = requires_dist
+        .iter()
+        .filter_map(|r| r.split_once(';').and_then(|(_, m)| marker_extra(m)))
+        .filter(|e| safe_extra(e) && e.to_ascii_lowercase().contains("test"))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// `./.ponyswarm-dist/FILE[extra,…]`: what pip installs for a file with extras.
+pub fn target(filename: &str, extras: &[String]) -> String {
+    let mut t = format!("./{DIST_DIR}/{filename}");
+    if !extras.is_empty() {
+        t.push_str(&format!("[{}]", extras.join(",")));
+    }
+    t
+}
+
+/// The install commands of a job installing `filename`: the file with its test
+/// extras, then pytest when the tests need it and the extras may not bring it.
+pub fn install_commands(filename: &str, extras: &[String], runner: Runner) -> Vec<String> {
+    let mut out = vec![format!(
+        "pip install {}",
+        shell_words::quote(&target(filename, extras))
+    )];
+    if runner == Runner::Pytest {
+        out.push("pip install pytest".to_string());
+    }
+    out
+}
+
+/// What the prepare phase fetches for, for both jobs of a Python.
+///
+/// Through the wheel when there is one: pip reads a wheel's metadata without running
+/// any of its code. Without a wheel, from the index's `Requires-Dist` (see
+/// [`metadata_requirements`]): fetching through the sdist would build it, running the
+/// project's `setup.py` with the network on.
+pub fn prepare_commands(
+    wheel: Option<&str>,
+    extras: &[String],
+    requires_dist: &[String],
+    runner: Runner,
+) -> (Vec<String>, Vec<String>) {
+    let (mut out, notes) = match wheel {
+        Some(w) => (
+            vec![format!(
+                "pip install {}",
+                shell_words::quote(&target(w, extras))
+            )],
+            Vec::new(),
+        ),
+        None => {
+            let (reqs, notes) = metadata_requirements(requires_dist, extras);
+            let line =
+                (!reqs.is_empty()).then(|| format!("pip install {}", shell_words::join(&reqs)));
+            (line.into_iter().collect(), notes)
+        }
+    };
+    if runner == Runner::Pytest {
+        out.push("pip install pytest".to_string());
+    }
+    (out, notes)
+}
+
+/// The requirements to fetch from `Requires-Dist`: those without an `extra` marker
+/// (other markers kept for pip to evaluate), and those of the chosen `extras` (their
+/// marker dropped). Requirements that could smuggle an option (`--index-url=…`) or a
+/// direct URL in are left out, with a note each.
+pub fn metadata_requirements(
+    requires_dist: &[String],
+    extras: &[String],
+) -> (Vec<String>, Vec<String>) {
+    let mut reqs = Vec::new();
+    let mut notes = Vec::new();
+    for r in requires_dist {
+        let r = r.trim();
+        let (spec, marker) = match r.split_once(';') {
+            Some((s, m)) => (s.trim(), Some(m.trim())),
+            None => (r, None),
+        };
+        let starts_ok = spec
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric());
+        if !starts_ok || spec.contains('@') || r.contains(['\n', '\r', '\0']) {
+            notes.push(format!(
+                "not fetched: requirement {r:?} (an option or a direct URL)"
+            ));
+            continue;
+        }
+        match marker.map(|m| (m, marker_extra(m))) {
+            None => reqs.push(spec.to_string()),
+            Some((_, Some(extra))) => {
+                if extras.contains(&extra) {
+                    reqs.push(spec.to_string());
+                }
+            }
+            Some((m, None)) => reqs.push(format!("{spec}; {m}")),
+        }
+    }
+    (reqs, notes)
+}
+
+/// Whether the sdist carries a test suite: a `conftest.py`, Python files in a
+/// `tests/` or `test/` directory, or `test_*.py`, `*_test.py`, `tests.py`, `test.py`
+/// files anywhere.
+pub fn has_tests(tree: &SourceTree) -> bool {
+    tree.files().iter().any(|f| {
+        let name = f.rsplit('/').next().unwrap_or(f);
+        let in_tests_dir = f
+            .split('/')
+            .rev()
+            .skip(1)
+            .any(|d| d == "tests" || d == "test");
+        let is_test_file = name.ends_with(".py")
+            && (name.starts_with("test_")
+                || name.ends_with("_test.py")
+                || matches!(name, "tests.py" | "test.py"));
+        is_test_file || (in_tests_dir && name.ends_with(".py")) || name == "conftest.py"
+    })
+}
+
+/// The matrix file of a release test: `python` × `dist` (the kinds present), the
+/// source tree next to it in `src/`. Every value is written as a JSON string, which
+/// YAML reads as the same string whatever it holds.
+pub fn spec_yaml(name: &str, pythons: &[String], dists: &[&str], timeout_secs: u64) -> String {
+    let list = |items: Vec<String>| {
+        let quoted: Vec<String> = items.iter().map(|s| json_string(s)).collect();
+        format!("[{}]", quoted.join(", "))
+    };
+    format!(
+        "name: {}\nsource: src\nmatrix:\n  python: {}\n  dist: {}\ntimeout: {}s\n",
+        json_string(name),
+        list(pythons.to_vec()),
+        list(dists.iter().map(|d| d.to_string()).collect()),
+        timeout_secs.max(1),
+    )
+}
+
+fn json_string(s: &str) -> String {
+    serde_json::Value::String(s.to_string()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn file_names_from_the_index_are_checked() {
+        let cases = [
+            ("pony-1.0-py3-none-any.whl", true),
+            ("pony_x-1.0+local.tar.gz", true),
+            ("../etc/passwd", false),
+            ("-rf.whl", false),
+            (".hidden.whl", false),
+            ("a b.whl", false),
+            ("a;rm.whl", false),
+            ("a/b.whl", false),
+            ("", false),
+        ];
+        for (name, ok) in cases {
+            assert_eq!(safe_filename(name), ok, "{name}");
+        }
+    }
+
+    #[test]
+    fn test_extras_come_from_markers() {
+        let reqs = v(&[
+            "requests>=2",
+            "pytest; extra == \"test\"",
+            "coverage; extra=='testing' and python_version>'3.8'",
+            "sphinx; extra == \"docs\"",
+            "x; extra == \"test\"",
+            "evil; extra == \"test$(id)\"",
+        ]);
+        assert_eq!(test_extras(&reqs), v(&["test", "testing"]));
+        assert!(test_extras(&[]).is_empty());
+    }
+
+    #[test]
+    fn install_commands_quote_the_target() {
+        assert_eq!(
+            install_commands("p-1.0.tar.gz", &v(&["test"]), Runner::Pytest),
+            v(&[
+                "pip install './.ponyswarm-dist/p-1.0.tar.gz[test]'",
+                "pip install pytest"
+            ])
+        );
+        assert_eq!(
+            install_commands("p-1.0-py3-none-any.whl", &[], Runner::Unittest),
+            v(&["pip install ./.ponyswarm-dist/p-1.0-py3-none-any.whl"])
+        );
+    }
+
+    #[test]
+    fn prepare_goes_through_the_wheel_when_there_is_one() {
+        let (cmds, notes) = prepare_commands(
+            Some("p-1.0-py3-none-any.whl"),
+            &v(&["test"]),
+            &v(&["ignored"]),
+            Runner::Other,
+        );
+        assert_eq!(
+            cmds,
+            v(&["pip install './.ponyswarm-dist/p-1.0-py3-none-any.whl[test]'"])
+        );
+        assert!(notes.is_empty());
+    }
+
+    #[test]
+    fn without_a_wheel_prepare_reads_requires_dist() {
+        let reqs = v(&[
+            "requests>=2",
+            "tomli; python_version < \"3.11\"",
+            "pytest; extra == \"test\"",
+            "sphinx; extra == \"docs\"",
+            "--index-url=http://evil/",
+            "thing @ https://evil/thing.whl",
+        ]);
+        let (cmds, notes) = prepare_commands(None, &v(&["test"]), &reqs, Runner::Pytest);
+        assert_eq!(
+            cmds,
+            v(&[
+                "pip install 'requests>=2' 'tomli; python_version < \"3.11\"' pytest",
+                "pip install pytest"
+            ])
+        );
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        let (cmds, _) = prepare_commands(None, &[], &[], Runner::Unittest);
+        assert!(cmds.is_empty());
+    }
+
+    #[test]
+    fn tests_are_found_by_layout() {
+        let cases: [(&[&str], bool); 8] = [
+            (&["pkg/__init__.py", "tests/test_a.py"], true),
+            (&["pkg/__init__.py", "pkg/tests/helpers.py"], true),
+            (&["src/pkg/core_test.py"], true),
+            (&["conftest.py", "pkg.py"], true),
+            (&["six.py", "test_six.py"], true),
+            (&["pkg/__init__.py", "pkg/tests.py"], true),
+            (&["pkg/__init__.py", "pkg/testing.py", "README.md"], false),
+            (&[], false),
+        ];
+        for (files, want) in cases {
+            let tree = SourceTree::from_files(files.iter().copied());
+            assert_eq!(has_tests(&tree), want, "{files:?}");
+        }
+    }
+
+    #[test]
+    fn the_spec_is_valid_yaml_whatever_the_name() {
+        let yaml = spec_yaml(
+            "evil\"\n: x",
+            &v(&["3.11", "3.13"]),
+            &["wheel", "sdist"],
+            600,
+        );
+        let spec = crate::matrix::Spec::parse(std::path::Path::new("/s/ponyswarm.yaml"), &yaml)
+            .unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+        assert_eq!(spec.name, "evil\"\n: x");
+        assert_eq!(spec.source, std::path::Path::new("/s/src"));
+        let jobs = crate::matrix::expand(&spec).expect("expands");
+        assert_eq!(jobs.len(), 4);
+        assert_eq!(spec.timeout, std::time::Duration::from_secs(600));
+    }
+}
