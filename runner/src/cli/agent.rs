@@ -98,30 +98,14 @@ async fn offers(
 
 /// First Ctrl-C or SIGTERM: drain. Second: abort. Third: quit at once.
 async fn signals(shutdown: Shutdown) {
-    stop_signal().await;
+    super::stop_signal().await;
     eprintln!("agent: stopping: no new jobs; running jobs finish and report (Ctrl-C again to cancel them and return their leases)");
     shutdown.drain.cancel();
-    stop_signal().await;
+    super::stop_signal().await;
     eprintln!(
         "agent: cancelling the running jobs and returning their leases (Ctrl-C again to quit now)"
     );
     shutdown.abort.cancel();
-    stop_signal().await;
+    super::stop_signal().await;
     std::process::exit(130);
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn stop_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
-    }
 }

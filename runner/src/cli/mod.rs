@@ -272,6 +272,22 @@ async fn docker_command(
     }
 }
 
+/// Resolves on Ctrl-C or SIGTERM: what every long-running command stops on.
+pub(crate) async fn stop_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}
+
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PONYSWARM_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));

@@ -197,7 +197,7 @@ async fn test(args: TestArgs, docker: &DockerArgs) -> Result<ExitCode, Failure> 
     let stopper = tokio::spawn({
         let cancel = cancel.clone();
         async move {
-            stop_signal().await;
+            super::stop_signal().await;
             cancel.cancel();
         }
     });
@@ -257,7 +257,7 @@ async fn watch_index(args: WatchArgs, docker: &DockerArgs) -> Result<ExitCode, F
     let stopper = tokio::spawn({
         let cancel = cancel.clone();
         async move {
-            stop_signal().await;
+            super::stop_signal().await;
             eprintln!("stopping: waiting for the releases being tested");
             cancel.cancel();
         }
@@ -338,22 +338,6 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         _ => Err(format!(
             "{text:?}: unknown unit {unit:?} (use ms, s, m or h)"
         )),
-    }
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn stop_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
     }
 }
 

@@ -60,10 +60,10 @@ pub async fn run(args: RunArgs<'_>) -> Result<ExitCode, Failure> {
     // the next run, removes what is left).
     let cancel = opts.cancel.clone();
     tokio::spawn(async move {
-        stop_signal().await;
+        super::stop_signal().await;
         eprintln!("interrupted: cancelling the run and removing its containers (Ctrl-C again to quit now)…");
         cancel.cancel();
-        stop_signal().await;
+        super::stop_signal().await;
         eprintln!("quitting now: `ponyswarm clean` removes what is left");
         std::process::exit(130);
     });
@@ -90,22 +90,6 @@ pub async fn run(args: RunArgs<'_>) -> Result<ExitCode, Failure> {
         }
     }
     Ok(ExitCode::from(result.run.exit_code.clamp(0, 255) as u8))
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn stop_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
-    }
 }
 
 /// The test command when the file has none: detected from the source tree.

@@ -45,7 +45,7 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode, Failure> {
     println!("listening on http://{addr}");
     let _ = std::io::stdout().flush();
     axum::serve(listener, app)
-        .with_graceful_shutdown(stop_signal())
+        .with_graceful_shutdown(super::stop_signal())
         .await
         .map_err(|e| Failure::Infra(format!("the server failed: {e}")))?;
     store.close().await;
@@ -144,21 +144,4 @@ fn tree_of(file: &Path, source: &Path) -> Result<(PathBuf, String), Failure> {
         .to_string_lossy()
         .into_owned();
     Ok((root, rel))
-}
-
-/// Resolves on Ctrl-C or SIGTERM: the server stops taking connections and finishes the
-/// requests in flight (everything else is in the store already).
-async fn stop_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
-    }
 }
