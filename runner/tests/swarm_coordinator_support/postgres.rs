@@ -1,6 +1,6 @@
 //! A throwaway PostgreSQL for the coordinator's tests: the one `PONYSWARM_TEST_POSTGRES`
-//! names, or one started here with `initdb`/`pg_ctl` in a temporary directory. Copied
-//! (the minimum) from tests/store.rs, which is not a module tests can share.
+//! names, or one started here with `initdb`/`pg_ctl` in a temporary directory. Shared
+//! by tests/store.rs and tests/pypi_watch.rs through `#[path]`.
 
 #![allow(dead_code)]
 
