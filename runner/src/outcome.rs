@@ -222,7 +222,10 @@ pub struct Facts<'a> {
     pub runner: Runner,
     /// From JUnit XML or the runner's summary; `None` when unknown.
     pub counts: Option<Counts>,
-    /// The kept output, searched for signs of the pids limit.
+    /// A writable area found full after the phase that ran last, with its size
+    /// (`/work (64 MiB)`).
+    pub full_area: Option<String>,
+    /// The kept output, searched for signs of the pids and disk limits.
     pub log: &'a str,
 }
 
@@ -236,6 +239,9 @@ const PIDS_LIMIT_SIGNS: &[&str] = &[
     "pthread_create failed: Resource temporarily unavailable",
 ];
 
+/// Signs in a log that a write found no room: ENOSPC as libc and Python word it.
+const DISK_FULL_SIGNS: &[&str] = &["No space left on device"];
+
 /// Decides a job's status, and a detail saying why when the status alone does not.
 ///
 /// The first rule that applies wins, most specific cause first:
@@ -247,10 +253,12 @@ const PIDS_LIMIT_SIGNS: &[&str] = &[
 /// 6. the phase that ran last failed and the log shows fork or thread creation failing →
 ///    `limit-exceeded` (a guess: the pids limit has no flag of its own in Docker; a test
 ///    suite that prints these messages itself and fails would be misread);
-/// 7. install exit ≠ 0 → `install-failed`;
-/// 8. no tests: pytest's exit 5, unittest's exit 5 (Python ≥ 3.12), or zero tests counted
+/// 7. the phase that ran last failed, and a writable area was found full after it or
+///    the log shows a write finding no room → `limit-exceeded` (the disk limit);
+/// 8. install exit ≠ 0 → `install-failed`;
+/// 9. no tests: pytest's exit 5, unittest's exit 5 (Python ≥ 3.12), or zero tests counted
 ///    with exit 0 → `no-tests`;
-/// 9. exit 0 and no failed or errored test counted → `passed`; anything else → `failed`.
+/// 10. exit 0 and no failed or errored test counted → `passed`; anything else → `failed`.
 pub fn classify(facts: &Facts<'_>) -> (Status, Option<String>) {
     if let Some(why) = &facts.cancelled {
         return (Status::Cancelled, Some(format!("cancelled: {why}")));
@@ -287,10 +295,22 @@ pub fn classify(facts: &Facts<'_>) -> (Status, Option<String>) {
     }
     let last_exit = facts.test_exit.or(facts.install_exit);
     if last_exit.is_some_and(|code| code != 0) {
-        if let Some(sign) = pids_limit_sign(facts.log) {
+        if let Some(sign) = log_sign(facts.log, PIDS_LIMIT_SIGNS) {
             return (
                 Status::LimitExceeded,
                 Some(format!("hit the process limit: {sign}")),
+            );
+        }
+        if let Some(area) = &facts.full_area {
+            return (
+                Status::LimitExceeded,
+                Some(format!("ran out of disk: {area} is full")),
+            );
+        }
+        if let Some(sign) = log_sign(facts.log, DISK_FULL_SIGNS) {
+            return (
+                Status::LimitExceeded,
+                Some(format!("ran out of disk: {sign}")),
             );
         }
     }
@@ -313,7 +333,7 @@ pub fn classify(facts: &Facts<'_>) -> (Status, Option<String>) {
     classify_tests(code, facts.runner, facts.counts)
 }
 
-/// Rules 8 and 9 of [`classify`]: the install went fine and the tests exited with `code`.
+/// Rules 9 and 10 of [`classify`]: the install went fine and the tests exited with `code`.
 fn classify_tests(code: i64, runner: Runner, counts: Option<Counts>) -> (Status, Option<String>) {
     let ran = counts.map(|c| c.total());
     let broken = counts.map_or(0, |c| c.failed.saturating_add(c.errors));
@@ -365,12 +385,12 @@ fn exited(what: &str, code: i64) -> String {
     }
 }
 
-/// The log line showing the pids limit, if one does (the last such, trimmed).
-fn pids_limit_sign(log: &str) -> Option<String> {
+/// The last log line showing one of `signs`, trimmed to 200 characters.
+fn log_sign(log: &str, signs: &[&str]) -> Option<String> {
     let line = log
         .lines()
         .rev()
-        .find(|l| PIDS_LIMIT_SIGNS.iter().any(|s| l.contains(s)))?;
+        .find(|l| signs.iter().any(|s| l.contains(s)))?;
     let line = line.trim();
     Some(match line.char_indices().nth(200) {
         Some((at, _)) => format!("{}…", &line[..at]),
@@ -619,6 +639,35 @@ mod tests {
                 },
                 Status::LimitExceeded,
                 Some("hit the process limit: RuntimeError: can't start new thread"),
+            ),
+            (
+                "a full area after failing tests",
+                Facts {
+                    full_area: Some("/work (64 MiB)".into()),
+                    ..ran(1, counts(0, 1, 0, 0))
+                },
+                Status::LimitExceeded,
+                Some("ran out of disk: /work (64 MiB) is full"),
+            ),
+            (
+                "disk full during install, seen in the log",
+                Facts {
+                    install_exit: Some(1),
+                    log: "ERROR: Could not install packages due to an OSError: [Errno 28] No space left on device\n",
+                    ..Facts::default()
+                },
+                Status::LimitExceeded,
+                Some("ran out of disk: ERROR: Could not install packages due to an OSError: [Errno 28] No space left on device"),
+            ),
+            (
+                "a full area ignored when the job passed",
+                Facts {
+                    full_area: Some("/tmp (512 MiB)".into()),
+                    log: "No space left on device",
+                    ..ran(0, counts(1, 0, 0, 0))
+                },
+                Status::Passed,
+                None,
             ),
             (
                 "pids signs ignored when the job passed",

@@ -101,8 +101,23 @@ async fn hostile_jobs_end_as_statuses_and_leave_the_host_alone() {
     // Resource harms are stopped by their limits.
     assert_ended(&results, "fork-bomb", "timeout", "no output for 10s");
     assert_ended(&results, "memory", "limit-exceeded", "out of memory");
-    // /tmp is a tmpfs charged to the memory limit: filling it is running out of memory.
-    assert_ended(&results, "disk", "limit-exceeded", "out of memory");
+    // The root is read-only, and every writable area is capped (`disk: 64m`).
+    assert_ended(
+        &results,
+        "disk",
+        "limit-exceeded",
+        "ran out of disk: /work (64 MiB) is full",
+    );
+    let disk = harm(&results, "disk")["log"].as_str().unwrap_or_default();
+    assert!(!disk.contains("ESCAPED"), "the disk filler escaped: {disk}");
+    for blocked in [
+        "blocked: fill /var/tmp: OSError: [Errno 30] Read-only file system",
+        "blocked: fill /work/src: OSError: [Errno 28] No space left on device",
+        "blocked: fill /home/pony: OSError: [Errno 28] No space left on device",
+        "blocked: fill /tmp: OSError: [Errno 28] No space left on device",
+    ] {
+        assert!(disk.contains(blocked), "log should say {blocked:?}: {disk}");
+    }
     assert_ended(&results, "output", "timeout", "timed out after 40s");
     assert_ended(&results, "stubborn", "timeout", "no output for 10s");
     let flood = harm(&results, "output")["log"].as_str().unwrap_or_default();
@@ -127,7 +142,8 @@ async fn hostile_jobs_end_as_statuses_and_leave_the_host_alone() {
         &results,
         "write-etc",
         &[
-            "blocked: write /etc/ponyswarm-hostile-marker: PermissionError",
+            // The read-only root answers before the permissions do.
+            "blocked: write /etc/ponyswarm-hostile-marker: OSError: [Errno 30] Read-only file system",
             "blocked: append to /etc/passwd: PermissionError",
         ],
     );

@@ -1,11 +1,14 @@
 //! The sandbox's building blocks against the real engine: a policed container runs
-//! commands as uid 1000 with no network, timeouts kill what ignores SIGTERM, files go
-//! in owned by the sandbox user and come out again, an internal network has no route
-//! out, and the tracker removes everything it recorded.
+//! commands as uid 1000 with no network and a read-only root, timeouts kill what
+//! ignores SIGTERM, the writable areas are capped, files go in owned by the sandbox
+//! user and come out again, an internal network has no route out, and the tracker
+//! removes everything it recorded.
 
 mod run_support;
 
 use bollard::Docker;
+use ponyswarm::sandbox::areas;
+use ponyswarm::sandbox::changes::ChangeKind;
 use ponyswarm::sandbox::container::{Container, Exec, ExecEnd, ExecLimits, Tracker};
 use ponyswarm::sandbox::network::Network;
 use ponyswarm::sandbox::policy::{NetworkAccess, Owner, SandboxBuilder};
@@ -32,12 +35,15 @@ fn owner(run: &str) -> Owner {
     }
 }
 
-/// Starts an idle sandboxed container of run `run`.
+/// Starts an idle sandboxed container of run `run`, with a 16 MiB work area at
+/// `/work` and a 4 MiB home.
 async fn idle(docker: &Docker, tracker: &Tracker, run: &str, network: NetworkAccess) -> Container {
     let config = SandboxBuilder::new(image(docker).await)
         .command(vec!["sleep".into(), "infinity".into()])
         .network(network)
         .memory_limit(256 << 20)
+        .work_area("/work", 16 << 20)
+        .scratch("/home/pony", 4 << 20)
         .labels(owner(run).labels())
         .build()
         .expect("policy");
@@ -145,9 +151,14 @@ async fn files_go_in_owned_by_the_sandbox_user_and_come_out() {
     let files = vec![("conf/b.txt".to_string(), "bee\n".to_string())];
     let tar = ponyswarm::run::source::tar_stream(src.path().to_path_buf(), "src", files);
     c.upload("/work", tar).await.expect("upload");
+    let roots = ["/work", "/home/pony", "/tmp"];
+    let before = areas::list(&c, &roots, ExecLimits::default())
+        .await
+        .expect("listing");
     let (end, out) = sh(
         &c,
-        "stat -c '%u %n' /work/src /work/src/a.py /work/src/conf/b.txt; echo x > /work/src/new",
+        "stat -c '%u %n' /work/src /work/src/a.py /work/src/conf/b.txt; echo x > /work/src/new; \
+         echo y > /home/pony/.evil; rm /work/src/a.py",
         ExecLimits::default(),
     )
     .await;
@@ -164,12 +175,55 @@ async fn files_go_in_owned_by_the_sandbox_user_and_come_out() {
             .expect("download"),
         None
     );
-    let changes = c.changes().await.expect("changes");
-    assert!(
-        changes.iter().any(|ch| ch.path == "/work/src/new"),
-        "{changes:?}"
+    let after = areas::list(&c, &roots, ExecLimits::default())
+        .await
+        .expect("listing");
+    assert_eq!(
+        areas::compare(&before, &after),
+        [
+            ("/home/pony/.evil".to_string(), ChangeKind::Added),
+            ("/work/src".to_string(), ChangeKind::Changed),
+            ("/work/src/a.py".to_string(), ChangeKind::Deleted),
+            ("/work/src/new".to_string(), ChangeKind::Added),
+        ]
     );
     c.remove().await.expect("remove");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_capped_areas_are_writable_and_they_go_with_the_container() {
+    let docker = run_support::docker().await;
+    let tracker = Tracker::new(&docker);
+    let run = run_id("areas");
+    let c = idle(&docker, &tracker, &run, NetworkAccess::None).await;
+    // The root is read-only, even where the image lets the user write.
+    let (end, out) = sh(&c, "touch /var/tmp/x", ExecLimits::default()).await;
+    assert_ne!(end, ExecEnd::Exited(0));
+    assert!(out.contains("Read-only file system"), "{out}");
+    // The work area holds 16 MiB, the home 4 MiB; /tmp is its own.
+    for (area, mib) in [("/work", 16), ("/home/pony", 4)] {
+        let fill = format!("dd if=/dev/zero of={area}/fill bs=1M count={}", mib * 2);
+        let (end, out) = sh(&c, &fill, ExecLimits::default()).await;
+        assert_ne!(end, ExecEnd::Exited(0), "{area}: {out}");
+        assert!(out.contains("No space left on device"), "{area}: {out}");
+    }
+    // Native code runs from the work area (it is not mounted noexec).
+    let (end, out) = sh(
+        &c,
+        "rm /work/fill && cp /bin/true /work/t && /work/t",
+        ExecLimits::default(),
+    )
+    .await;
+    assert_eq!(end, ExecEnd::Exited(0), "{out}");
+    let usage = areas::usage(&c, &["/work", "/home/pony"], ExecLimits::default())
+        .await
+        .expect("df");
+    assert_eq!(usage.len(), 2, "{usage:?}");
+    assert_eq!(usage[0].size, 16 << 20, "{usage:?}");
+    assert!(!usage[0].is_full() && usage[1].is_full(), "{usage:?}");
+    // The work area is an anonymous volume: removing the container removes it.
+    c.remove().await.expect("remove");
+    assert_eq!(leftovers(&docker, &run).await, Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,20 +9,33 @@ use super::yaml::Node;
 use std::time::Duration;
 
 /// Keys of `limits:`.
-const KEYS: &[&str] = &["memory", "cpus", "pids", "no-output-timeout", "log-size"];
+const KEYS: &[&str] = &[
+    "memory",
+    "disk",
+    "cpus",
+    "pids",
+    "no-output-timeout",
+    "log-size",
+];
 
 /// Resource limits for a job's containers (`limits:`), each with a safe default.
 ///
 /// ## Security
 ///
 /// These bound what a hostile or broken test suite can take from the host: memory,
-/// CPU time, process count (fork bombs), silence and log volume. None can be disabled
-/// from the matrix file.
+/// disk, CPU time, process count (fork bombs), silence and log volume. None can be
+/// disabled from the matrix file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
     /// Memory limit in bytes (`memory: 2g`). Default 2 GiB; at least 6 MiB, Docker's
     /// minimum.
     pub memory: u64,
+    /// Most bytes a job may write (`disk: 2g`): its work tree, venv and test output under
+    /// `/work`; `/tmp` and its home directory hold up to 512 MiB each within it. Default
+    /// 2 GiB; at least 16 MiB. The job's root filesystem is read-only, and these areas
+    /// are memory (tmpfs): the container's memory limit is `memory + disk`. A full
+    /// area answers "No space left on device", and the job ends `limit-exceeded`.
+    pub disk: u64,
     /// CPUs (`cpus: 1.5`). Default 1; from 0.01 to 1024.
     pub cpus: f64,
     /// Most processes at once (`pids: 512`), against fork bombs. Default 512; from 1
@@ -40,6 +53,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             memory: 2 << 30,
+            disk: 2 << 30,
             cpus: 1.0,
             pids: 512,
             no_output_timeout: Duration::from_secs(600),
@@ -59,6 +73,7 @@ impl Limits {
             let value = &entry.value;
             match key.as_str() {
                 "memory" => limits.memory = r.size(&what, value, 6 << 20, "6m")?,
+                "disk" => limits.disk = r.size(&what, value, 16 << 20, "16m")?,
                 "cpus" => limits.cpus = r.number(&what, value, 0.01, 1024.0)?,
                 "pids" => limits.pids = r.int(&what, value, 1, 1_000_000)?,
                 "no-output-timeout" => limits.no_output_timeout = r.duration(&what, value)?,
@@ -97,6 +112,13 @@ mod tests {
                 },
             ),
             (
+                "limits: {disk: 64m}",
+                Limits {
+                    disk: 64 << 20,
+                    ..Limits::default()
+                },
+            ),
+            (
                 "limits: {cpus: 2, pids: 64, log-size: 64k, no-output-timeout: 90}",
                 Limits {
                     cpus: 2.0,
@@ -120,6 +142,7 @@ mod tests {
                 "`limits.pids` must be a whole number from 1 to 1000000, found `0`",
             ),
             ("limits: {memory: 0}", "`limits.memory` must be at least 6m"),
+            ("limits: {disk: 1m}", "`limits.disk` must be at least 16m"),
             (
                 "limits: {no-output-timeout: 0}",
                 "`limits.no-output-timeout` must be longer than 0s",

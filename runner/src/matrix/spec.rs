@@ -351,6 +351,7 @@ limits: {memory: 1g, cpus: 1.5, pids: 256, no-output-timeout: 5m, log-size: 2m}
             spec.limits,
             Limits {
                 memory: 1 << 30,
+                disk: 2 << 30,
                 cpus: 1.5,
                 pids: 256,
                 no_output_timeout: Duration::from_secs(300),

@@ -15,11 +15,12 @@ use crate::run::progress::{Phase, Progress};
 use crate::run::record::{JobEnd, JobRecord};
 use crate::run::services::start_services;
 use crate::run::source;
+use crate::sandbox::areas;
+use crate::sandbox::changes::ChangeKind;
 use crate::sandbox::container::{Container, Exec, ExecEnd, ExecLimits, OomWatch, Tracker};
 use crate::sandbox::images::{self, ImageOptions, ResolvedImage};
 use crate::sandbox::network::Network;
 use crate::sandbox::policy::{NetworkAccess, Owner, SandboxBuilder};
-use bollard::models::FilesystemChange;
 use bollard::Docker;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -28,6 +29,17 @@ use std::time::Duration;
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
+/// The job's work area: the source tree, the venv and the test output.
+pub const WORK: &str = "/work";
+/// The sandbox user's home directory, a writable area of its own.
+pub const HOME: &str = "/home/pony";
+/// The writable areas of a job's container: the only places it can write (its root
+/// is read-only), listed before and after the install to find what it changed.
+/// `/dev/shm` is the engine's own 64 MiB tmpfs.
+const AREAS: &[&str] = &[WORK, HOME, "/tmp", "/dev/shm"];
+/// The most `/tmp` and the home directory may each hold (less when `limits.disk` is
+/// smaller).
+const SIDE_AREA: u64 = 512 << 20;
 /// Where the job's venv is made.
 pub const VENV: &str = "/work/venv";
 /// Where the source tree is extracted.
@@ -100,7 +112,8 @@ struct Run<'a> {
     deadline: Instant,
     record_images: Vec<(String, String)>,
     wheelhouse: Option<(String, bool)>,
-    install_changes: Vec<FilesystemChange>,
+    install_changes: Vec<(String, ChangeKind)>,
+    full_area: Option<String>,
 }
 
 /// Runs one job to its end and tears its containers down.
@@ -123,6 +136,7 @@ pub async fn run_job(ctx: &JobContext, plan: &JobPlan) -> JobRecord {
         record_images: Vec::new(),
         wheelhouse: None,
         install_changes: Vec::new(),
+        full_area: None,
     };
     let mut objects = Objects::default();
     let result = run.go(&mut objects).await;
@@ -149,6 +163,7 @@ pub async fn run_job(ctx: &JobContext, plan: &JobPlan) -> JobRecord {
         failures: tested.failures,
         junit_problem: tested.junit_problem,
         install_changes: run.install_changes,
+        full_area: run.full_area,
         oom_killed,
         test_command: tested.command,
         log: run.log.text(),
@@ -342,10 +357,15 @@ impl Run<'_> {
             None => NetworkAccess::None,
         };
         let limits = &self.plan.limits;
+        let side = limits.disk.min(SIDE_AREA);
         let config = SandboxBuilder::new(&python.reference)
             .command(vec!["sleep".into(), "infinity".into()])
-            .working_dir(SRC)
+            // Not SRC: the source arrives after the start (see below).
+            .working_dir(WORK)
             .network(network)
+            .work_area(WORK, limits.disk)
+            .scratch(HOME, side)
+            .tmp_size(Some(side))
             .volume(volume, WHEELS, false)
             .env(self.job_env())
             .memory_limit(limits.memory)
@@ -358,17 +378,20 @@ impl Run<'_> {
         let main = Container::create(&ctx.docker, &ctx.tracker, &self.name("main"), config)
             .await
             .map_err(|e| self.error(e.to_string()))?;
-        // The source goes in before the start: /work exists in the image, /work/src
-        // comes from the archive, owned by the sandbox user.
-        let tar = source::tar_stream(ctx.source.clone(), "src", files_of(self.plan));
-        let uploaded = main.upload("/work", tar).await;
-        let started = match uploaded {
-            Ok(()) => main.start().await,
+        // The source goes in after the start: the work area is a tmpfs that is mounted
+        // only while the container runs. /work/src comes from the archive, owned by
+        // the sandbox user.
+        let started = main.start().await;
+        let uploaded = match started {
+            Ok(()) => {
+                let tar = source::tar_stream(ctx.source.clone(), "src", files_of(self.plan));
+                main.upload(WORK, tar).await
+            }
             Err(e) => Err(e),
         };
         objects.oom = Some(main.watch_oom());
         objects.main = Some(main);
-        started.map_err(|e| self.error(e.to_string()))
+        uploaded.map_err(|e| self.error(e.to_string()))
     }
 
     /// The environment of the job's container: the plan's, the venv first on PATH, pip
@@ -377,6 +400,7 @@ impl Run<'_> {
         let mut env = vec![
             format!("PATH={VENV}/bin:{PATH}"),
             format!("VIRTUAL_ENV={VENV}"),
+            format!("HOME={HOME}"),
             "PIP_NO_INDEX=1".to_string(),
             format!("PIP_FIND_LINKS={WHEELS}"),
             "PIP_DISABLE_PIP_VERSION_CHECK=1".to_string(),
@@ -434,6 +458,7 @@ impl Run<'_> {
 
     /// Makes the venv and runs the install commands; `Some(end)` when one failed.
     async fn install(&mut self, main: &Container) -> Result<Option<JobEnd>, JobEnd> {
+        let before = self.listing(main).await;
         let python = python_command(self.plan);
         // Making the venv is ponyswarm's step and prints nothing: only the wall clock
         // bounds it, not the no-output timeout meant for the project's commands.
@@ -443,20 +468,60 @@ impl Run<'_> {
         ));
         let end = self.shell(main, &venv, false).await?;
         if end != ExecEnd::Exited(0) {
+            self.check_full(main, end).await;
             return Ok(Some(JobEnd::Install { command: venv, end }));
         }
         for command in self.plan.install.clone() {
             let end = self.shell(main, &command, true).await?;
             if end != ExecEnd::Exited(0) {
+                self.check_full(main, end).await;
                 return Ok(Some(JobEnd::Install { command, end }));
             }
         }
         // Right after the install: what it changed outside the venv and the tree.
-        self.install_changes = main
-            .changes()
-            .await
-            .map_err(|e| self.error(e.to_string()))?;
+        if let (Some(before), Some(after)) = (before, self.listing(main).await) {
+            self.install_changes = areas::compare(&before, &after);
+        }
         Ok(None)
+    }
+
+    /// The writable areas' listing, or `None` with a note saying why not.
+    async fn listing(&mut self, main: &Container) -> Option<areas::Listing> {
+        let limits = ExecLimits {
+            no_output: None,
+            ..self.limits()
+        };
+        match areas::list(main, AREAS, limits).await {
+            Ok(listing) => Some(listing),
+            Err(e) => {
+                self.note(&format!("ponyswarm: install changes not recorded: {e}"));
+                None
+            }
+        }
+    }
+
+    /// After a command that failed (`end`): whether it left a writable area full,
+    /// kept for the outcome. A container a limit killed has nothing left to ask.
+    async fn check_full(&mut self, main: &Container, end: ExecEnd) {
+        if !matches!(end, ExecEnd::Exited(code) if code != 0) {
+            return;
+        }
+        let limits = ExecLimits {
+            no_output: None,
+            ..self.limits()
+        };
+        let full = match areas::usage(main, AREAS, limits).await {
+            Ok(usage) => usage.into_iter().find(areas::Usage::is_full),
+            Err(e) => {
+                self.note(&format!("ponyswarm: could not read disk use: {e}"));
+                None
+            }
+        };
+        if let Some(area) = full {
+            let described = format!("{} ({})", area.path, mib(area.size));
+            self.note(&format!("ponyswarm: {described} is full"));
+            self.full_area = Some(described);
+        }
     }
 
     /// Runs the test command and reads its results.
@@ -467,6 +532,7 @@ impl Run<'_> {
             self.note(&format!("ponyswarm: test command detected: {why}"));
         }
         let end = self.shell(main, &command, true).await?;
+        self.check_full(main, end).await;
         let mut tested = Tested {
             command: Some(command),
             ..Tested::default()
@@ -503,6 +569,14 @@ impl Run<'_> {
 /// A filled wheelhouse: volume, whether it was cached, the prepare's log, the time
 /// this job waited for it.
 type Prepared = (String, bool, String, Duration);
+
+/// `64 MiB`, `2 GiB`: an area's size as a detail shows it.
+fn mib(bytes: u64) -> String {
+    match bytes >> 20 {
+        m if m >= 1024 && m % 1024 == 0 => format!("{} GiB", m / 1024),
+        m => format!("{m} MiB"),
+    }
+}
 
 /// The plan's `files:` as pairs.
 fn files_of(plan: &JobPlan) -> Vec<(String, String)> {

@@ -237,6 +237,9 @@ impl Wheelhouses {
             .binds(self.egress.binds())
             .env(self.egress.env())
             .volume(&volume, WHEELS, true)
+            // The wheelhouse's owner is set by an upload to `/`, and the source goes
+            // into `/work`; the fetch's writes are bounded by the job's deadline.
+            .writable_root()
             .memory_limit(req.limits.memory)
             .cpu_limit(req.limits.cpus)
             .pids_limit(req.limits.pids)

@@ -8,12 +8,10 @@ use crate::detect::runner_of;
 use crate::junit::{Counts, Failure};
 use crate::outcome::{classify, Facts, JobOutcome, Status, TimedOut};
 use crate::plan::JobPlan;
-use crate::run::job::VENV;
-use crate::run::prepare::WHEELS;
+use crate::run::job::{VENV, WORK};
 use crate::run::progress::Phase;
-use crate::sandbox::changes::classify_changes;
+use crate::sandbox::changes::{classify_changes, ChangeKind};
 use crate::sandbox::container::ExecEnd;
-use bollard::models::FilesystemChange;
 use std::time::Duration;
 
 /// Where a job stopped, and why.
@@ -60,29 +58,16 @@ pub struct JobRecord {
     pub failures: Vec<Failure>,
     /// Why the JUnit XML could not be used, when the runner should have written it.
     pub junit_problem: Option<String>,
-    /// The container's file changes right after the install.
-    pub install_changes: Vec<FilesystemChange>,
+    /// What the install changed in the container's writable areas.
+    pub install_changes: Vec<(String, ChangeKind)>,
+    /// A writable area found full after the phase that ran last (`/work (64 MiB)`).
+    pub full_area: Option<String>,
     /// Whether the kernel OOM-killed a process of the job's container.
     pub oom_killed: bool,
     /// The test command as run (with what ponyswarm added).
     pub test_command: Option<String>,
     /// The captured output, capped.
     pub log: String,
-}
-
-/// Paths the engine itself adds to a job's container for ponyswarm (the init binary,
-/// the wheelhouse's mount point): not the install's doing, so not listed.
-const MOUNT_POINTS: &[&str] = &["/usr/sbin/docker-init", "/dev/init", WHEELS];
-/// Whether a change is the engine's mount point (or a directory above one, changed
-/// only because the mount point was made in it).
-fn is_mount_point(path: &str, kind: i32) -> bool {
-    const CHANGED: i32 = 0;
-    MOUNT_POINTS.iter().any(|m| {
-        *m == path
-            || (kind == CHANGED
-                && m.strip_prefix(path)
-                    .is_some_and(|rest| rest.starts_with('/')))
-    })
 }
 
 /// The job's outcome as results.json shows it: the record's facts classified by
@@ -92,6 +77,7 @@ pub fn outcome_of(plan: &JobPlan, record: JobRecord) -> JobOutcome {
         runner: runner_of(&plan.test.command),
         counts: record.counts,
         oom_killed: record.oom_killed,
+        full_area: record.full_area.clone(),
         log: &record.log,
         ..Facts::default()
     };
@@ -128,15 +114,7 @@ pub fn outcome_of(plan: &JobPlan, record: JobRecord) -> JobOutcome {
         }
     }
     let (status, classified) = classify(&facts);
-    let changes = classify_changes(
-        record
-            .install_changes
-            .iter()
-            .filter(|c| !is_mount_point(&c.path, c.kind as i32))
-            .map(|c| (c.path.clone(), c.kind as i32 as u8)),
-        VENV,
-        "/work",
-    );
+    let changes = classify_changes(record.install_changes, VENV, WORK);
     let mut out = JobOutcome::new(&plan.job.name, plan.job.matrix.clone(), status);
     out.allowed_failure = plan.job.allow_failure;
     out.detail = match status {
@@ -167,7 +145,6 @@ mod tests {
     use super::*;
     use crate::matrix::{Job, Limits};
     use crate::plan::TestCommand;
-    use bollard::models::ChangeType;
 
     fn plan() -> JobPlan {
         JobPlan {
@@ -207,6 +184,7 @@ mod tests {
             failures: vec![],
             junit_problem: None,
             install_changes: vec![],
+            full_area: None,
             oom_killed: false,
             test_command: None,
             log: String::new(),
@@ -270,22 +248,39 @@ mod tests {
     }
 
     #[test]
-    fn engine_mount_points_are_not_install_changes() {
-        let change = |path: &str, kind| FilesystemChange {
-            path: path.into(),
-            kind,
-        };
+    fn writes_outside_the_venv_and_tree_are_flagged() {
         let mut r = record(JobEnd::Tested(ExecEnd::Exited(0)));
         r.install_changes = vec![
-            change("/usr/sbin", ChangeType::_0),
-            change("/usr/sbin/docker-init", ChangeType::_1),
-            change("/wheels", ChangeType::_1),
-            change("/etc", ChangeType::_0),
-            change("/etc/evil", ChangeType::_1),
+            ("/work/venv".into(), ChangeKind::Added),
+            ("/work/venv/bin".into(), ChangeKind::Added),
+            ("/home/pony/.evil".into(), ChangeKind::Added),
+            ("/work/src/pkg.egg-info".into(), ChangeKind::Added),
         ];
         let o = outcome_of(&plan(), r);
-        let paths: Vec<&str> = o.install_changes.iter().map(|c| c.path.as_str()).collect();
-        assert_eq!(paths, ["/etc/evil"]);
-        assert!(o.install_changes[0].flagged);
+        let listed: Vec<(&str, bool)> = o
+            .install_changes
+            .iter()
+            .map(|c| (c.path.as_str(), c.flagged))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                ("/home/pony/.evil", true),
+                ("/work/src/pkg.egg-info", false),
+                ("/work/venv", false),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_full_area_after_failing_tests_is_the_disk_limit() {
+        let mut r = record(JobEnd::Tested(ExecEnd::Exited(1)));
+        r.full_area = Some("/work (64 MiB)".into());
+        let o = outcome_of(&plan(), r);
+        assert_eq!(o.status, Status::LimitExceeded);
+        assert_eq!(
+            o.detail.as_deref(),
+            Some("ran out of disk: /work (64 MiB) is full")
+        );
     }
 }

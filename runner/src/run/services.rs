@@ -61,6 +61,7 @@ async fn try_start_services(
             .cpu_limit(limits.cpus)
             .pids_limit(limits.pids)
             .tmp_size(None)
+            .writable_root()
             .labels(owner.labels())
             .build()
             .map_err(|e| Other(e.to_string()))?;

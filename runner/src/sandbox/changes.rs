@@ -1,12 +1,12 @@
-//! The files an install changed, as the report shows them: the container's file changes
-//! (Docker's `container_changes`, taken right after the install) classified, with
-//! anything outside the virtualenv and the work tree flagged, and collapsed so that a
-//! venv of ten thousand files reads as one line.
+//! The files an install changed, as the report shows them: the changes to the job's
+//! writable areas (compared by [`crate::sandbox::snapshot`] before and right after the
+//! install) classified, with anything outside the virtualenv and the work tree
+//! flagged, and collapsed so that a venv of ten thousand files reads as one line.
 //!
 //! A flagged change is not an error: it is what a reviewer should look at (a `setup.py`
 //! writing to `/etc`, a `.pth` file dropped into the system site-packages).
 //!
-//! Pure: Docker's answer comes in as plain `(path, kind)` pairs.
+//! Pure: the changes come in as plain `(path, kind)` pairs.
 
 use serde::{Deserialize, Serialize};
 
@@ -23,23 +23,12 @@ pub const MAX_LISTED: usize = 200;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChangeKind {
-    /// The path did not exist in the image.
+    /// The path did not exist before the install.
     Added,
     /// The file's content or metadata changed; for a directory, something inside it.
     Changed,
-    /// The path existed in the image and is gone.
+    /// The path existed before the install and is gone.
     Deleted,
-}
-
-impl ChangeKind {
-    /// Docker's code: 0 modified, 1 added, 2 deleted. An unknown code reads as changed.
-    pub fn from_docker(kind: u8) -> ChangeKind {
-        match kind {
-            1 => ChangeKind::Added,
-            2 => ChangeKind::Deleted,
-            _ => ChangeKind::Changed,
-        }
-    }
 }
 
 /// One listed change.
@@ -76,7 +65,7 @@ impl InstallChanges {
     }
 }
 
-/// Classifies Docker's file changes of a container whose virtualenv is at `venv` and work
+/// Classifies the file changes of a container whose virtualenv is at `venv` and work
 /// tree at `work` (absolute paths).
 ///
 /// - Changes inside `venv`, `work` or [`EXPECTED_NOISE`] are listed, not flagged.
@@ -87,12 +76,12 @@ impl InstallChanges {
 ///   listed; the others are counted in the directory's `inside`.
 pub fn classify_changes<I>(changes: I, venv: &str, work: &str) -> InstallChanges
 where
-    I: IntoIterator<Item = (String, u8)>,
+    I: IntoIterator<Item = (String, ChangeKind)>,
 {
     let roots = [normalize(venv), normalize(work)];
     let mut all: Vec<(String, ChangeKind)> = changes
         .into_iter()
-        .map(|(path, kind)| (normalize(&path), ChangeKind::from_docker(kind)))
+        .map(|(path, kind)| (normalize(&path), kind))
         .collect();
     // Component order puts a directory right before its contents ("/a", "/a/b", "/a-b"),
     // which plain string order does not.
@@ -179,8 +168,17 @@ mod tests {
     const VENV: &str = "/home/pony/venv";
     const WORK: &str = "/home/pony/src";
 
-    fn docker(changes: &[(&str, u8)]) -> Vec<(String, u8)> {
-        changes.iter().map(|(p, k)| (p.to_string(), *k)).collect()
+    /// Changes written with Docker's codes (0 changed, 1 added, 2 deleted), short.
+    fn docker(changes: &[(&str, u8)]) -> Vec<(String, ChangeKind)> {
+        let kind = |k: u8| match k {
+            1 => ChangeKind::Added,
+            2 => ChangeKind::Deleted,
+            _ => ChangeKind::Changed,
+        };
+        changes
+            .iter()
+            .map(|(p, k)| (p.to_string(), kind(*k)))
+            .collect()
     }
 
     fn line(path: &str, kind: ChangeKind, flagged: bool, inside: usize) -> InstallChange {
@@ -295,8 +293,9 @@ mod tests {
 
     #[test]
     fn long_lists_are_capped_keeping_flagged_first() {
-        let mut input: Vec<(String, u8)> = (0..300).map(|i| (format!("/tmp/f{i:03}"), 1)).collect();
-        input.extend((0..5).map(|i| (format!("/etc/x{i}"), 1)));
+        let mut input: Vec<(String, ChangeKind)> =
+            (0..300).map(|i| (format!("/tmp/f{i:03}"), A)).collect();
+        input.extend((0..5).map(|i| (format!("/etc/x{i}"), A)));
         let got = classify_changes(input, VENV, WORK);
         assert_eq!(got.changes.len(), MAX_LISTED);
         assert_eq!(got.omitted, 305 - MAX_LISTED);

@@ -1,7 +1,6 @@
 //! A sandboxed container and what ponyswarm does with one: start it with an idle pid 1,
 //! run commands in it with their output streamed and their time bounded, copy files in
-//! (tar streams) and out, read its file changes and whether the kernel OOM-killed
-//! something in it.
+//! (tar streams) and out, and tell whether the kernel OOM-killed something in it.
 //!
 //! Ownership: every container is owned by a [`Container`] guard and recorded in the
 //! run's [`Tracker`]. A guard removes its container when told ([`Container::remove`]),
@@ -10,7 +9,7 @@
 //! before it returns.
 
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
-use bollard::models::{ContainerCreateBody, ContainerState, FilesystemChange};
+use bollard::models::{ContainerCreateBody, ContainerState};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder, EventsOptionsBuilder,
     KillContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
@@ -231,6 +230,12 @@ const EXIT_GRACE: Duration = Duration::from_millis(1500);
 /// How often to ask the engine whether the command's process has exited.
 const EXEC_POLL: Duration = Duration::from_millis(1000);
 
+/// Whether an exec's process has exited. Not running is not enough: an exec the engine
+/// has not started yet is not running either, and has no exit code.
+fn has_exited(inspect: &bollard::models::ExecInspectResponse) -> bool {
+    inspect.running == Some(false) && inspect.exit_code.is_some()
+}
+
 /// A container owned by ponyswarm, removed when this guard is removed or dropped.
 #[derive(Debug)]
 pub struct Container {
@@ -350,7 +355,7 @@ impl Container {
                 },
                 _ = poll.tick(), if exited_at.is_none() => {
                     let inspect = self.docker.inspect_exec(&created.id).await;
-                    if matches!(inspect, Ok(ref i) if i.running == Some(false)) {
+                    if matches!(inspect, Ok(ref i) if has_exited(i)) {
                         exited_at = Some(Instant::now());
                     }
                 }
@@ -434,15 +439,6 @@ impl Container {
             .read_to_end(&mut contents)
             .map_err(arch_err)?;
         Ok(Some(contents))
-    }
-
-    /// The paths added, changed and deleted in the container's writable layer.
-    pub async fn changes(&self) -> Result<Vec<FilesystemChange>, ContainerError> {
-        self.docker
-            .container_changes(&self.name)
-            .await
-            .map(Option::unwrap_or_default)
-            .map_err(|e| self.err("list changes of", e))
     }
 
     /// The container's state (running, exit code, `oom_killed`, health).
@@ -541,5 +537,24 @@ impl Drop for Container {
                 }
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bollard::models::ExecInspectResponse;
+
+    #[test]
+    fn an_exec_not_yet_started_has_not_exited() {
+        let inspect = |running, exit_code| ExecInspectResponse {
+            running: Some(running),
+            exit_code,
+            ..Default::default()
+        };
+        assert!(!has_exited(&inspect(false, None)), "not started yet");
+        assert!(!has_exited(&inspect(true, None)));
+        assert!(has_exited(&inspect(false, Some(0))));
+        assert!(has_exited(&inspect(false, Some(137))));
     }
 }

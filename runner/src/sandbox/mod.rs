@@ -3,6 +3,7 @@
 //!
 //! The rest of ponyswarm decides; this module carries the decisions out.
 
+pub mod areas;
 pub mod changes;
 pub mod container;
 pub mod docker;

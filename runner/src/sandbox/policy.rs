@@ -5,16 +5,25 @@
 //! Pure: builds a config, talks to no one. Every default is the safe one; each knob
 //! that weakens the sandbox says what it costs in a `## Security` paragraph.
 //!
+//! The root filesystem is read-only: a job writes only to size-capped areas (a work
+//! area, `/tmp`, its home), so it cannot fill the host's disk through the container's
+//! writable layer, which most storage drivers do not cap.
+//!
 //! What is never offered: privileged mode, added capabilities beyond the short list a
 //! service's entrypoint needs, host namespaces, devices, and the Docker socket (binds
 //! naming it are refused by [`SandboxBuilder::build`]).
 
 use crate::sandbox::labels;
-use bollard::models::{ContainerCreateBody, EndpointSettings, HostConfig, NetworkingConfig};
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HostConfig, Mount, MountType, MountVolumeOptions,
+    MountVolumeOptionsDriverConfig, NetworkingConfig,
+};
 use std::collections::HashMap;
 
 /// The user sandboxed code runs as: `pony` (uid 1000) in the Python images.
 pub const SANDBOX_USER: &str = "1000:1000";
+/// The sandbox user's numeric uid and gid, owners of the writable areas.
+const SANDBOX_UID: u32 = 1000;
 
 /// Which network a container is attached to.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -84,7 +93,8 @@ pub enum PolicyError {
 
 /// Builds the configuration of a sandboxed container. Defaults: uid 1000, every
 /// capability dropped, no-new-privileges, no network, 2 GiB of memory and no swap,
-/// one CPU, 512 processes, tini as pid 1, a size-capped `/tmp`.
+/// one CPU, 512 processes, tini as pid 1, a read-only root filesystem and a
+/// size-capped `/tmp`.
 #[derive(Debug, Clone)]
 pub struct SandboxBuilder {
     image: String,
@@ -98,6 +108,9 @@ pub struct SandboxBuilder {
     network: NetworkAccess,
     binds: Vec<String>,
     tmp_size: Option<u64>,
+    writable_root: bool,
+    work_areas: Vec<(String, u64)>,
+    scratch: Vec<(String, u64)>,
     service_capabilities: bool,
     labels: HashMap<String, String>,
 }
@@ -121,6 +134,9 @@ impl SandboxBuilder {
             network: NetworkAccess::None,
             binds: Vec::new(),
             tmp_size: Some(512 << 20),
+            writable_root: false,
+            work_areas: Vec::new(),
+            scratch: Vec::new(),
             service_capabilities: false,
             labels: HashMap::new(),
         }
@@ -146,7 +162,8 @@ impl SandboxBuilder {
 
     /// Memory limit in bytes, swap included (swap is off: the limit is the limit).
     /// Default 2 GiB. A process that passes it is killed by the kernel, and the job
-    /// ends as `limit-exceeded`.
+    /// ends as `limit-exceeded`. The sizes of the [work areas](Self::work_area) are
+    /// added to it, since what is written there is held in memory.
     pub fn memory_limit(mut self, bytes: u64) -> Self {
         self.memory = i64::try_from(bytes).unwrap_or(i64::MAX);
         self
@@ -196,9 +213,41 @@ impl SandboxBuilder {
     }
 
     /// Size of the tmpfs on `/tmp`, charged to the memory limit; `None` keeps the
-    /// image's `/tmp` on the container's writable layer. Default 512 MiB.
+    /// image's `/tmp` (read-only, unless the root is [writable](Self::writable_root)).
+    /// Default 512 MiB.
     pub fn tmp_size(mut self, bytes: Option<u64>) -> Self {
         self.tmp_size = bytes;
+        self
+    }
+
+    /// A writable area of at most `bytes` at `target`, owned by the sandbox user: an
+    /// anonymous volume on a tmpfs, removed with the container. Unlike
+    /// [`scratch`](Self::scratch), the engine's archive calls (`upload`,
+    /// `download_file`) reach it, so the source goes in and results come out here.
+    /// Its size is added to the memory limit: what is written is held in memory.
+    pub fn work_area(mut self, target: &str, bytes: u64) -> Self {
+        self.work_areas.push((target.to_string(), bytes));
+        self
+    }
+
+    /// A tmpfs of at most `bytes` at `target`, owned by the sandbox user (a home
+    /// directory), charged to the memory limit. Only commands in the container see
+    /// it: the engine's archive calls do not.
+    pub fn scratch(mut self, target: &str, bytes: u64) -> Self {
+        self.scratch.push((target.to_string(), bytes));
+        self
+    }
+
+    /// Leaves the root filesystem writable (the container's writable layer).
+    ///
+    /// ## Security
+    /// Most storage drivers (overlay2 without quotas, fuse-overlayfs) do not cap the
+    /// writable layer: code in the container can write until the host's disk is full.
+    /// Only for containers that run no project code with a limit of their own to keep
+    /// (services, whose data directories are the image's), or whose writes a deadline
+    /// bounds (the dependency fetch).
+    pub fn writable_root(mut self) -> Self {
+        self.writable_root = true;
         self
     }
 
@@ -246,13 +295,35 @@ impl SandboxBuilder {
         let cap_add = self
             .service_capabilities
             .then(|| SERVICE_CAPABILITIES.iter().map(|c| c.to_string()).collect());
-        let tmpfs = self.tmp_size.map(|size| {
-            HashMap::from([("/tmp".to_string(), format!("rw,nosuid,nodev,size={size}"))])
-        });
+        // `exec`: the engine mounts a tmpfs `noexec` unless told, and a venv's native
+        // extensions and scripts must run.
+        let mut tmpfs: HashMap<String, String> = self
+            .scratch
+            .iter()
+            .map(|(target, size)| {
+                let opts = format!(
+                    "rw,exec,nosuid,nodev,size={size},mode=0755,uid={SANDBOX_UID},gid={SANDBOX_UID}"
+                );
+                (target.clone(), opts)
+            })
+            .collect();
+        if let Some(size) = self.tmp_size {
+            let opts = format!("rw,exec,nosuid,nodev,size={size},mode=1777");
+            tmpfs.insert("/tmp".to_string(), opts);
+        }
+        let mounts: Vec<Mount> = self
+            .work_areas
+            .iter()
+            .map(|(target, size)| work_area_mount(target, *size, &self.labels))
+            .collect();
+        let areas: u64 = self.work_areas.iter().map(|(_, size)| size).sum();
+        let memory = self
+            .memory
+            .saturating_add(i64::try_from(areas).unwrap_or(i64::MAX));
         let host_config = HostConfig {
-            memory: Some(self.memory),
+            memory: Some(memory),
             // Equal to `memory`: no swap, so the memory limit is a real limit.
-            memory_swap: Some(self.memory),
+            memory_swap: Some(memory),
             nano_cpus: Some((self.cpus * 1e9).round() as i64),
             pids_limit: Some(self.pids),
             cap_drop: Some(vec!["ALL".to_string()]),
@@ -263,10 +334,9 @@ impl SandboxBuilder {
             init: Some(true),
             network_mode: Some(network_mode),
             binds: (!self.binds.is_empty()).then(|| self.binds.clone()),
-            tmpfs,
-            // Kept writable: uploads need it, and the install's file changes are read
-            // from the writable layer.
-            readonly_rootfs: Some(false),
+            mounts: (!mounts.is_empty()).then_some(mounts),
+            tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
+            readonly_rootfs: Some(!self.writable_root),
             ..Default::default()
         };
         Ok(ContainerCreateBody {
@@ -281,6 +351,37 @@ impl SandboxBuilder {
             networking_config,
             ..Default::default()
         })
+    }
+}
+
+/// The anonymous volume of a [work area](SandboxBuilder::work_area): the `local`
+/// driver mounting a tmpfs (a size cap every engine and storage driver honours), which
+/// the engine removes with the container (ponyswarm removes containers with their
+/// anonymous volumes) and whose labels name the owner for `ponyswarm clean`.
+fn work_area_mount(target: &str, size: u64, labels: &HashMap<String, String>) -> Mount {
+    let options = HashMap::from([
+        ("type".to_string(), "tmpfs".to_string()),
+        ("device".to_string(), "tmpfs".to_string()),
+        (
+            "o".to_string(),
+            format!("size={size},nosuid,nodev,mode=0755,uid={SANDBOX_UID},gid={SANDBOX_UID}"),
+        ),
+    ]);
+    Mount {
+        target: Some(target.to_string()),
+        typ: Some(MountType::VOLUME),
+        read_only: Some(false),
+        volume_options: Some(MountVolumeOptions {
+            // Nothing of the image's directory is copied in: the area starts empty.
+            no_copy: Some(true),
+            labels: (!labels.is_empty()).then(|| labels.clone()),
+            driver_config: Some(MountVolumeOptionsDriverConfig {
+                name: Some("local".to_string()),
+                options: Some(options),
+            }),
+            subpath: None,
+        }),
+        ..Default::default()
     }
 }
 
@@ -413,9 +514,59 @@ mod tests {
     }
 
     #[test]
+    fn root_is_read_only_unless_asked() {
+        assert_eq!(
+            host(&SandboxBuilder::new("img")).readonly_rootfs,
+            Some(true)
+        );
+        let h = host(&SandboxBuilder::new("img").writable_root());
+        assert_eq!(h.readonly_rootfs, Some(false));
+    }
+
+    #[test]
+    fn work_area_is_a_capped_tmpfs_volume_added_to_memory() {
+        let h = host(
+            &SandboxBuilder::new("img")
+                .memory_limit(256 << 20)
+                .work_area("/work", 64 << 20)
+                .labels(HashMap::from([("k".to_string(), "v".to_string())])),
+        );
+        assert_eq!(h.memory, Some(320 << 20));
+        assert_eq!(h.memory_swap, Some(320 << 20));
+        let mounts = h.mounts.unwrap();
+        assert_eq!(mounts.len(), 1);
+        assert_eq!(mounts[0].target.as_deref(), Some("/work"));
+        assert_eq!(mounts[0].typ, Some(MountType::VOLUME));
+        // Anonymous: removed with the container.
+        assert_eq!(mounts[0].source, None);
+        let volume = mounts[0].volume_options.as_ref().unwrap();
+        assert_eq!(volume.labels.as_ref().unwrap()["k"], "v");
+        let driver = volume.driver_config.as_ref().unwrap();
+        let opts = driver.options.as_ref().unwrap();
+        assert_eq!(opts["type"], "tmpfs");
+        assert_eq!(
+            opts["o"],
+            "size=67108864,nosuid,nodev,mode=0755,uid=1000,gid=1000"
+        );
+    }
+
+    #[test]
+    fn scratch_is_an_executable_tmpfs_of_the_sandbox_user() {
+        let h = host(&SandboxBuilder::new("img").scratch("/home/pony", 1 << 20));
+        assert_eq!(
+            h.tmpfs.unwrap()["/home/pony"],
+            "rw,exec,nosuid,nodev,size=1048576,mode=0755,uid=1000,gid=1000"
+        );
+        assert_eq!(h.memory, Some(2 << 30), "a tmpfs is charged, not added");
+    }
+
+    #[test]
     fn tmp_is_a_capped_tmpfs() {
         let h = host(&SandboxBuilder::new("img").tmp_size(Some(1 << 20)));
-        assert_eq!(h.tmpfs.unwrap()["/tmp"], "rw,nosuid,nodev,size=1048576");
+        assert_eq!(
+            h.tmpfs.unwrap()["/tmp"],
+            "rw,exec,nosuid,nodev,size=1048576,mode=1777"
+        );
         assert!(host(&SandboxBuilder::new("img").tmp_size(None))
             .tmpfs
             .is_none());

@@ -78,6 +78,7 @@ pub async fn check_rst(
         .command(vec!["sleep".into(), "infinity".into()])
         .working_dir("/work")
         .network(NetworkAccess::None)
+        .work_area("/work", 64 << 20)
         .volume(volume, crate::run::prepare::WHEELS, false)
         .labels(owner.labels())
         .build()
@@ -149,11 +150,12 @@ pub async fn description_renders(
 
 async fn render_in(container: &Container, python: &str, description: &str) -> Result<bool, String> {
     let tar = file_tar("description.rst", description.as_bytes()).map_err(|e| e.to_string())?;
+    // Started first: the work area is a tmpfs, mounted while the container runs.
+    container.start().await.map_err(|e| e.to_string())?;
     container
         .upload("/work", futures_util::stream::once(async move { Ok(tar) }))
         .await
         .map_err(|e| e.to_string())?;
-    container.start().await.map_err(|e| e.to_string())?;
     let wheels = crate::run::prepare::WHEELS;
     let install = format!(
         "w=$(ls {wheels}/pip-*.whl | head -n 1) && {python} \"$w/pip\" install --quiet \
