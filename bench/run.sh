@@ -57,12 +57,20 @@ echo 'print("ok")' >"$WORK/trivial/noop.py"
 swarm "$WORK/trivial/ponyswarm.yaml" warmup-trivial  # images resolved, wheelhouse made
 IMAGE=$(docker images ponyswarm/python-3.11 --format '{{.Repository}}:{{.Tag}}' | head -n1)
 t0=$(now)
+# The same confinement as a ponyswarm job: read-only root, a 2 GiB tmpfs work area (an
+# anonymous volume, removed with the container), tmpfs home and /tmp, memory + disk.
+AREA='type=volume,dst=/work,volume-driver=local,volume-nocopy,volume-opt=type=tmpfs'
+AREA+=',volume-opt=device=tmpfs,"volume-opt=o=size=2g,nosuid,nodev,mode=0755,uid=1000,gid=1000"'
 for _ in $(seq "$N"); do
-  id=$(docker create --network none --user 1000:1000 --cap-drop ALL --memory 2g \
-    --pids-limit 512 --init "$IMAGE" python -c 'print("ok")')
+  id=$(docker create --network none --user 1000:1000 --cap-drop ALL \
+    --security-opt no-new-privileges --memory 4g --memory-swap 4g --cpus 1 \
+    --pids-limit 512 --init --read-only --mount "$AREA" \
+    --tmpfs /home/pony:rw,exec,nosuid,nodev,size=512m,mode=0755,uid=1000,gid=1000 \
+    --tmpfs /tmp:rw,exec,nosuid,nodev,size=512m,mode=1777 \
+    "$IMAGE" python -c 'print("ok")')
   docker start -a "$id" >/dev/null
   docker wait "$id" >/dev/null
-  docker rm "$id" >/dev/null
+  docker rm -v "$id" >/dev/null
 done
 docker_s=$(minus "$(now)" "$t0")
 t0=$(now)

@@ -18,10 +18,10 @@ async fn planted_failure_fails_exactly_its_jobs() {
             let j = job(&json, &[("flavor", flavor), ("size", size)]);
             let expected = if flavor == "bad" { "failed" } else { "passed" };
             assert_eq!(status(j), expected, "{j:#}");
-            // 6 tests: one skipped; the planted one fails only where flavor=bad.
+            // 7 tests: one skipped; the planted one fails only where flavor=bad.
             let failed = u64::from(flavor == "bad");
             assert_eq!(j["tests"]["failed"], failed, "{j:#}");
-            assert_eq!(j["tests"]["passed"], 5 - failed, "{j:#}");
+            assert_eq!(j["tests"]["passed"], 6 - failed, "{j:#}");
             assert_eq!(j["tests"]["skipped"], 1, "{j:#}");
             assert_eq!(j["tests"]["errors"], 0, "{j:#}");
             let failures = j["failures"].as_array().expect("failures");
