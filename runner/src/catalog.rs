@@ -36,6 +36,12 @@ pub struct ServiceInfo {
     pub scheme: &'static str,
     /// Credentials, for databases: user, password, database.
     pub credentials: Option<Credentials>,
+    /// The directory the service keeps its data in, which its image fills at start
+    /// from a seed made at build time (see `images/`), so ponyswarm can mount a
+    /// size-capped tmpfs there and the rest of the image read-only. Only for images
+    /// built from `images/`: `None` for a service that keeps nothing on disk, and for
+    /// any image reference.
+    pub data: Option<&'static str>,
 }
 
 /// Database credentials baked into a catalog service image.
@@ -61,12 +67,34 @@ pub const ENTRIES: &[Entry] = &[
     service(
         "postgres",
         "bookworm",
-        5432,
-        "postgres",
-        Some(DB_CREDENTIALS),
+        ServiceInfo {
+            port: 5432,
+            scheme: "postgres",
+            credentials: Some(DB_CREDENTIALS),
+            data: Some("/var/lib/postgresql/data"),
+        },
     ),
-    service("mariadb", "bookworm", 3306, "mysql", Some(DB_CREDENTIALS)),
-    service("redis", "bookworm", 6379, "redis", None),
+    service(
+        "mariadb",
+        "bookworm",
+        ServiceInfo {
+            port: 3306,
+            scheme: "mysql",
+            credentials: Some(DB_CREDENTIALS),
+            data: Some("/var/lib/mysql"),
+        },
+    ),
+    // Keeps nothing on disk (`save ""`, no append-only file: images/redis/redis.conf).
+    service(
+        "redis",
+        "bookworm",
+        ServiceInfo {
+            port: 6379,
+            scheme: "redis",
+            credentials: None,
+            data: None,
+        },
+    ),
 ];
 
 const fn python(
@@ -85,24 +113,14 @@ const fn python(
     }
 }
 
-const fn service(
-    name: &'static str,
-    suite: &'static str,
-    port: u16,
-    scheme: &'static str,
-    credentials: Option<Credentials>,
-) -> Entry {
+const fn service(name: &'static str, suite: &'static str, info: ServiceInfo) -> Entry {
     Entry {
         name,
         kind: Kind::Service,
         dir: name,
         suite,
         python: None,
-        service: Some(ServiceInfo {
-            port,
-            scheme,
-            credentials,
-        }),
+        service: Some(info),
     }
 }
 
@@ -141,12 +159,16 @@ pub fn is_image_reference(s: &str) -> bool {
 pub fn service_info_for_reference(reference: &str) -> Option<ServiceInfo> {
     let repo = reference.split(['@', ':']).next().unwrap_or(reference);
     let last = repo.rsplit('/').next().unwrap_or(repo);
-    match last {
-        "postgres" | "postgis" => service_entry("postgres")?.service,
-        "mariadb" | "mysql" => service_entry("mariadb")?.service,
-        "redis" | "valkey" => service_entry("redis")?.service,
-        _ => None,
-    }
+    let like = match last {
+        "postgres" | "postgis" => "postgres",
+        "mariadb" | "mysql" => "mariadb",
+        "redis" | "valkey" => "redis",
+        _ => return None,
+    };
+    // Such an image does not seed its data directory from a copy of its own.
+    service_entry(like)?
+        .service
+        .map(|info| ServiceInfo { data: None, ..info })
 }
 
 #[cfg(test)]
@@ -176,5 +198,16 @@ mod tests {
             3306
         );
         assert!(service_info_for_reference("example/thing:1").is_none());
+        assert_eq!(
+            service_info_for_reference("postgres:16").unwrap().data,
+            None,
+            "only catalog images seed their data directory"
+        );
+        assert!(service_entry("postgres")
+            .unwrap()
+            .service
+            .unwrap()
+            .data
+            .is_some());
     }
 }

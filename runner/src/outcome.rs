@@ -239,8 +239,9 @@ const PIDS_LIMIT_SIGNS: &[&str] = &[
     "pthread_create failed: Resource temporarily unavailable",
 ];
 
-/// Signs in a log that a write found no room: ENOSPC as libc and Python word it.
-const DISK_FULL_SIGNS: &[&str] = &["No space left on device"];
+/// Signs in a log that a write found no room: ENOSPC as libc, Python and PostgreSQL
+/// word it, and as MariaDB's InnoDB does ("preallocating … failed with error 28").
+pub const DISK_FULL_SIGNS: &[&str] = &["No space left on device", "failed with error 28"];
 
 /// Decides a job's status, and a detail saying why when the status alone does not.
 ///

@@ -24,6 +24,10 @@ pub struct ServicePlan {
     pub port: u16,
     /// Environment of the service container.
     pub env: Vec<(String, String)>,
+    /// Where the service keeps its data, for a catalog image that seeds it at start
+    /// (see [`ServiceInfo::data`]): a size-capped tmpfs goes there and the rest of the
+    /// service is read-only. `None`: the service's root stays writable.
+    pub data: Option<String>,
 }
 
 /// Everything needed to run one job, decided before Docker is touched.
@@ -242,6 +246,7 @@ fn service_info(spec: &Spec, name: &str, s: &ServiceSpec) -> Result<ServiceInfo,
             port,
             scheme: "tcp",
             credentials: None,
+            data: None,
         }),
         (None, None) => Err(SpecError::at(
             &spec.path,
@@ -300,6 +305,7 @@ fn plan_job(
             image: s.image.value.clone(),
             port: info.port,
             env: service_env(&s.image.value, &info, &s.env),
+            data: info.data.map(str::to_string),
         });
         endpoints.push(Endpoint {
             name: name.clone(),

@@ -5,6 +5,9 @@
 //!
 //! Each harm must end as a clear status, the well-behaved job must pass, the host must
 //! be unchanged, nothing of the run may be left, and ponyswarm must end normally.
+//!
+//! A second run (`hostile/db-filler`) fills PostgreSQL and MariaDB from the tests: the
+//! databases must run out of their capped data areas, not the host's disk.
 
 mod run_support;
 
@@ -181,4 +184,48 @@ async fn hostile_jobs_end_as_statuses_and_leave_the_host_alone() {
     let after: Vec<Option<Vec<u8>>> = HOST_FILES.iter().map(|f| std::fs::read(f).ok()).collect();
     assert!(before == after, "a host file under /etc changed");
     assert!(!Path::new(MARKER).exists(), "{MARKER} appeared on the host");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tests_that_fill_their_database_fill_the_data_area_not_the_host() {
+    let _serial = serial().await;
+    let docker = run_support::docker().await;
+    ensure_images(&docker, &["3.11", "postgres", "mariadb"]).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(env!("CARGO_BIN_EXE_ponyswarm"))
+        .arg("run")
+        .arg(hostile("db-filler").join("ponyswarm.yaml"))
+        .args(["--quiet", "--report-dir"])
+        .arg(dir.path().join("report"))
+        .env(
+            "PONYSWARM_DATABASE",
+            format!("sqlite://{}", dir.path().join("db.sqlite").display()),
+        )
+        .output()
+        .expect("ponyswarm runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let text =
+        std::fs::read_to_string(dir.path().join("report/results.json")).expect("results.json");
+    let results: Value = serde_json::from_str(&text).expect("JSON");
+    for (db, data) in [
+        ("postgres", "/var/lib/postgresql/data"),
+        ("mariadb", "/var/lib/mysql"),
+    ] {
+        let j = results["jobs"]
+            .as_array()
+            .expect("jobs")
+            .iter()
+            .find(|j| j["matrix"]["db"] == db)
+            .unwrap_or_else(|| panic!("no job {db} in {results:#}"));
+        let log = j["log"].as_str().unwrap_or_default();
+        assert!(!log.contains("ESCAPED"), "{db} escaped: {log}");
+        assert!(log.contains("blocked after"), "{db}: {log}");
+        assert_eq!(j["status"], "limit-exceeded", "{j:#}");
+        let detail = j["detail"].as_str().unwrap_or_default();
+        let want = format!("ran out of disk: service {db}: {data} (160 MiB) is full");
+        assert_eq!(detail, want, "{j:#}");
+    }
+    let run_id = results["run"]["id"].as_str().expect("run id");
+    assert_eq!(leftovers(&docker, run_id).await, Vec::<String>::new());
 }

@@ -9,6 +9,7 @@
 use crate::detect::{runner_of, with_junit};
 use crate::junit::{self, Counts, Failure};
 use crate::logcap::LogBuffer;
+use crate::outcome::DISK_FULL_SIGNS;
 use crate::plan::JobPlan;
 use crate::run::prepare::{PrepareError, PrepareRequest, Wheelhouses, WHEELS};
 use crate::run::progress::{Phase, Progress};
@@ -39,7 +40,7 @@ pub const HOME: &str = "/home/pony";
 const AREAS: &[&str] = &[WORK, HOME, "/tmp", "/dev/shm"];
 /// The most `/tmp` and the home directory may each hold (less when `limits.disk` is
 /// smaller).
-const SIDE_AREA: u64 = 512 << 20;
+pub(super) const SIDE_AREA: u64 = 512 << 20;
 /// Where the job's venv is made.
 pub const VENV: &str = "/work/venv";
 /// Where the source tree is extracted.
@@ -288,12 +289,15 @@ impl Run<'_> {
         let installed = self.install(main).await;
         self.phases.push((Phase::Install, t.elapsed()));
         if let Some(end) = installed? {
+            self.check_full(objects, &end).await;
             return Ok((end, None));
         }
         let t = self.enter(Phase::Test);
         let tested = self.test(main).await;
         self.phases.push((Phase::Test, t.elapsed()));
-        tested.map(|(end, tested)| (end, Some(tested)))
+        let (end, tested) = tested?;
+        self.check_full(objects, &end).await;
+        Ok((end, Some(tested)))
     }
 
     /// Makes the Python image and every service image available.
@@ -468,13 +472,11 @@ impl Run<'_> {
         ));
         let end = self.shell(main, &venv, false).await?;
         if end != ExecEnd::Exited(0) {
-            self.check_full(main, end).await;
             return Ok(Some(JobEnd::Install { command: venv, end }));
         }
         for command in self.plan.install.clone() {
             let end = self.shell(main, &command, true).await?;
             if end != ExecEnd::Exited(0) {
-                self.check_full(main, end).await;
                 return Ok(Some(JobEnd::Install { command, end }));
             }
         }
@@ -500,12 +502,19 @@ impl Run<'_> {
         }
     }
 
-    /// After a command that failed (`end`): whether it left a writable area full,
-    /// kept for the outcome. A container a limit killed has nothing left to ask.
-    async fn check_full(&mut self, main: &Container, end: ExecEnd) {
-        if !matches!(end, ExecEnd::Exited(code) if code != 0) {
+    /// After a phase that failed (`end`): whether it left a writable area full, the
+    /// job's own or a service's data, kept for the outcome. A container that a limit
+    /// killed has nothing left to ask.
+    async fn check_full(&mut self, objects: &Objects, end: &JobEnd) {
+        let failed = match end {
+            JobEnd::Install { end, .. } | JobEnd::Tested(end) => {
+                matches!(end, ExecEnd::Exited(code) if *code != 0)
+            }
+            _ => false,
+        };
+        let Some(main) = objects.main.as_ref().filter(|_| failed) else {
             return;
-        }
+        };
         let limits = ExecLimits {
             no_output: None,
             ..self.limits()
@@ -518,10 +527,30 @@ impl Run<'_> {
             }
         };
         if let Some(area) = full {
-            let described = format!("{} ({})", area.path, mib(area.size));
-            self.note(&format!("ponyswarm: {described} is full"));
-            self.full_area = Some(described);
+            return self.keep_full(format!("{} ({})", area.path, mib(area.size)));
         }
+        for (container, service) in objects.services.iter().zip(&self.plan.services) {
+            let Some(data) = &service.data else { continue };
+            // A database that found its disk full may have shut down (PostgreSQL does
+            // when it cannot write its WAL): then its log tells, not `df`.
+            let full = match areas::usage(container, &[data.as_str()], limits).await {
+                Ok(usage) => usage.iter().any(areas::Usage::is_full),
+                Err(_) => false,
+            } || {
+                let log = container.log_tail(200).await;
+                DISK_FULL_SIGNS.iter().any(|sign| log.contains(sign))
+            };
+            if full {
+                let size = mib(self.plan.limits.disk);
+                return self.keep_full(format!("service {}: {data} ({size})", service.name));
+            }
+        }
+    }
+
+    /// Keeps `area` (`/work (64 MiB)`) as the outcome's full area, with a note.
+    fn keep_full(&mut self, area: String) {
+        self.note(&format!("ponyswarm: {area} is full"));
+        self.full_area = Some(area);
     }
 
     /// Runs the test command and reads its results.
@@ -532,7 +561,6 @@ impl Run<'_> {
             self.note(&format!("ponyswarm: test command detected: {why}"));
         }
         let end = self.shell(main, &command, true).await?;
-        self.check_full(main, end).await;
         let mut tested = Tested {
             command: Some(command),
             ..Tested::default()

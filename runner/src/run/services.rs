@@ -5,7 +5,7 @@
 //! whatever happens next.
 
 use crate::plan::JobPlan;
-use crate::run::job::{object_name, JobContext, Objects, SERVICE_HEALTH_TIMEOUT};
+use crate::run::job::{object_name, JobContext, Objects, SERVICE_HEALTH_TIMEOUT, SIDE_AREA};
 use crate::run::record::JobEnd;
 use crate::sandbox::network::Network;
 use crate::sandbox::policy::{NetworkAccess, Owner, SandboxBuilder};
@@ -60,11 +60,17 @@ async fn try_start_services(
             .memory_limit(limits.memory)
             .cpu_limit(limits.cpus)
             .pids_limit(limits.pids)
-            .tmp_size(None)
-            .writable_root()
-            .labels(owner.labels())
-            .build()
-            .map_err(|e| Other(e.to_string()))?;
+            .labels(owner.labels());
+        // A catalog database writes only its data area and /tmp, both capped, so a test
+        // that fills it fills `limits.disk`, not the host's disk. Any other image keeps
+        // its writable root: where it writes is not known.
+        let config = match &svc.data {
+            Some(data) => config
+                .data_area(data, limits.disk)
+                .tmp_size(Some(limits.disk.min(SIDE_AREA))),
+            None => config.tmp_size(None).writable_root(),
+        };
+        let config = config.build().map_err(|e| Other(e.to_string()))?;
         let name = object_name(owner, plan, &format!("svc-{}", svc.name));
         let container = service::start(&ctx.docker, &ctx.tracker, &svc.name, &name, config)
             .await

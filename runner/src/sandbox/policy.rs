@@ -111,6 +111,7 @@ pub struct SandboxBuilder {
     writable_root: bool,
     work_areas: Vec<(String, u64)>,
     scratch: Vec<(String, u64)>,
+    data_areas: Vec<(String, u64)>,
     service_capabilities: bool,
     labels: HashMap<String, String>,
 }
@@ -137,6 +138,7 @@ impl SandboxBuilder {
             writable_root: false,
             work_areas: Vec::new(),
             scratch: Vec::new(),
+            data_areas: Vec::new(),
             service_capabilities: false,
             labels: HashMap::new(),
         }
@@ -238,6 +240,17 @@ impl SandboxBuilder {
         self
     }
 
+    /// A tmpfs of at most `bytes` at `target` that any user may write to (sticky, like
+    /// `/tmp`), for a service's data (its image copies a seed into it at start). Its
+    /// size is added to the memory limit: what is written is held in memory.
+    ///
+    /// runc gives a tmpfs the mode of the directory it is mounted on, whatever `mode=`
+    /// says: the image must make `target` mode 1777 (the catalog's do).
+    pub fn data_area(mut self, target: &str, bytes: u64) -> Self {
+        self.data_areas.push((target.to_string(), bytes));
+        self
+    }
+
     /// Leaves the root filesystem writable (the container's writable layer).
     ///
     /// ## Security
@@ -311,12 +324,19 @@ impl SandboxBuilder {
             let opts = format!("rw,exec,nosuid,nodev,size={size},mode=1777");
             tmpfs.insert("/tmp".to_string(), opts);
         }
+        for (target, size) in &self.data_areas {
+            let opts = format!("rw,nosuid,nodev,size={size},mode=1777");
+            tmpfs.insert(target.clone(), opts);
+        }
         let mounts: Vec<Mount> = self
             .work_areas
             .iter()
             .map(|(target, size)| work_area_mount(target, *size, &self.labels))
             .collect();
-        let areas: u64 = self.work_areas.iter().map(|(_, size)| size).sum();
+        let areas: u64 = (self.work_areas.iter())
+            .chain(&self.data_areas)
+            .map(|(_, size)| size)
+            .sum();
         let memory = self
             .memory
             .saturating_add(i64::try_from(areas).unwrap_or(i64::MAX));
@@ -558,6 +578,22 @@ mod tests {
             "rw,exec,nosuid,nodev,size=1048576,mode=0755,uid=1000,gid=1000"
         );
         assert_eq!(h.memory, Some(2 << 30), "a tmpfs is charged, not added");
+    }
+
+    #[test]
+    fn data_area_is_a_shared_tmpfs_added_to_memory() {
+        let h = host(
+            &SandboxBuilder::new("img")
+                .service()
+                .memory_limit(256 << 20)
+                .data_area("/var/lib/mysql", 64 << 20),
+        );
+        assert_eq!(
+            h.tmpfs.unwrap()["/var/lib/mysql"],
+            "rw,nosuid,nodev,size=67108864,mode=1777"
+        );
+        assert_eq!(h.memory, Some(320 << 20));
+        assert_eq!(h.readonly_rootfs, Some(true));
     }
 
     #[test]
