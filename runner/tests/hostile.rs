@@ -30,14 +30,42 @@ fn hostile(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// The job of `results` whose `harm` is `harm`.
-fn harm<'a>(results: &'a Value, harm: &str) -> &'a Value {
+/// Runs the fixture `hostile/NAME` through the binary; asserts it ended normally with
+/// failed jobs (exit 1: not a crash, not Docker's error 3) and returns its
+/// results.json.
+fn run_hostile(name: &str) -> Value {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(env!("CARGO_BIN_EXE_ponyswarm"))
+        .arg("run")
+        .arg(hostile(name).join("ponyswarm.yaml"))
+        .args(["--quiet", "--report-dir"])
+        .arg(dir.path().join("report"))
+        .env(
+            "PONYSWARM_DATABASE",
+            format!("sqlite://{}", dir.path().join("db.sqlite").display()),
+        )
+        .output()
+        .expect("ponyswarm runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let text =
+        std::fs::read_to_string(dir.path().join("report/results.json")).expect("results.json");
+    serde_json::from_str(&text).expect("JSON")
+}
+
+/// The job of `results` whose matrix value `key` is `value`.
+fn job<'a>(results: &'a Value, key: &str, value: &str) -> &'a Value {
     results["jobs"]
         .as_array()
         .expect("jobs")
         .iter()
-        .find(|j| j["matrix"]["harm"] == harm)
-        .unwrap_or_else(|| panic!("no job {harm} in {results:#}"))
+        .find(|j| j["matrix"][key] == value)
+        .unwrap_or_else(|| panic!("no job {key}={value} in {results:#}"))
+}
+
+/// The job of `results` whose `harm` is `harm`.
+fn harm<'a>(results: &'a Value, harm: &str) -> &'a Value {
+    job(results, "harm", harm)
 }
 
 /// Asserts the job of `harm` ended as `status` with a detail containing `detail`.
@@ -73,30 +101,13 @@ async fn hostile_jobs_end_as_statuses_and_leave_the_host_alone() {
         "{MARKER} exists before the run"
     );
 
-    let dir = tempfile::tempdir().expect("tempdir");
     let started = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_ponyswarm"))
-        .arg("run")
-        .arg(hostile("harms").join("ponyswarm.yaml"))
-        .args(["--quiet", "--report-dir"])
-        .arg(dir.path().join("report"))
-        .env(
-            "PONYSWARM_DATABASE",
-            format!("sqlite://{}", dir.path().join("db.sqlite").display()),
-        )
-        .output()
-        .expect("ponyswarm runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    // A normal end with failed jobs: exit 1, not a crash, not Docker's error (3).
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let results = run_hostile("harms");
     assert!(
         started.elapsed() < Duration::from_secs(600),
         "{:?}",
         started.elapsed()
     );
-    let text =
-        std::fs::read_to_string(dir.path().join("report/results.json")).expect("results.json");
-    let results: Value = serde_json::from_str(&text).expect("JSON");
     assert_eq!(results["jobs"].as_array().map(Vec::len), Some(12));
 
     // The other jobs of the run are unaffected.
@@ -191,33 +202,12 @@ async fn tests_that_fill_their_database_fill_the_data_area_not_the_host() {
     let _serial = serial().await;
     let docker = run_support::docker().await;
     ensure_images(&docker, &["3.11", "postgres", "mariadb"]).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = Command::new(env!("CARGO_BIN_EXE_ponyswarm"))
-        .arg("run")
-        .arg(hostile("db-filler").join("ponyswarm.yaml"))
-        .args(["--quiet", "--report-dir"])
-        .arg(dir.path().join("report"))
-        .env(
-            "PONYSWARM_DATABASE",
-            format!("sqlite://{}", dir.path().join("db.sqlite").display()),
-        )
-        .output()
-        .expect("ponyswarm runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    let text =
-        std::fs::read_to_string(dir.path().join("report/results.json")).expect("results.json");
-    let results: Value = serde_json::from_str(&text).expect("JSON");
+    let results = run_hostile("db-filler");
     for (db, data) in [
         ("postgres", "/var/lib/postgresql/data"),
         ("mariadb", "/var/lib/mysql"),
     ] {
-        let j = results["jobs"]
-            .as_array()
-            .expect("jobs")
-            .iter()
-            .find(|j| j["matrix"]["db"] == db)
-            .unwrap_or_else(|| panic!("no job {db} in {results:#}"));
+        let j = job(&results, "db", db);
         let log = j["log"].as_str().unwrap_or_default();
         assert!(!log.contains("ESCAPED"), "{db} escaped: {log}");
         assert!(log.contains("blocked after"), "{db}: {log}");
