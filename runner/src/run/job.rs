@@ -38,9 +38,14 @@ pub const HOME: &str = "/home/pony";
 /// is read-only), listed before and after the install to find what it changed.
 /// `/dev/shm` is the engine's own 64 MiB tmpfs.
 const AREAS: &[&str] = &[WORK, HOME, "/tmp", "/dev/shm"];
-/// The most `/tmp` and the home directory may each hold (less when `limits.disk` is
-/// smaller).
-pub(super) const SIDE_AREA: u64 = 512 << 20;
+/// The most `/tmp` and the home directory (a service's `/tmp`) may each hold.
+const SIDE_AREA: u64 = 512 << 20;
+
+/// The size of `/tmp` and of the home directory for a job whose `limits.disk` is
+/// `disk`: [`SIDE_AREA`], or `disk` when that is smaller.
+pub(super) fn side_area(disk: u64) -> u64 {
+    disk.min(SIDE_AREA)
+}
 /// Where the job's venv is made.
 pub const VENV: &str = "/work/venv";
 /// Where the source tree is extracted.
@@ -361,7 +366,7 @@ impl Run<'_> {
             None => NetworkAccess::None,
         };
         let limits = &self.plan.limits;
-        let side = limits.disk.min(SIDE_AREA);
+        let side = side_area(limits.disk);
         let config = SandboxBuilder::new(&python.reference)
             .command(vec!["sleep".into(), "infinity".into()])
             // Not SRC: the source arrives after the start (see below).
@@ -423,6 +428,15 @@ impl Run<'_> {
         }
     }
 
+    /// The limits of one of ponyswarm's own steps (the venv, a listing, `df`): the
+    /// job's wall clock only, since they may rightly print nothing for a while.
+    fn own_step_limits(&self) -> ExecLimits {
+        ExecLimits {
+            no_output: None,
+            ..self.limits()
+        }
+    }
+
     /// Runs `line` through `sh -c` in the source tree, output into the log; the
     /// no-output timeout applies when `quiet_limit` (a project's command, not one of
     /// ponyswarm's own).
@@ -437,10 +451,11 @@ impl Run<'_> {
         }
         let mut exec = Exec::shell(line);
         exec.working_dir = Some(SRC.to_string());
-        let mut limits = self.limits();
-        if !quiet_limit {
-            limits.no_output = None;
-        }
+        let limits = if quiet_limit {
+            self.limits()
+        } else {
+            self.own_step_limits()
+        };
         let log = &mut self.log;
         let end = main
             .exec(&exec, limits, &mut |chunk: &[u8]| {
@@ -489,10 +504,7 @@ impl Run<'_> {
 
     /// The writable areas' listing, or `None` with a note saying why not.
     async fn listing(&mut self, main: &Container) -> Option<areas::Listing> {
-        let limits = ExecLimits {
-            no_output: None,
-            ..self.limits()
-        };
+        let limits = self.own_step_limits();
         match areas::list(main, AREAS, limits).await {
             Ok(listing) => Some(listing),
             Err(e) => {
@@ -515,10 +527,7 @@ impl Run<'_> {
         let Some(main) = objects.main.as_ref().filter(|_| failed) else {
             return;
         };
-        let limits = ExecLimits {
-            no_output: None,
-            ..self.limits()
-        };
+        let limits = self.own_step_limits();
         let full = match areas::usage(main, AREAS, limits).await {
             Ok(usage) => usage.into_iter().find(areas::Usage::is_full),
             Err(e) => {

@@ -5,7 +5,7 @@
 //! whatever happens next.
 
 use crate::plan::JobPlan;
-use crate::run::job::{object_name, JobContext, Objects, SERVICE_HEALTH_TIMEOUT, SIDE_AREA};
+use crate::run::job::{object_name, side_area, JobContext, Objects, SERVICE_HEALTH_TIMEOUT};
 use crate::run::record::JobEnd;
 use crate::sandbox::network::Network;
 use crate::sandbox::policy::{NetworkAccess, Owner, SandboxBuilder};
@@ -67,7 +67,7 @@ async fn try_start_services(
         let config = match &svc.data {
             Some(data) => config
                 .data_area(data, limits.disk)
-                .tmp_size(Some(limits.disk.min(SIDE_AREA))),
+                .tmp_size(Some(side_area(limits.disk))),
             None => config.tmp_size(None).writable_root(),
         };
         let config = config.build().map_err(|e| Other(e.to_string()))?;
