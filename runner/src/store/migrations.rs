@@ -18,6 +18,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (2, "swarm", include_str!("../../migrations/0002_swarm.sql")),
     (3, "pypi", include_str!("../../migrations/0003_pypi.sql")),
+    (
+        4,
+        "github_outbox",
+        include_str!("../../migrations/0004_github_outbox.sql"),
+    ),
 ];
 
 /// Applies the migrations the database lacks. On PostgreSQL, sqlx takes an advisory

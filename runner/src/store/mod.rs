@@ -14,6 +14,7 @@
 
 pub mod codec;
 mod migrations;
+pub mod outbox;
 mod owner;
 mod pypi;
 mod read;

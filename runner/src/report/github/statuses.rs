@@ -37,6 +37,13 @@ impl State {
             State::Error => "error",
         }
     }
+
+    /// The state GitHub names `name`.
+    pub fn parse(name: &str) -> Option<State> {
+        [State::Pending, State::Success, State::Failure, State::Error]
+            .into_iter()
+            .find(|s| s.as_str() == name)
+    }
 }
 
 /// One commit status, shaped like the body of `POST /repos/{owner}/{repo}/statuses/{sha}`.
