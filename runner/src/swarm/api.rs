@@ -15,7 +15,7 @@
 //! | POST   | /api/v1/leases/{lease}/result      | [`Signed`] of [`JobResult`] → [`ResultAck`] |
 //! | POST   | /api/v1/leases/{lease}/release     | → 204 (the job goes back to the queue) |
 //! | GET    | /api/v1/runs/{run}/source          | → the run's source, tar.gz             |
-//! | POST   | /api/v1/runs?project=P&matrix=PATH | tar.gz of the source → [`Submitted`] (Bearer: a submit token) |
+//! | POST   | /api/v1/runs?project=P&matrix=PATH&commit=SHA | tar.gz of the source → [`Submitted`] (Bearer: a submit token; `commit` optional) |
 //! | GET    | /api/v1/runs/{run}                 | → [`RunState`]                         |
 //! | POST   | /hooks/github                      | GitHub's push / pull_request webhook   |
 

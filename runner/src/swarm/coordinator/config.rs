@@ -2,8 +2,10 @@
 //! tokens, and the trusted list of projects. Unknown keys are errors naming file:line,
 //! so a misspelt `quorom` never silently means "no quorum".
 //!
-//! Pure apart from reading the file and the webhook secrets' environment variables.
+//! Pure apart from reading the file, and the environment variables (webhook secrets,
+//! GitHub tokens) and App keys it names, when asked for them.
 
+use crate::report::github::Credentials;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -62,9 +64,31 @@ pub struct Config {
     /// Tokens `ponyswarm submit` presents.
     #[serde(default)]
     pub submit_tokens: Vec<String>,
+    /// The GitHub API that commit statuses go to; else `PONYSWARM_GITHUB_API`, else
+    /// `https://api.github.com`. GitHub Enterprise: `https://HOST/api/v3`.
+    pub github_api: Option<String>,
     /// The trusted list: only these projects' jobs are queued.
     #[serde(default, rename = "project")]
     pub projects: Vec<Project>,
+}
+
+/// How a project's runs post commit statuses (`[project.github]`): a token from an
+/// environment variable, or a GitHub App installation.
+///
+/// ## Security
+/// Whoever can write the file decides which account posts; the token itself never
+/// appears in it, and statuses go only to the project's configured `repository`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GithubAccess {
+    /// The environment variable holding a token allowed to write commit statuses.
+    pub token_env: Option<String>,
+    /// A GitHub App's id (with `app_key` and `installation_id`).
+    pub app_id: Option<u64>,
+    /// The App's private key, PEM.
+    pub app_key: Option<PathBuf>,
+    /// The App's installation on the repository's owner.
+    pub installation_id: Option<u64>,
 }
 
 /// One trusted project.
@@ -88,6 +112,8 @@ pub struct Project {
     /// Agreeing results from distinct agents before a job counts.
     #[serde(default = "default_quorum")]
     pub quorum: u32,
+    /// Commit statuses for its webhook runs (and submits naming a commit); none without.
+    pub github: Option<GithubAccess>,
 }
 
 /// The 1-based line of byte `offset` in `text`.
@@ -157,8 +183,34 @@ impl Config {
                     p.name, p.quorum
                 ));
             }
+            if let Some(github) = &p.github {
+                if p.repository.is_none() {
+                    return Err(format!(
+                        "project {:?}: [project.github] needs the project's repository",
+                        p.name
+                    ));
+                }
+                github
+                    .check()
+                    .map_err(|e| format!("project {:?}: {e}", p.name))?;
+            }
+        }
+        if let Some(api) = &self.github_api {
+            url::Url::parse(api).map_err(|e| format!("github_api {api:?}: {e}"))?;
         }
         Ok(())
+    }
+
+    /// The GitHub API base: `github_api`, else `PONYSWARM_GITHUB_API`, else
+    /// `https://api.github.com`.
+    pub fn github_api(&self) -> Result<url::Url, String> {
+        let api = self
+            .github_api
+            .clone()
+            .or_else(|| std::env::var("PONYSWARM_GITHUB_API").ok())
+            .filter(|a| !a.trim().is_empty())
+            .unwrap_or_else(|| "https://api.github.com".into());
+        url::Url::parse(&api).map_err(|e| format!("the GitHub API {api:?}: {e}"))
     }
 
     /// The trusted project `name`.
@@ -199,6 +251,49 @@ impl Project {
     }
 }
 
+impl GithubAccess {
+    /// Either a token or a whole App, not both, not half.
+    fn check(&self) -> Result<(), String> {
+        let app = [
+            self.app_id.is_some(),
+            self.app_key.is_some(),
+            self.installation_id.is_some(),
+        ];
+        match (self.token_env.is_some(), app) {
+            (true, [false, false, false]) | (false, [true, true, true]) => Ok(()),
+            (true, _) => Err("[project.github]: token_env, or an App, not both".into()),
+            _ => Err("[project.github]: needs token_env, or app_id, app_key and \
+                 installation_id"
+                .into()),
+        }
+    }
+
+    /// The credentials now: the token's variable read, or the App's key file.
+    pub fn credentials(&self) -> Result<Credentials, String> {
+        if let Some(var) = &self.token_env {
+            return std::env::var(var)
+                .ok()
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .map(Credentials::Token)
+                .ok_or_else(|| format!("the token variable {var} is not set"));
+        }
+        match (self.app_id, &self.app_key, self.installation_id) {
+            (Some(app_id), Some(key), Some(installation_id)) => {
+                let key_pem = std::fs::read(key).map_err(|e| {
+                    format!("cannot read the GitHub App key {}: {e}", key.display())
+                })?;
+                Ok(Credentials::App {
+                    app_id,
+                    key_pem,
+                    installation_id,
+                })
+            }
+            _ => Err("no GitHub credentials".into()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,6 +315,41 @@ quorum = 2
         assert_eq!(p.quorum, 2);
         assert_eq!(p.matrix, "ponyswarm.yaml");
         assert_eq!(p.clone_url().unwrap(), "https://github.com/o/r.git");
+        assert!(p.github.is_none());
+    }
+
+    #[test]
+    fn github_access_is_a_token_variable_or_an_app() {
+        let text = r#"
+github_api = "https://ghe.example.org/api/v3"
+[[project]]
+name = "t"
+repository = "o/t"
+[project.github]
+token_env = "PONYSWARM_CONFIG_TEST_TOKEN_UNSET"
+[[project]]
+name = "a"
+repository = "o/a"
+[project.github]
+app_id = 12
+app_key = "/nonexistent/app.pem"
+installation_id = 34
+"#;
+        let c = Config::parse(Path::new("c.toml"), text).unwrap();
+        assert_eq!(
+            c.github_api().unwrap().as_str(),
+            "https://ghe.example.org/api/v3"
+        );
+        let token = c.project("t").unwrap().github.as_ref().unwrap();
+        assert_eq!(
+            token.credentials().unwrap_err(),
+            "the token variable PONYSWARM_CONFIG_TEST_TOKEN_UNSET is not set"
+        );
+        let app = c.project("a").unwrap().github.as_ref().unwrap();
+        assert!(app
+            .credentials()
+            .unwrap_err()
+            .starts_with("cannot read the GitHub App key /nonexistent/app.pem"));
     }
 
     #[test]
@@ -235,6 +365,24 @@ quorum = 2
                 "[[project]]\nname = \"p\"\n[[project]]\nname = \"p\"\n",
                 "listed twice",
             ),
+            (
+                "[[project]]\nname = \"p\"\n[project.github]\ntoken_env = \"T\"\n",
+                "needs the project's repository",
+            ),
+            (
+                "[[project]]\nname = \"p\"\nrepository = \"o/r\"\n[project.github]\napp_id = 1\n",
+                "needs token_env, or app_id, app_key and installation_id",
+            ),
+            (
+                "[[project]]\nname = \"p\"\nrepository = \"o/r\"\n[project.github]\n\
+                 token_env = \"T\"\napp_id = 1\n",
+                "not both",
+            ),
+            (
+                "[[project]]\nname = \"p\"\nrepository = \"o/r\"\n[project.github]\ntoken = \"x\"\n",
+                "c.toml:5: unknown field `token`",
+            ),
+            ("github_api = \"not a url\"\n", "github_api \"not a url\""),
         ];
         for (text, want) in cases {
             let e = Config::parse(Path::new("c.toml"), text)

@@ -99,6 +99,7 @@ pub async fn enqueue(
         })
         .collect();
     c.store.swarm_enqueue(&run, &source, &jobs).await?;
+    super::outbox::track(c, project, &run.id, run.commit_sha.as_deref()).await?;
     c.queued.notify_waiters();
     tracing::info!(
         "run {} of {}: {} jobs queued",

@@ -9,7 +9,9 @@
 //! - [`results`]: signed results, quorum, recording, finishing runs;
 //! - [`routes`]: the HTTP API v1 (see [`crate::swarm::api`]);
 //! - [`webhook`]: GitHub's `push` and `pull_request` events;
-//! - [`pages`]: the run list, a run's jobs, and its HTML report.
+//! - [`pages`]: the run list, a run's jobs, and its HTML report;
+//! - [`github`]: the commit statuses a run owes (pure); [`outbox`]: posting them, through
+//!   the store's outbox, so they survive restarts.
 //!
 //! Everything lives in the store, so a restart loses nothing and several coordinators
 //! can share one PostgreSQL.
@@ -17,6 +19,8 @@
 pub mod config;
 pub mod enqueue;
 mod error;
+pub mod github;
+pub mod outbox;
 mod pages;
 pub mod queue;
 pub mod results;
@@ -48,6 +52,8 @@ pub struct Coordinator {
     pub public_url: String,
     /// Woken when jobs become claimable, so long-polls answer at once.
     pub queued: Notify,
+    /// Woken when a run may owe GitHub a commit status, so the poster looks at once.
+    pub outbox: Notify,
     pages: pages::Pages,
 }
 
@@ -73,6 +79,7 @@ impl Coordinator {
             key,
             public_url,
             queued: Notify::new(),
+            outbox: Notify::new(),
             pages: pages::Pages::new().map_err(|e| e.to_string())?,
         })
     }
@@ -82,8 +89,11 @@ impl Coordinator {
         self.config.data_dir.join("reports").join(run_id)
     }
 
-    /// The router: API, webhook, pages.
+    /// The router: API, webhook, pages. Starts the commit status poster
+    /// ([`outbox::run`]) in the background too, so it runs wherever the coordinator
+    /// serves; call it once, inside a Tokio runtime.
     pub fn router(self: Arc<Self>) -> axum::Router {
+        tokio::spawn(outbox::run(self.clone()));
         routes::router()
             .merge(webhook::router())
             .merge(pages::router())

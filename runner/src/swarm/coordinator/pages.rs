@@ -1,5 +1,7 @@
 //! The coordinator's web pages: `/` lists runs, `/runs/{run}` shows a run's jobs with
-//! their state, the agents that answered and whether they agreed, and
+//! their state, the agents that answered and whether they agreed, and the commit
+//! statuses owed to GitHub (those that could not be posted with why),
+//! `/runs/{run}/jobs/{position}` leads to a job's page (what statuses link to), and
 //! `/runs/{run}/report/…` serves the run's HTML report (written when the run finished,
 //! or now if this coordinator has not got it, as with several on one PostgreSQL).
 //!
@@ -11,7 +13,7 @@ use crate::swarm::api::JobResult;
 use crate::swarm::quorum::Verdict;
 use axum::extract::{Path, State};
 use axum::http::header;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use handlebars::Handlebars;
@@ -61,6 +63,7 @@ pub fn router() -> Router<Arc<Coordinator>> {
     Router::new()
         .route("/", get(index))
         .route("/runs/{run}", get(run_page))
+        .route("/runs/{run}/jobs/{position}", get(job_page))
         .route("/runs/{run}/report/", get(report_index))
         .route("/runs/{run}/report/{*path}", get(report_file))
 }
@@ -99,8 +102,22 @@ async fn run_page(
     for job in c.store.swarm_jobs_of_run(&run).await? {
         jobs.push(job_view(&c, &job).await?);
     }
+    let statuses: Vec<_> = c
+        .store
+        .outbox_of_run(&run)
+        .await?
+        .into_iter()
+        .map(|o| {
+            json!({
+                "context": o.status.context, "state": o.status.state.as_str(),
+                "description": o.status.description, "delivery": o.delivery.as_str(),
+                "error": o.error,
+            })
+        })
+        .collect();
     let data = json!({
         "title": format!("run {}", r.id),
+        "statuses": statuses,
         "finished": r.state == "finished",
         "run": {
             "id": r.id, "project": r.project, "matrix_file": r.matrix_file,
@@ -134,7 +151,7 @@ async fn job_view(c: &Coordinator, job: &SwarmJob) -> Result<serde_json::Value, 
         _ => None,
     };
     Ok(json!({
-        "name": job.name, "python": job.python, "services": job.services,
+        "position": job.position, "name": job.name, "python": job.python, "services": job.services,
         "state": job.state, "status": job.status, "phase": job.phase,
         "holder": holder, "results": results, "detail": detail,
     }))
@@ -146,6 +163,38 @@ async fn agent_name(c: &Coordinator, id: &str) -> Result<String, ApiError> {
         Some(a) => format!("{} ({id})", a.name),
         None => id.to_string(),
     })
+}
+
+/// A job's page, as commit statuses link to it: its page of the HTML report once the run
+/// is finished, its row on the run page until then.
+async fn job_page(
+    State(c): State<Arc<Coordinator>>,
+    Path((run, position)): Path<(String, usize)>,
+) -> Result<Redirect, ApiError> {
+    let job = c
+        .store
+        .swarm_jobs_of_run(&run)
+        .await?
+        .into_iter()
+        .find(|j| j.position == position)
+        .ok_or_else(|| ApiError::not_found(format!("run {run} has no job {position}")))?;
+    let finished = c
+        .store
+        .swarm_run(&run)
+        .await?
+        .is_some_and(|r| r.state == "finished");
+    if finished {
+        let result = c.store.load_run(&run).await?;
+        let file = crate::report::pages::job_files(&result)
+            .into_iter()
+            .zip(&result.jobs)
+            .find(|(_, o)| o.name == job.name)
+            .map(|(file, _)| file);
+        if let Some(file) = file {
+            return Ok(Redirect::to(&format!("/runs/{run}/report/{file}")));
+        }
+    }
+    Ok(Redirect::to(&format!("/runs/{run}#job-{position}")))
 }
 
 async fn report_index(

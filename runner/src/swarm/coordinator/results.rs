@@ -179,6 +179,8 @@ async fn decide(c: &Coordinator, job: &SwarmJob, lease: &str) -> Result<ResultAc
     if c.store.swarm_finish_if_done(&job.run_id).await? {
         finish(c, &job.run_id).await?;
     }
+    // The job's status (and the run's summary) may be owed to GitHub now.
+    c.outbox.notify_one();
     let is_counted = counted.iter().any(|l| l == lease);
     Ok(ResultAck {
         accepted: true,

@@ -195,11 +195,13 @@ async fn source(
         .into_response())
 }
 
-/// `?project=P&matrix=PATH`.
+/// `?project=P&matrix=PATH&commit=SHA`: with a commit, a project with GitHub access
+/// posts the run's statuses to that commit of its configured repository.
 #[derive(Debug, serde::Deserialize)]
 struct SubmitQuery {
     project: String,
     matrix: Option<String>,
+    commit: Option<String>,
 }
 
 async fn submit(
@@ -220,9 +222,14 @@ async fn submit(
         ))
     })?;
     let matrix = q.matrix.unwrap_or_else(|| project.matrix.clone());
+    if let Some(commit) = q.commit.as_deref().filter(|c| !super::webhook::is_sha(c)) {
+        return Err(ApiError::bad_request(format!(
+            "commit {commit:?} is not a full commit SHA (40 or 64 hexadecimal digits)"
+        )));
+    }
     let origin = Origin {
         kind: "submit".into(),
-        commit: None,
+        commit: q.commit,
     };
     let submitted = enqueue::enqueue(&c, project, &matrix, body.to_vec(), origin).await?;
     Ok((StatusCode::CREATED, Json(submitted)).into_response())

@@ -70,7 +70,8 @@ pub fn commit_of(event: &str, payload: &serde_json::Value) -> Result<String, Str
     }
 }
 
-fn is_sha(s: &str) -> bool {
+/// Whether `s` is a full commit SHA (SHA-1 or SHA-256, hexadecimal).
+pub(super) fn is_sha(s: &str) -> bool {
     matches!(s.len(), 40 | 64) && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
