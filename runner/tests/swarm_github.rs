@@ -8,17 +8,14 @@
 //!   holds it, and refuses it once the coordinator is dead): after a restart on the same
 //!   database the status arrives, once.
 
+mod fake_github;
 mod swarm_support;
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::Json;
+use fake_github::{FakeGithub, Mode, Posted};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use swarm_support::*;
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(240);
@@ -26,162 +23,6 @@ const TOKEN_ENV: &str = "PONYSWARM_TEST_GITHUB_TOKEN";
 const TOKEN: &str = "ghp_swarm_test_token";
 const SECRET: &str = "webhook-s3cret";
 const REPOSITORY: &str = "octo-org/hello";
-
-/// A status post as the fake API received it.
-#[derive(Debug, Clone)]
-struct Posted {
-    path: String,
-    authorization: String,
-    body: Value,
-}
-
-impl Posted {
-    fn field(&self, name: &str) -> &str {
-        self.body[name].as_str().unwrap_or("")
-    }
-}
-
-#[derive(Default)]
-struct Seen {
-    /// Answered 201: GitHub has these.
-    accepted: Mutex<Vec<Posted>>,
-    /// Held, then answered 503 (if their client still listened): GitHub never took these.
-    refused: Mutex<Vec<Posted>>,
-    /// Requests being held now.
-    held: Mutex<usize>,
-    /// Hold every status that is not `pending`.
-    hold: AtomicBool,
-    release: tokio::sync::Notify,
-}
-
-/// The fake GitHub API, serving from a thread of its own.
-struct FakeGithub {
-    url: String,
-    seen: Arc<Seen>,
-}
-
-impl FakeGithub {
-    fn start(hold: bool) -> FakeGithub {
-        let seen = Arc::new(Seen::default());
-        seen.hold.store(hold, Ordering::SeqCst);
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let state = seen.clone();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                let app = axum::Router::new().fallback(status).with_state(state);
-                let _ = axum::serve(listener, app).await;
-            });
-        });
-        FakeGithub { url, seen }
-    }
-
-    fn accepted(&self) -> Vec<Posted> {
-        self.seen.accepted.lock().expect("lock").clone()
-    }
-
-    fn refused(&self) -> Vec<Posted> {
-        self.seen.refused.lock().expect("lock").clone()
-    }
-
-    /// Waits until a request is held (up to `timeout`).
-    fn wait_held(&self, timeout: Duration) {
-        let end = Instant::now() + timeout;
-        while *self.seen.held.lock().expect("lock") == 0 {
-            assert!(
-                Instant::now() < end,
-                "no status was held: {:#?}",
-                self.accepted()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Answers the held requests 503 and holds no more.
-    fn release(&self) {
-        self.seen.hold.store(false, Ordering::SeqCst);
-        self.seen.release.notify_waiters();
-        let end = Instant::now() + Duration::from_secs(10);
-        while *self.seen.held.lock().expect("lock") > 0 && Instant::now() < end {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Waits until `finals` statuses other than `pending` were accepted.
-    fn wait_finals(&self, finals: usize, timeout: Duration, coordinator: &Coordinator) {
-        let end = Instant::now() + timeout;
-        loop {
-            let accepted = self.accepted();
-            if accepted
-                .iter()
-                .filter(|p| p.field("state") != "pending")
-                .count()
-                >= finals
-            {
-                return;
-            }
-            assert!(
-                Instant::now() < end,
-                "fewer than {finals} final statuses: {accepted:#?}\n{}",
-                coordinator.proc.transcript()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-/// Counts a held request while it lives.
-struct Held<'a>(&'a Seen);
-
-impl<'a> Held<'a> {
-    fn new(seen: &'a Seen) -> Held<'a> {
-        *seen.held.lock().expect("lock") += 1;
-        Held(seen)
-    }
-}
-
-impl Drop for Held<'_> {
-    fn drop(&mut self) {
-        *self.0.held.lock().expect("lock") -= 1;
-    }
-}
-
-async fn status(
-    State(seen): State<Arc<Seen>>,
-    uri: Uri,
-    headers: HeaderMap,
-    Json(body): Json<Value>,
-) -> (StatusCode, Json<Value>) {
-    let posted = Posted {
-        path: uri.path().to_string(),
-        authorization: headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string(),
-        body,
-    };
-    if seen.hold.load(Ordering::SeqCst) && posted.field("state") != "pending" {
-        // Recorded now: the server may drop this handler when its client dies.
-        seen.refused.lock().expect("lock").push(posted);
-        let released = seen.release.notified();
-        let _held = Held::new(&seen);
-        released.await;
-        let error = json!({"message": "held, then refused"});
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(error));
-    }
-    seen.accepted.lock().expect("lock").push(posted);
-    (
-        StatusCode::CREATED,
-        Json(json!({"id": 1, "state": "success"})),
-    )
-}
 
 /// Makes the image the jobs need, once, before timing anything.
 fn images(names: &[&str]) {
@@ -308,6 +149,16 @@ fn get_page(url: &str) -> (u16, String, String) {
     .expect("GET thread")
 }
 
+/// Waits up to a minute for `finals` statuses other than `pending`.
+fn wait_finals(fake: &FakeGithub, finals: usize, c: &Coordinator) {
+    assert!(
+        fake.wait_finals(finals, Duration::from_secs(60)),
+        "fewer than {finals} final statuses: {:#?}\n{}",
+        fake.accepted(),
+        c.proc.transcript()
+    );
+}
+
 /// The states posted to `context`, in order.
 fn states(posted: &[Posted], context: &str) -> Vec<String> {
     posted
@@ -388,14 +239,14 @@ fn a_pushed_commit_gets_pending_then_each_jobs_state_then_the_summary() {
     images(&["3.11"]);
     let dir = tempfile::tempdir().expect("tempdir");
     let (repo, sha) = repository(dir.path(), 2);
-    let fake = FakeGithub::start(false);
+    let fake = FakeGithub::start(Mode::Accept);
     let coordinator = Coordinator::start(dir.path(), &config(dir.path(), &repo, &fake.url));
     let mut agent = coordinator.agent("worker", &agent_ini(dir.path(), "worker", "3.11", "", ""));
     agent.id();
 
     let run = push(&coordinator, &sha, "delivery-1");
     coordinator.wait_finished(&run, RUN_TIMEOUT, &[&agent]);
-    fake.wait_finals(3, Duration::from_secs(60), &coordinator);
+    wait_finals(&fake, 3, &coordinator);
 
     assert_statuses(&coordinator, &fake, &run, &sha, 2);
     assert!(fake.refused().is_empty());
@@ -407,7 +258,7 @@ fn a_coordinator_killed_before_a_status_lands_posts_it_once_after_restart() {
     images(&["3.11"]);
     let dir = tempfile::tempdir().expect("tempdir");
     let (repo, sha) = repository(dir.path(), 1);
-    let fake = FakeGithub::start(true);
+    let fake = FakeGithub::start(Mode::HoldFinals);
     let mut coordinator = Coordinator::start(dir.path(), &config(dir.path(), &repo, &fake.url));
     let mut agent = coordinator.agent("worker", &agent_ini(dir.path(), "worker", "3.11", "", ""));
     agent.id();
@@ -430,7 +281,7 @@ fn a_coordinator_killed_before_a_status_lands_posts_it_once_after_restart() {
 
     coordinator.restart();
     coordinator.wait_finished(&run, RUN_TIMEOUT, &[&agent]);
-    fake.wait_finals(2, Duration::from_secs(60), &coordinator);
+    wait_finals(&fake, 2, &coordinator);
     // Time for a second copy to arrive, if one were coming.
     std::thread::sleep(Duration::from_secs(8));
 
