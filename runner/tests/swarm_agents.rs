@@ -23,20 +23,6 @@ use swarm_support::*;
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(240);
 
-/// Makes the images the fixtures need, once, before timing anything.
-fn images(names: &[&str]) {
-    let out = std::process::Command::new(BIN)
-        .args(["images", "build"])
-        .args(names)
-        .output()
-        .expect("ponyswarm images build");
-    assert!(
-        out.status.success(),
-        "images build: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 fn jobs_go_only_to_agents_that_offer_what_they_need() {
     let _one = serial();

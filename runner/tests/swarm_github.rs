@@ -24,20 +24,6 @@ const TOKEN: &str = "ghp_swarm_test_token";
 const SECRET: &str = "webhook-s3cret";
 const REPOSITORY: &str = "octo-org/hello";
 
-/// Makes the image the jobs need, once, before timing anything.
-fn images(names: &[&str]) {
-    let out = Command::new(BIN)
-        .args(["images", "build"])
-        .args(names)
-        .output()
-        .expect("ponyswarm images build");
-    assert!(
-        out.status.success(),
-        "images build: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// A git repository in `dir` holding fixture `one` with `jobs` jobs; its commit.
 fn repository(dir: &Path, jobs: usize) -> (PathBuf, String) {
     let repo = dir.join("repo");
@@ -100,28 +86,20 @@ fn push(c: &Coordinator, sha: &str, delivery: &str) -> String {
     mac.update(&body);
     let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
     let (url, delivery) = (format!("{}/hooks/github", c.url), delivery.to_string());
-    let (status, text) = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async {
-            let r = client()
-                .post(&url)
-                .header("X-GitHub-Event", "push")
-                .header("X-GitHub-Delivery", delivery)
-                .header("X-Hub-Signature-256", signature)
-                .header("content-type", "application/json")
-                .body(body)
-                .timeout(Duration::from_secs(120))
-                .send()
-                .await
-                .expect("POST /hooks/github");
-            (r.status().as_u16(), r.text().await.unwrap_or_default())
-        })
-    })
-    .join()
-    .expect("webhook thread");
+    let (status, text) = block_on(async move {
+        let r = client()
+            .post(&url)
+            .header("X-GitHub-Event", "push")
+            .header("X-GitHub-Delivery", delivery)
+            .header("X-Hub-Signature-256", signature)
+            .header("content-type", "application/json")
+            .body(body)
+            .timeout(Duration::from_secs(120))
+            .send()
+            .await
+            .expect("POST /hooks/github");
+        (r.status().as_u16(), r.text().await.unwrap_or_default())
+    });
     assert_eq!(status, 201, "{text}\n{}", c.proc.transcript());
     let answer: Value = serde_json::from_str(&text).expect("json answer");
     answer["run_id"].as_str().expect("a run id").to_string()
@@ -134,19 +112,11 @@ fn client() -> reqwest::Client {
 /// GETs `url` (following redirects): the final URL and the body.
 fn get_page(url: &str) -> (u16, String, String) {
     let url = url.to_string();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async {
-            let r = client().get(&url).send().await.expect("GET");
-            let (status, at) = (r.status().as_u16(), r.url().to_string());
-            (status, at, r.text().await.unwrap_or_default())
-        })
+    block_on(async move {
+        let r = client().get(&url).send().await.expect("GET");
+        let (status, at) = (r.status().as_u16(), r.url().to_string());
+        (status, at, r.text().await.unwrap_or_default())
     })
-    .join()
-    .expect("GET thread")
 }
 
 /// Waits up to a minute for `finals` statuses other than `pending`.

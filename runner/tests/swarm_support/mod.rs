@@ -339,26 +339,46 @@ impl Agent {
     }
 }
 
-/// GETs `url` as JSON with a blocking client on a helper thread (tests are sync here).
+/// GETs `url` as JSON (tests are sync here).
 pub fn get_json<T: serde::de::DeserializeOwned + Send + 'static>(url: &str) -> Option<T> {
     let url = url.to_string();
+    block_on(async move {
+        let client = ponyswarm::http::client(&Default::default()).ok()?;
+        let r = client.get(&url).send().await.ok()?;
+        if !r.status().is_success() {
+            return None;
+        }
+        r.json::<T>().await.ok()
+    })
+}
+
+/// Runs `work` to its end on a runtime, and a thread, of its own (tests are sync here).
+pub fn block_on<T: Send + 'static>(
+    work: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
+        tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .ok()?;
-        rt.block_on(async {
-            let client = ponyswarm::http::client(&Default::default()).ok()?;
-            let r = client.get(&url).send().await.ok()?;
-            if !r.status().is_success() {
-                return None;
-            }
-            r.json::<T>().await.ok()
-        })
+            .expect("runtime")
+            .block_on(work)
     })
     .join()
-    .ok()
-    .flatten()
+    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+/// Makes the images the fixtures need, once, before timing anything.
+pub fn images(names: &[&str]) {
+    let out = Command::new(BIN)
+        .args(["images", "build"])
+        .args(names)
+        .output()
+        .expect("ponyswarm images build");
+    assert!(
+        out.status.success(),
+        "images build: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The job of `state` whose name contains `needle`.
@@ -380,26 +400,18 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
 pub fn post_json<B: serde::Serialize>(url: &str, token: &str, body: &B) -> (u16, String) {
     let (url, token) = (url.to_string(), token.to_string());
     let body = serde_json::to_string(body).expect("serialize");
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async {
-            let client = ponyswarm::http::client(&Default::default()).expect("client");
-            let r = client
-                .post(&url)
-                .bearer_auth(&token)
-                .header("content-type", "application/json")
-                .body(body)
-                .timeout(Duration::from_secs(60))
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("POST {url}: {e}"));
-            let status = r.status().as_u16();
-            (status, r.text().await.unwrap_or_default())
-        })
+    block_on(async move {
+        let client = ponyswarm::http::client(&Default::default()).expect("client");
+        let r = client
+            .post(&url)
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body)
+            .timeout(Duration::from_secs(60))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+        let status = r.status().as_u16();
+        (status, r.text().await.unwrap_or_default())
     })
-    .join()
-    .expect("POST thread")
 }
