@@ -56,8 +56,9 @@ pub async fn run(c: Arc<Coordinator>) {
         me: random_id(),
         clients: HashMap::new(),
     };
+    let mut starting = true;
     loop {
-        if let Err(e) = fill(&c).await {
+        if let Err(e) = fill(&c, std::mem::take(&mut starting)).await {
             tracing::warn!("commit statuses: cannot add what runs owe: {e}");
         }
         if let Err(e) = poster.post_due(&c).await {
@@ -70,14 +71,16 @@ pub async fn run(c: Arc<Coordinator>) {
     }
 }
 
-/// Adds to the outbox what every open run owes now.
-async fn fill(c: &Coordinator) -> Result<(), ApiError> {
+/// Adds to the outbox what every open run owes now. `starting`: this coordinator has
+/// just started, and finishes the runs a dead one decided but did not finish (done on
+/// start only, so as not to race a live coordinator finishing the same run).
+async fn fill(c: &Coordinator, starting: bool) -> Result<(), ApiError> {
     for target in c.store.outbox_open_targets().await? {
         let Some(swarm_run) = c.store.swarm_run(&target.run_id).await? else {
             continue;
         };
         let mut result = c.store.load_run(&target.run_id).await?;
-        if swarm_run.state == "finished" && result.run.finished.is_none() {
+        if starting && swarm_run.state == "finished" && result.run.finished.is_none() {
             // Its coordinator died between deciding the last job and finishing the run.
             super::results::finish(c, &target.run_id).await?;
             result = c.store.load_run(&target.run_id).await?;

@@ -6,7 +6,8 @@
 //! `X-Hub-Signature-256` HMAC matches that secret (401), the `X-GitHub-Delivery` id was
 //! not seen before (409: a replay). `ping` is answered 200; other events and actions are
 //! ignored with 202. The commit is fetched from the project's configured `clone_url`,
-//! never from a URL in the payload, then enqueued like a submit.
+//! never from a URL in the payload, then enqueued like a submit; with `[project.github]`
+//! the run reports back to the commit (see [`super::outbox`]).
 
 use super::enqueue::{self, Origin};
 use super::{ApiError, Coordinator, Project};
