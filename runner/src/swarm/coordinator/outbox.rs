@@ -76,54 +76,63 @@ pub async fn run(c: Arc<Coordinator>) {
 /// start only, so as not to race a live coordinator finishing the same run).
 async fn fill(c: &Coordinator, starting: bool) -> Result<(), ApiError> {
     for target in c.store.outbox_open_targets().await? {
-        let Some(swarm_run) = c.store.swarm_run(&target.run_id).await? else {
-            continue;
-        };
-        let mut result = c.store.load_run(&target.run_id).await?;
-        if starting && swarm_run.state == "finished" && result.run.finished.is_none() {
-            // Its coordinator died between deciding the last job and finishing the run.
-            super::results::finish(c, &target.run_id).await?;
-            result = c.store.load_run(&target.run_id).await?;
+        // One run that cannot be read does not hold the others up.
+        if let Err(e) = fill_run(c, &target, starting).await {
+            tracing::warn!("commit statuses of run {}: {e}", target.run_id);
         }
-        let jobs: Vec<JobNow> = c
-            .store
-            .swarm_jobs_of_run(&target.run_id)
-            .await?
-            .into_iter()
-            .map(|j| JobNow {
-                position: j.position,
-                name: j.name,
-                decided: j.status.is_some(),
-            })
-            .collect();
-        let have: HashSet<String> = c
-            .store
-            .outbox_of_run(&target.run_id)
-            .await?
-            .into_iter()
-            .map(|r| r.id)
-            .collect();
-        let due = github::due(&c.public_url, &result, &jobs, &have);
-        let base = now_ms().saturating_mul(1000);
-        let rows: Vec<OutboxRow> = due
-            .owed
-            .into_iter()
-            .enumerate()
-            .map(|(i, owed)| OutboxRow {
-                id: owed.id,
-                seq: base + i as i64,
-                target: target.clone(),
-                status: owed.status,
-                delivery: crate::store::outbox::Delivery::Waiting,
-                error: None,
-            })
-            .collect();
-        if !rows.is_empty() {
-            c.store.outbox_add(&rows).await?;
-        }
-        if due.complete {
-            c.store.outbox_complete(&target.run_id).await?;
-        }
+    }
+    Ok(())
+}
+
+/// Adds to the outbox what run `target` owes now.
+async fn fill_run(c: &Coordinator, target: &Target, starting: bool) -> Result<(), ApiError> {
+    let Some(swarm_run) = c.store.swarm_run(&target.run_id).await? else {
+        return Ok(());
+    };
+    let mut result = c.store.load_run(&target.run_id).await?;
+    if starting && swarm_run.state == "finished" && result.run.finished.is_none() {
+        // Its coordinator died between deciding the last job and finishing the run.
+        super::results::finish(c, &target.run_id).await?;
+        result = c.store.load_run(&target.run_id).await?;
+    }
+    let jobs: Vec<JobNow> = c
+        .store
+        .swarm_jobs_of_run(&target.run_id)
+        .await?
+        .into_iter()
+        .map(|j| JobNow {
+            position: j.position,
+            name: j.name,
+            decided: j.status.is_some(),
+        })
+        .collect();
+    let have: HashSet<String> = c
+        .store
+        .outbox_of_run(&target.run_id)
+        .await?
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    let due = github::due(&c.public_url, &result, &jobs, &have);
+    let base = now_ms().saturating_mul(1000);
+    let rows: Vec<OutboxRow> = due
+        .owed
+        .into_iter()
+        .enumerate()
+        .map(|(i, owed)| OutboxRow {
+            id: owed.id,
+            seq: base + i as i64,
+            target: target.clone(),
+            status: owed.status,
+            delivery: crate::store::outbox::Delivery::Waiting,
+            error: None,
+        })
+        .collect();
+    if !rows.is_empty() {
+        c.store.outbox_add(&rows).await?;
+    }
+    if due.complete {
+        c.store.outbox_complete(&target.run_id).await?;
     }
     Ok(())
 }
