@@ -1,5 +1,5 @@
 //! Which commit statuses a coordinator run owes GitHub now, given what it already put in
-//! the outbox: `pending` per job while it is queued, the job's state once its result
+//! the outbox: `pending` for the run and per job, the job's state once its result
 //! counts, and the run's summary once every job has its own. What `run --github` posts,
 //! with links to the coordinator's pages instead of a published report.
 //!
@@ -66,36 +66,32 @@ pub fn due(public_url: &str, result: &RunResult, jobs: &[JobNow], have: &HashSet
         }
     };
     let page = run_page(public_url, run_id);
-    if !finished {
-        add(
-            format!("{run_id}/run/pending"),
-            CommitStatus {
-                target_url: Some(page.clone()),
-                ..statuses::run_started(&result.run.name, jobs.len())
-            },
-        );
-    }
+    add(
+        format!("{run_id}/run/pending"),
+        CommitStatus {
+            target_url: Some(page.clone()),
+            ..statuses::run_started(&result.run.name, jobs.len())
+        },
+    );
     let mut all_final = true;
     for job in jobs {
+        // Even for a job decided before its run was first looked at: every context
+        // gets `pending` then its final state, as with `run --github`.
+        add(
+            format!("{run_id}/job/{}/pending", job.position),
+            CommitStatus {
+                description: "queued".into(),
+                target_url: Some(page.clone()),
+                ..statuses::job_started(&job.name)
+            },
+        );
         let outcome = result.jobs.iter().find(|o| o.name == job.name);
         match outcome.filter(|_| job.decided) {
             Some(outcome) => add(
                 format!("{run_id}/job/{}/final", job.position),
                 statuses::job_finished(outcome, Some(job_page(public_url, run_id, job.position))),
             ),
-            None => {
-                all_final = false;
-                if !job.decided {
-                    add(
-                        format!("{run_id}/job/{}/pending", job.position),
-                        CommitStatus {
-                            description: "queued".into(),
-                            target_url: Some(page.clone()),
-                            ..statuses::job_started(&job.name)
-                        },
-                    );
-                }
-            }
+            None => all_final = false,
         }
     }
     let complete = finished && all_final;
@@ -184,7 +180,12 @@ mod tests {
                 "decided but not recorded yet: wait",
                 run(&[(0, Status::Passed)], false),
                 vec![job(0, true), job(1, true)],
-                &["r1/run/pending", "r1/job/0/pending", "r1/job/0/final"],
+                &[
+                    "r1/run/pending",
+                    "r1/job/0/pending",
+                    "r1/job/0/final",
+                    "r1/job/1/pending",
+                ],
                 &[],
                 false,
             ),
@@ -192,16 +193,28 @@ mod tests {
                 "finished: the last final status, then the summary",
                 run(&[(0, Status::Passed), (1, Status::Failed)], true),
                 vec![job(0, true), job(1, true)],
-                &["r1/run/pending", "r1/job/0/final", "r1/job/1/pending"],
+                &[
+                    "r1/run/pending",
+                    "r1/job/0/pending",
+                    "r1/job/0/final",
+                    "r1/job/1/pending",
+                ],
                 &["r1/job/1/final", "r1/run/final"],
                 true,
             ),
             (
-                "finished after a crash that lost everything: finals and summary only",
+                "decided before anyone looked: each context still starts pending",
                 run(&[(0, Status::Passed), (1, Status::Passed)], true),
                 vec![job(0, true), job(1, true)],
                 &[],
-                &["r1/job/0/final", "r1/job/1/final", "r1/run/final"],
+                &[
+                    "r1/run/pending",
+                    "r1/job/0/pending",
+                    "r1/job/0/final",
+                    "r1/job/1/pending",
+                    "r1/job/1/final",
+                    "r1/run/final",
+                ],
                 true,
             ),
         ];
@@ -220,6 +233,7 @@ mod tests {
         let got: Vec<_> = due
             .owed
             .iter()
+            .filter(|o| o.status.state != State::Pending)
             .map(|o| {
                 let s = &o.status;
                 (s.context.as_str(), s.state, s.target_url.as_deref())
