@@ -453,6 +453,42 @@ async fn ca_bundle_reaches_apt_and_pip_inside_an_image_build() {
     assert!(out.contains("six-"), "pip downloaded six: {out}");
 }
 
+/// Image builds have no fixed request timeout: a step that stays silent for longer
+/// than bollard's default two minutes still finishes (only a stream with no progress
+/// for much longer fails).
+#[tokio::test]
+async fn a_build_step_longer_than_two_minutes_succeeds() {
+    let docker = connect().await.expect("docker");
+    ensure(&docker, "3.11", &shared_options())
+        .await
+        .expect("shared base");
+    let prefix = OwnPrefix::new("slow");
+    let options = TagImageOptionsBuilder::default()
+        .repo(&format!("{}/debian", prefix.0))
+        .tag("bookworm")
+        .build();
+    docker
+        .tag_image(&shared_base(&docker).await, Some(options))
+        .await
+        .expect("tag base");
+    let opts = ImageOptions {
+        images_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/images/slow"),
+        pull: PullPolicy::Never,
+        ..prefix.options()
+    };
+    let started = Instant::now();
+    let built = ensure(&docker, "redis", &opts)
+        .await
+        .unwrap_or_else(|e| panic!("the slow build failed after {:?}: {e}", started.elapsed()));
+    assert_eq!(built.origin, Origin::Built);
+    assert!(
+        started.elapsed() > Duration::from_secs(120),
+        "the fixture's step must outlast two minutes to prove anything"
+    );
+    let (code, out) = run_in(&docker, &built.reference, "cat /slow").await;
+    assert_eq!((code, out.trim()), (0, "slow"));
+}
+
 /// The shared bookworm base: `debian:bookworm-slim` or the one ponyswarm made.
 async fn shared_base(docker: &Docker) -> String {
     for reference in ["debian:bookworm-slim", "ponyswarm/debian:bookworm"] {

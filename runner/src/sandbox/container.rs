@@ -25,6 +25,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::time::Instant;
 
+use crate::sandbox::docker::for_long_calls;
+
 /// A Docker call about a container failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ContainerError {
@@ -390,7 +392,8 @@ impl Container {
         tar: impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
     ) -> Result<(), ContainerError> {
         let opts = UploadToContainerOptionsBuilder::new().path(path).build();
-        self.docker
+        // The engine answers only once it has read the whole archive: no two-minute cap.
+        for_long_calls(&self.docker)
             .upload_to_container(&self.name, Some(opts), bollard::body_try_stream(tar))
             .await
             .map_err(|e| self.err("upload to", e))

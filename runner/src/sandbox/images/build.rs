@@ -8,10 +8,10 @@ use std::path::PathBuf;
 
 use bollard::query_parameters::{BuildImageOptionsBuilder, RemoveImageOptions};
 use bollard::Docker;
-use futures_util::StreamExt;
 
 use super::progress::Progress;
 use super::{local_id, ImageError};
+use crate::sandbox::docker::{for_long_calls, next_or_stall, STALL};
 
 /// How many log lines a failed build shows.
 const TAIL_LINES: usize = 20;
@@ -50,9 +50,24 @@ pub(super) async fn run(
         .labels(&spec.labels)
         .build();
     let body = bollard::body_full(spec.context.into());
-    let mut stream = docker.build_image(options, None, Some(body));
+    let long = for_long_calls(docker);
+    let mut stream = long.build_image(options, None, Some(body));
     let mut log = BuildLog::default();
-    while let Some(item) = stream.next().await {
+    loop {
+        let item = match next_or_stall(&mut stream, STALL).await {
+            Ok(Some(item)) => item,
+            Ok(None) => break,
+            Err(stalled) => {
+                log.flush(spec.name);
+                return Err(ImageError::BuildFailed {
+                    name: spec.name.to_owned(),
+                    dockerfile: spec.dockerfile,
+                    step: log.step,
+                    message: format!("the build stalled: {stalled}"),
+                    tail: log.tail.into(),
+                });
+            }
+        };
         match item {
             Ok(info) => {
                 if let Some(text) = info.stream.as_deref().or(info.status.as_deref()) {

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use bollard::query_parameters::CreateImageOptionsBuilder;
 use bollard::Docker;
-use futures_util::StreamExt;
 
 use super::progress::Progress;
 use super::{local_id, lock_for, ImageError, ImageOptions, Origin, PullPolicy, ResolvedImage};
+use crate::sandbox::docker::{for_long_calls, next_or_stall};
 
 /// A pull that reports nothing for this long is given up: an unreachable registry
 /// usually fails at once, but a black-holed one would otherwise hang a run.
@@ -63,10 +63,11 @@ pub(super) async fn pull(
     if let Some(tag) = tag {
         options = options.tag(tag);
     }
-    let mut stream = docker.create_image(Some(options.build()), None, None);
+    let long = for_long_calls(docker);
+    let mut stream = long.create_image(Some(options.build()), None, None);
     loop {
-        match tokio::time::timeout(PULL_STALL, stream.next()).await {
-            Err(_) => return Err(format!("no progress for {}s", PULL_STALL.as_secs())),
+        match next_or_stall(&mut stream, PULL_STALL).await {
+            Err(stalled) => return Err(stalled.to_string()),
             Ok(None) => return Ok(()),
             Ok(Some(Ok(info))) => {
                 if let Some(status) = info.status {

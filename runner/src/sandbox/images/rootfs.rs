@@ -20,13 +20,13 @@ use std::process::Stdio;
 
 use bollard::query_parameters::{CreateImageOptionsBuilder, RemoveImageOptionsBuilder};
 use bollard::Docker;
-use futures_util::StreamExt;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 use tokio::process::{Child, ChildStdout, Command};
 
 use super::progress::Progress;
 use super::scratch::Scratch;
 use super::{local_id, ImageError, DEFAULT_DEBIAN_MIRROR};
+use crate::sandbox::docker::{for_long_calls, next_or_stall, STALL};
 use crate::sandbox::labels;
 
 /// Lines of debootstrap output kept for an error.
@@ -253,24 +253,33 @@ async fn import(
         .changes(changes)
         .build();
     let body = bollard::body_try_stream(read_chunks(stdout));
-    let mut stream = docker.create_image(Some(options), Some(body), None);
+    let long = for_long_calls(docker);
+    let mut stream = long.create_image(Some(options), Some(body), None);
     let mut engine_error = None;
-    while let Some(item) = stream.next().await {
-        if let Err(e) = item {
-            engine_error = Some(e);
-            break;
+    loop {
+        match next_or_stall(&mut stream, STALL).await {
+            Ok(Some(Ok(_))) => {}
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                engine_error = Some(ImageError::Docker {
+                    image: reference.to_owned(),
+                    action: "import",
+                    source: e,
+                });
+                break;
+            }
+            Err(stalled) => {
+                engine_error = Some(failed(format!("the import stalled: {stalled}")));
+                break;
+            }
         }
     }
     // Dropping the request closes tar's pipe, so tar cannot wait on it forever.
     drop(stream);
     let status = child.wait().await;
     let stderr = stderr.await.unwrap_or_default();
-    if let Some(source) = engine_error {
-        return Err(ImageError::Docker {
-            image: reference.to_owned(),
-            action: "import",
-            source,
-        });
+    if let Some(err) = engine_error {
+        return Err(err);
     }
     let tar_failure = match status {
         Ok(s) if s.success() => None,
