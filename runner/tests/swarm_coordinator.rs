@@ -231,6 +231,20 @@ async fn a_restart_loses_nothing() {
 async fn submits_are_checked() {
     let dir = tempfile::tempdir().unwrap();
     let c = start(dir.path(), 60, TRUSTED);
+    // An empty coordinator shows a submit command that works as written.
+    let home = c
+        .client()
+        .get(format!("{}/", c.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        home.contains("--project NAME --token TOKEN"),
+        "the home page's submit command lacks --token: {home}"
+    );
     let tree = project(dir.path(), "pony", &["3.11"], None);
     assert_eq!(
         c.submit(&tree, "stranger").await.status(),

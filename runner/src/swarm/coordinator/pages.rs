@@ -85,7 +85,7 @@ async fn index(State(c): State<Arc<Coordinator>>) -> Result<Html<String>, ApiErr
         .collect();
     c.pages.render(
         "serve-index",
-        &json!({"title": "ponyswarm coordinator", "runs": runs}),
+        &json!({"title": "ponyswarm coordinator", "runs": runs, "public_url": c.public_url}),
     )
 }
 
