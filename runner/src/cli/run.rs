@@ -1,10 +1,8 @@
 //! `ponyswarm run FILE`: plan every job, run them in sandboxes, write results.json.
 
 use super::docker::{connect, DockerArgs};
-use super::plan::load_jobs;
 use super::Failure;
-use ponyswarm::detect::{self, SourceTree};
-use ponyswarm::plan::{self, TestCommand};
+use ponyswarm::plan::{self, Selection};
 use ponyswarm::run::progress::OutputMode;
 use ponyswarm::run::{self, RunOptions};
 use std::path::{Path, PathBuf};
@@ -28,11 +26,10 @@ pub struct RunArgs<'a> {
 }
 
 pub async fn run(args: RunArgs<'_>) -> Result<ExitCode, Failure> {
-    let (spec, jobs) = load_jobs(args.file, args.filters)?;
-    let templates = plan::load_templates(&spec).map_err(|e| Failure::BadInput(e.to_string()))?;
-    let default_test = detected_test(&spec.source)?;
-    let plans = plan::plan_all(&spec, &jobs, &templates, &default_test)
-        .map_err(|e| Failure::BadInput(e.to_string()))?;
+    let bad = |e: &dyn std::fmt::Display| Failure::BadInput(e.to_string());
+    let selection = Selection::filters(args.filters).map_err(|e| bad(&e))?;
+    let plan::Plans { spec, jobs: plans } =
+        plan::from_file(args.file, &selection).map_err(|e| bad(&e))?;
 
     let reports_url = super::github::reports_url(&args.github)?;
     let github = super::github::Prepared::prepare(&args.github)?;
@@ -90,19 +87,4 @@ pub async fn run(args: RunArgs<'_>) -> Result<ExitCode, Failure> {
         }
     }
     Ok(ExitCode::from(result.run.exit_code.clamp(0, 255) as u8))
-}
-
-/// The test command when the file has none: detected from the source tree.
-fn detected_test(source: &Path) -> Result<TestCommand, Failure> {
-    let tree = SourceTree::read(source).map_err(|e| {
-        Failure::BadInput(format!(
-            "cannot read the source tree {}: {e}",
-            source.display()
-        ))
-    })?;
-    let d = detect::detect(&tree);
-    Ok(TestCommand {
-        command: d.command,
-        detected: Some(d.reason),
-    })
 }

@@ -22,7 +22,7 @@ pub mod stage;
 use super::report::{facts_of, FileReport, InstallReport, ReleaseReport, TestSuite};
 use super::{DistFile, DistKind, Release};
 use crate::detect::{self, runner_of, SourceTree};
-use crate::plan::TestCommand;
+use crate::plan::{self as plans, Selection};
 use crate::run::progress::OutputMode;
 use crate::run::{self as runs, RunOptions};
 use crate::sandbox::egress::Egress;
@@ -194,9 +194,7 @@ async fn in_stage(
         reason: detected.reason.clone(),
     };
     let jobs = Jobs::new(release, picked, &suite, &mut notes);
-    let outcomes = jobs
-        .run(docker, release, opts, stage_dir, run_id, &detected)
-        .await?;
+    let outcomes = jobs.run(docker, release, opts, stage_dir, run_id).await?;
 
     let file_reports: Vec<FileReport> = files
         .iter()
@@ -301,37 +299,19 @@ impl Jobs {
         opts: &SandboxOptions,
         stage_dir: &Path,
         run_id: &str,
-        detected: &detect::Detected,
     ) -> Result<Vec<JobResult>, SandboxError> {
-        let mut dists = Vec::new();
-        if self.wheel.is_some() {
-            dists.push("wheel");
-        }
-        if self.sdist.is_some() {
-            dists.push("sdist");
-        }
-        let yaml = plan::spec_yaml(
-            &format!("{}-{}", release.name, release.version),
-            &opts.pythons,
-            &dists,
-            opts.timeout.as_secs(),
-        );
-        let spec_path = stage_dir.join("ponyswarm.yaml");
-        let bad = |e: &dyn std::fmt::Display| SandboxError::Plan(e.to_string());
-        let spec = crate::matrix::Spec::parse(&spec_path, &yaml).map_err(|e| bad(&e))?;
-        let expanded = crate::matrix::expand(&spec).map_err(|e| bad(&e))?;
-        let test = TestCommand {
-            command: detected.command.clone(),
-            detected: Some(detected.reason.clone()),
+        let matrix = plan::ReleaseMatrix {
+            name: format!("{}-{}", release.name, release.version),
+            pythons: opts.pythons.clone(),
+            wheel: self.wheel.clone(),
+            sdist: self.sdist.clone(),
+            extras: self.extras.clone(),
+            prepare: self.prepare.clone(),
+            timeout: opts.timeout,
         };
-        let mut plans = crate::plan::plan_all(&spec, &expanded, &Default::default(), &test)
-            .map_err(|e| bad(&e))?;
-        let runner = runner_of(&detected.command);
-        for p in &mut plans {
-            let (_, file) = self.file_of(&p.job.matrix);
-            p.install = plan::install_commands(&file, &self.extras, runner);
-            p.prepare = Some(self.prepare.clone());
-        }
+        let spec = matrix.spec(&stage_dir.join("ponyswarm.yaml"));
+        let plans::Plans { spec, jobs: plans } = plans::from_spec(spec, &Selection::all())
+            .map_err(|e| SandboxError::Plan(e.to_string()))?;
         let mut run_opts = RunOptions::new(stage_dir.join("run"));
         run_opts.run_id = run_id.to_string();
         run_opts.jobs = opts.jobs;
