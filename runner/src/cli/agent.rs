@@ -2,7 +2,7 @@
 //! coordinator's jobs on this machine (see `ponyswarm::swarm::agent`).
 
 use super::docker::{connect, DockerArgs};
-use super::Failure;
+use super::CliError;
 use ponyswarm::swarm::agent::config::{AgentConfig, Offer};
 use ponyswarm::swarm::agent::{
     self, client::Client, detect, execute::Executor, AgentSetup, Shutdown,
@@ -24,10 +24,10 @@ pub struct AgentArgs {
 
 /// Runs the agent until Ctrl-C (or SIGTERM): the first stops claiming and lets the
 /// running jobs finish and report; the second cancels them and returns their leases.
-pub async fn agent(args: AgentArgs, docker_args: &DockerArgs) -> Result<ExitCode, Failure> {
-    let config = AgentConfig::load(&args.config).map_err(|e| Failure::BadInput(e.to_string()))?;
+pub async fn agent(args: AgentArgs, docker_args: &DockerArgs) -> Result<ExitCode, CliError> {
+    let config = AgentConfig::load(&args.config).map_err(|e| CliError::BadInput(e.to_string()))?;
     let key = Keypair::load_or_create(&config.key_file)
-        .map_err(|e| Failure::BadInput(format!("agent key: {e}")))?;
+        .map_err(|e| CliError::BadInput(format!("agent key: {e}")))?;
     let docker = connect().await?;
     let egress = docker_args.egress()?;
     let images = docker_args.image_options(egress.clone());
@@ -38,9 +38,9 @@ pub async fn agent(args: AgentArgs, docker_args: &DockerArgs) -> Result<ExitCode
         offers.services.join(", "),
         offers.slots
     );
-    let http = ponyswarm::http::client(&egress).map_err(|e| Failure::Infra(e.to_string()))?;
+    let http = ponyswarm::http::client(&egress).map_err(|e| CliError::Infra(e.to_string()))?;
     let client = Client::new(http, &args.coordinator)
-        .map_err(|e| Failure::BadInput(format!("--coordinator {}: {e}", args.coordinator)))?;
+        .map_err(|e| CliError::BadInput(format!("--coordinator {}: {e}", args.coordinator)))?;
     let setup = AgentSetup {
         client,
         name: config.name.clone(),
@@ -59,7 +59,7 @@ pub async fn agent(args: AgentArgs, docker_args: &DockerArgs) -> Result<ExitCode
     tokio::spawn(signals(shutdown.clone()));
     agent::run(setup, shutdown)
         .await
-        .map_err(|e| Failure::Infra(e.to_string()))?;
+        .map_err(|e| CliError::Infra(e.to_string()))?;
     println!("stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -69,11 +69,11 @@ async fn offers(
     config: &AgentConfig,
     docker: &bollard::Docker,
     images: &ponyswarm::sandbox::images::ImageOptions,
-) -> Result<Capabilities, Failure> {
+) -> Result<Capabilities, CliError> {
     let detected = if config.pythons == Offer::Detect || config.services == Offer::Detect {
         detect::detect(docker, images)
             .await
-            .map_err(|e| Failure::Infra(format!("detecting local images: {e}")))?
+            .map_err(|e| CliError::Infra(format!("detecting local images: {e}")))?
     } else {
         detect::Detected::default()
     };
@@ -87,7 +87,7 @@ async fn offers(
         slots: config.slots,
     };
     if caps.pythons.is_empty() {
-        return Err(Failure::BadInput(format!(
+        return Err(CliError::BadInput(format!(
             "{}: this agent offers no Python: `detect` found no current Python image \
              (build some with `ponyswarm images build 3.11`) or list them under [offers] pythons",
             config.path.display()

@@ -4,7 +4,7 @@
 //!
 //! Posting never fails the run: what did not land is printed as a note.
 
-use super::Failure;
+use super::CliError;
 use ponyswarm::outcome::RunResult;
 use ponyswarm::report::github::{credentials_from_env, GithubStatuses, PostFailure};
 use ponyswarm::run::RunEvent;
@@ -59,12 +59,12 @@ pub fn parse_target(text: &str) -> Result<Target, String> {
 }
 
 /// The base URL reports are published under, checked.
-pub fn reports_url(args: &GithubArgs) -> Result<Option<Url>, Failure> {
+pub fn reports_url(args: &GithubArgs) -> Result<Option<Url>, CliError> {
     args.reports_url
         .as_deref()
         .map(|u| {
             let mut url = Url::parse(u)
-                .map_err(|e| Failure::BadInput(format!("--reports-url {u:?}: {e}")))?;
+                .map_err(|e| CliError::BadInput(format!("--reports-url {u:?}: {e}")))?;
             // `join` replaces the last segment unless the path ends in a slash.
             if !url.path().ends_with('/') {
                 url.set_path(&format!("{}/", url.path()));
@@ -80,17 +80,17 @@ pub struct Prepared(GithubStatuses);
 impl Prepared {
     /// Checks the arguments and the token (before anything runs); `None` without
     /// `--github`.
-    pub fn prepare(args: &GithubArgs) -> Result<Option<Prepared>, Failure> {
+    pub fn prepare(args: &GithubArgs) -> Result<Option<Prepared>, CliError> {
         let Some(target) = args.github.as_deref() else {
             return Ok(None);
         };
-        let target = parse_target(target).map_err(Failure::BadInput)?;
+        let target = parse_target(target).map_err(CliError::BadInput)?;
         let api = Url::parse(&args.github_api)
-            .map_err(|e| Failure::BadInput(format!("--github-api {:?}: {e}", args.github_api)))?;
-        let credentials = credentials_from_env().map_err(|e| Failure::BadInput(e.to_string()))?;
+            .map_err(|e| CliError::BadInput(format!("--github-api {:?}: {e}", args.github_api)))?;
+        let credentials = credentials_from_env().map_err(|e| CliError::BadInput(e.to_string()))?;
         let statuses =
             GithubStatuses::new(&api, credentials, &target.owner, &target.repo, &target.sha)
-                .map_err(|e| Failure::BadInput(e.to_string()))?;
+                .map_err(|e| CliError::BadInput(e.to_string()))?;
         Ok(Some(Prepared(statuses)))
     }
 

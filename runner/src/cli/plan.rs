@@ -1,20 +1,20 @@
 //! `ponyswarm plan FILE [--json]`: what a matrix file expands to, without Docker.
 
-use super::Failure;
+use super::CliError;
 use ponyswarm::matrix::{self, Job, Spec};
 use ponyswarm::plan::{self as plans, Selection};
 use std::path::Path;
 use std::process::ExitCode;
 
 /// Prints the jobs of `file` that `filters` keep, as a table or JSON.
-pub fn plan(file: &Path, json: bool, filters: &[String]) -> Result<ExitCode, Failure> {
-    let bad = |e: &dyn std::fmt::Display| Failure::BadInput(e.to_string());
+pub fn plan(file: &Path, json: bool, filters: &[String]) -> Result<ExitCode, CliError> {
+    let bad = |e: &dyn std::fmt::Display| CliError::BadInput(e.to_string());
     let spec = matrix::load(file).map_err(|e| bad(&e))?;
     let selection = Selection::filters(filters).map_err(|e| bad(&e))?;
     let jobs = plans::select_jobs(&spec, &selection).map_err(|e| bad(&e))?;
     if json {
         let text =
-            serde_json::to_string_pretty(&jobs).map_err(|e| Failure::Infra(e.to_string()))?;
+            serde_json::to_string_pretty(&jobs).map_err(|e| CliError::Infra(e.to_string()))?;
         println!("{text}");
     } else {
         print!("{}", table(&spec, &jobs));

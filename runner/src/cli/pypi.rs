@@ -4,11 +4,11 @@
 //! for every new upload the index announces.
 
 use super::docker::DockerArgs;
-use super::Failure;
+use super::CliError;
 use bollard::Docker;
 use ponyswarm::pypi::index::{Index, IndexError};
 use ponyswarm::pypi::report::{self, ReleaseReport};
-use ponyswarm::pypi::sandbox::{self, SandboxOptions};
+use ponyswarm::pypi::trial::{self, TrialOptions};
 use ponyswarm::pypi::watch::{self, Announced, Processed, Start, WatchOptions};
 use ponyswarm::pypi::{quality, DistFile, Requirement};
 use ponyswarm::run::progress::OutputMode;
@@ -83,7 +83,7 @@ pub struct WatchArgs {
 }
 
 /// Runs a `pypi` command.
-pub async fn pypi(command: PypiCommand, docker: &DockerArgs) -> Result<ExitCode, Failure> {
+pub async fn pypi(command: PypiCommand, docker: &DockerArgs) -> Result<ExitCode, CliError> {
     match command {
         PypiCommand::Test(args) => test(args, docker).await,
         PypiCommand::Watch(args) => watch_index(args, docker).await,
@@ -95,7 +95,7 @@ struct Tester {
     index: Index,
     docker: Docker,
     store: Store,
-    sandbox: SandboxOptions,
+    trial: TrialOptions,
     report_root: PathBuf,
 }
 
@@ -104,38 +104,38 @@ impl Tester {
         args: &TestingArgs,
         docker_args: &DockerArgs,
         output: OutputMode,
-    ) -> Result<Tester, Failure> {
+    ) -> Result<Tester, CliError> {
         let egress = docker_args.egress()?;
         let client =
-            ponyswarm::http::client(&egress).map_err(|e| Failure::BadInput(e.to_string()))?;
+            ponyswarm::http::client(&egress).map_err(|e| CliError::BadInput(e.to_string()))?;
         let index =
-            Index::new(&args.index, client).map_err(|e| Failure::BadInput(e.to_string()))?;
+            Index::new(&args.index, client).map_err(|e| CliError::BadInput(e.to_string()))?;
         let store = Store::open_default(args.database.as_deref())
             .await
-            .map_err(|e| Failure::Infra(e.to_string()))?;
+            .map_err(|e| CliError::Infra(e.to_string()))?;
         let docker = super::docker::connect().await?;
         let report_root = args
             .report_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from(".ponyswarm/pypi"));
-        let mut sandbox = SandboxOptions::new(report_root.join(".work"));
-        sandbox.pythons = args.pythons.clone();
-        sandbox.images = docker_args.image_options(egress.clone());
-        sandbox.egress = egress;
-        sandbox.timeout = args.timeout;
-        sandbox.jobs = args.jobs.map(usize::from);
-        sandbox.output = output;
+        let mut trial = TrialOptions::new(report_root.join(".work"));
+        trial.pythons = args.pythons.clone();
+        trial.images = docker_args.image_options(egress.clone());
+        trial.egress = egress;
+        trial.timeout = args.timeout;
+        trial.jobs = args.jobs.map(usize::from);
+        trial.output = output;
         // PyPI itself is where dependencies come from anyway; another index (a local
         // one in the tests, a private one) is added, as containers reach it.
         if index.url().as_str().trim_end_matches('/') != PYPI {
-            sandbox.extra_index =
-                Some(sandbox::container_index_url(&docker, index.url().as_str()).await);
+            trial.extra_index =
+                Some(trial::container_index_url(&docker, index.url().as_str()).await);
         }
         Ok(Tester {
             index,
             docker,
             store,
-            sandbox,
+            trial,
             report_root,
         })
     }
@@ -146,14 +146,14 @@ impl Tester {
         &self,
         req: &Requirement,
         cancel: CancellationToken,
-    ) -> Result<(ReleaseReport, PathBuf), Failure> {
+    ) -> Result<(ReleaseReport, PathBuf), CliError> {
         let release = self.index.resolve(req).await.map_err(index_failure)?;
         let dir = self
             .report_root
             .join(format!("{}-{}", release.name, safe(&release.version)));
         let downloads = dir.join("files");
         std::fs::create_dir_all(&downloads)
-            .map_err(|e| Failure::Infra(format!("cannot create {}: {e}", downloads.display())))?;
+            .map_err(|e| CliError::Infra(format!("cannot create {}: {e}", downloads.display())))?;
         let mut files: Vec<(DistFile, PathBuf)> = Vec::new();
         for file in &release.files {
             let path = self
@@ -163,35 +163,35 @@ impl Tester {
                 .map_err(index_failure)?;
             files.push((file.clone(), path));
         }
-        let mut opts = self.sandbox.clone();
+        let mut opts = self.trial.clone();
         opts.cancel = cancel;
-        let tested = sandbox::test_release(&self.docker, &release, &files, &opts).await;
+        let tested = trial::test_release(&self.docker, &release, &files, &opts).await;
         // The files were only needed for the test; the report names them and their hashes.
         let _ = std::fs::remove_dir_all(&downloads);
-        let mut report = tested.map_err(|e| Failure::Infra(e.to_string()))?;
+        let mut report = tested.map_err(|e| CliError::Infra(e.to_string()))?;
         if report.facts.description_renders.is_none() {
             report.facts.description_renders = quality::renders_without_checking(&report.metadata);
         }
         let score = quality::score(&report.metadata, &report.facts);
         report.score = Some(score.clone());
         let (json, html) =
-            report::write(&report, &dir).map_err(|e| Failure::Infra(e.to_string()))?;
+            report::write(&report, &dir).map_err(|e| CliError::Infra(e.to_string()))?;
         let text = std::fs::read_to_string(&json)
-            .map_err(|e| Failure::Infra(format!("cannot read back {}: {e}", json.display())))?;
+            .map_err(|e| CliError::Infra(format!("cannot read back {}: {e}", json.display())))?;
         self.store
             .save_release_report(&report.name, &report.version, &text, Some(&score))
             .await
-            .map_err(|e| Failure::Infra(e.to_string()))?;
+            .map_err(|e| CliError::Infra(e.to_string()))?;
         Ok((report, html))
     }
 }
 
 /// `pypi test`: exit 0 when every install worked and no test failed, 1 otherwise.
-async fn test(args: TestArgs, docker: &DockerArgs) -> Result<ExitCode, Failure> {
+async fn test(args: TestArgs, docker: &DockerArgs) -> Result<ExitCode, CliError> {
     let req: Requirement = args
         .release
         .parse()
-        .map_err(|e: IndexError| Failure::BadInput(e.to_string()))?;
+        .map_err(|e: IndexError| CliError::BadInput(e.to_string()))?;
     let tester = Tester::new(&args.testing, docker, OutputMode::Quiet).await?;
     let cancel = CancellationToken::new();
     let stopper = tokio::spawn({
@@ -238,11 +238,11 @@ fn print_summary(report: &ReleaseReport, html: &Path) {
 }
 
 /// `pypi watch`: runs until Ctrl-C or SIGTERM.
-async fn watch_index(args: WatchArgs, docker: &DockerArgs) -> Result<ExitCode, Failure> {
+async fn watch_index(args: WatchArgs, docker: &DockerArgs) -> Result<ExitCode, CliError> {
     let mut filters = Vec::new();
     for f in &args.filter {
         let pattern = glob::Pattern::new(f)
-            .map_err(|e| Failure::BadInput(format!("--filter {f:?} is not a glob: {e}")))?;
+            .map_err(|e| CliError::BadInput(format!("--filter {f:?} is not a glob: {e}")))?;
         filters.push(pattern);
     }
     let opts = WatchOptions {
@@ -273,7 +273,7 @@ async fn watch_index(args: WatchArgs, docker: &DockerArgs) -> Result<ExitCode, F
     let result = watch::watch(&tester.index, &tester.store, &opts, process, cancel).await;
     stopper.abort();
     tester.store.close().await;
-    result.map_err(|e| Failure::Infra(e.to_string()))?;
+    result.map_err(|e| CliError::Infra(e.to_string()))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -288,7 +288,7 @@ async fn process(tester: &Tester, job: Announced, cancel: CancellationToken) -> 
             print_summary(&report, &html);
             Processed::Done
         }
-        Err(Failure::BadInput(why) | Failure::Infra(why)) => {
+        Err(CliError::BadInput(why) | CliError::Infra(why)) => {
             eprintln!("{} {}: {why}", job.name, job.version);
             Processed::Failed(why)
         }
@@ -296,12 +296,12 @@ async fn process(tester: &Tester, job: Announced, cancel: CancellationToken) -> 
 }
 
 /// Whether the index or the user is at fault: a missing project is bad input.
-fn index_failure(e: IndexError) -> Failure {
+fn index_failure(e: IndexError) -> CliError {
     match e {
         IndexError::NotFound { .. }
         | IndexError::BadRequirement(_)
-        | IndexError::NoFiles { .. } => Failure::BadInput(e.to_string()),
-        _ => Failure::Infra(e.to_string()),
+        | IndexError::NoFiles { .. } => CliError::BadInput(e.to_string()),
+        _ => CliError::Infra(e.to_string()),
     }
 }
 

@@ -1,7 +1,7 @@
 //! `ponyswarm run FILE`: plan every job, run them in sandboxes, write results.json.
 
 use super::docker::{connect, DockerArgs};
-use super::Failure;
+use super::CliError;
 use ponyswarm::plan::{self, Selection};
 use ponyswarm::run::progress::OutputMode;
 use ponyswarm::run::{self, RunOptions};
@@ -25,8 +25,8 @@ pub struct RunArgs<'a> {
     pub mail: super::mail::MailArgs,
 }
 
-pub async fn run(args: RunArgs<'_>) -> Result<ExitCode, Failure> {
-    let bad = |e: &dyn std::fmt::Display| Failure::BadInput(e.to_string());
+pub async fn run(args: RunArgs<'_>) -> Result<ExitCode, CliError> {
+    let bad = |e: &dyn std::fmt::Display| CliError::BadInput(e.to_string());
     let selection = Selection::filters(args.filters).map_err(|e| bad(&e))?;
     let plan::Plans { spec, jobs: plans } =
         plan::from_file(args.file, &selection).map_err(|e| bad(&e))?;
@@ -36,7 +36,7 @@ pub async fn run(args: RunArgs<'_>) -> Result<ExitCode, Failure> {
 
     let store = ponyswarm::store::Store::open_default(args.database)
         .await
-        .map_err(|e| Failure::Infra(format!("cannot open the results store: {e}")))?;
+        .map_err(|e| CliError::Infra(format!("cannot open the results store: {e}")))?;
     let docker = connect().await?;
     let egress = args.docker.egress()?;
     let mut opts = RunOptions::new(PathBuf::new());
@@ -68,7 +68,7 @@ pub async fn run(args: RunArgs<'_>) -> Result<ExitCode, Failure> {
     let report_dir = opts.report_dir.clone();
     let result = run::run(&docker, &spec, plans, opts)
         .await
-        .map_err(|e| Failure::Infra(e.to_string()))?;
+        .map_err(|e| CliError::Infra(e.to_string()))?;
     println!("results: {}", report_dir.join("results.json").display());
     let index = super::report::html_beside_results(Some(&store), &result, &report_dir).await?;
     println!("report: {}", index.display());

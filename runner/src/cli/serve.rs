@@ -1,6 +1,6 @@
 //! `ponyswarm serve`: the coordinator, and `ponyswarm submit`: a run for it.
 
-use super::Failure;
+use super::CliError;
 use ponyswarm::store::Store;
 use ponyswarm::swarm::api::{Submitted, PREFIX};
 use ponyswarm::swarm::coordinator::{tarball, Config, Coordinator};
@@ -25,21 +25,21 @@ pub struct ServeArgs {
     pub listen: Option<String>,
 }
 
-pub async fn serve(args: ServeArgs) -> Result<ExitCode, Failure> {
-    let config = Config::load(&args.config).map_err(|e| Failure::BadInput(e.to_string()))?;
+pub async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
+    let config = Config::load(&args.config).map_err(|e| CliError::BadInput(e.to_string()))?;
     let database = args.database.clone().or_else(|| config.database.clone());
     let store = Store::open_default(database.as_deref())
         .await
-        .map_err(|e| Failure::Infra(format!("cannot open the coordinator's store: {e}")))?;
+        .map_err(|e| CliError::Infra(format!("cannot open the coordinator's store: {e}")))?;
     let listen = args.listen.clone().unwrap_or_else(|| config.listen.clone());
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
-        .map_err(|e| Failure::Infra(format!("cannot listen on {listen}: {e}")))?;
+        .map_err(|e| CliError::Infra(format!("cannot listen on {listen}: {e}")))?;
     let addr = listener
         .local_addr()
-        .map_err(|e| Failure::Infra(format!("cannot listen on {listen}: {e}")))?;
+        .map_err(|e| CliError::Infra(format!("cannot listen on {listen}: {e}")))?;
     let coordinator = Coordinator::new(config, store.clone(), format!("http://{addr}"))
-        .map_err(Failure::Infra)?;
+        .map_err(CliError::Infra)?;
     let app = Arc::new(coordinator).router();
     // Tests and scripts wait for exactly this line.
     println!("listening on http://{addr}");
@@ -47,7 +47,7 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode, Failure> {
     axum::serve(listener, app)
         .with_graceful_shutdown(super::stop_signal())
         .await
-        .map_err(|e| Failure::Infra(format!("the server failed: {e}")))?;
+        .map_err(|e| CliError::Infra(format!("the server failed: {e}")))?;
     store.close().await;
     Ok(ExitCode::SUCCESS)
 }
@@ -73,13 +73,14 @@ pub struct SubmitArgs {
     pub token: String,
 }
 
-pub async fn submit(args: SubmitArgs) -> Result<ExitCode, Failure> {
-    let spec = ponyswarm::matrix::load(&args.file).map_err(|e| Failure::BadInput(e.to_string()))?;
+pub async fn submit(args: SubmitArgs) -> Result<ExitCode, CliError> {
+    let spec =
+        ponyswarm::matrix::load(&args.file).map_err(|e| CliError::BadInput(e.to_string()))?;
     let (root, matrix) = tree_of(&args.file, &spec.source)?;
     let body = tarball::pack(&root)
-        .map_err(|e| Failure::BadInput(format!("cannot pack {}: {e}", root.display())))?;
+        .map_err(|e| CliError::BadInput(format!("cannot pack {}: {e}", root.display())))?;
     let client =
-        ponyswarm::http::client(&Default::default()).map_err(|e| Failure::Infra(e.to_string()))?;
+        ponyswarm::http::client(&Default::default()).map_err(|e| CliError::Infra(e.to_string()))?;
     let base = format!("{}{PREFIX}/runs", args.coordinator.trim_end_matches('/'));
     let url = url::Url::parse_with_params(
         &base,
@@ -88,7 +89,7 @@ pub async fn submit(args: SubmitArgs) -> Result<ExitCode, Failure> {
             ("matrix", matrix.as_str()),
         ],
     )
-    .map_err(|e| Failure::BadInput(format!("--coordinator {}: {e}", args.coordinator)))?;
+    .map_err(|e| CliError::BadInput(format!("--coordinator {}: {e}", args.coordinator)))?;
     let response = client
         .post(url.clone())
         .bearer_auth(&args.token)
@@ -96,7 +97,7 @@ pub async fn submit(args: SubmitArgs) -> Result<ExitCode, Failure> {
         .body(body)
         .send()
         .await
-        .map_err(|e| Failure::Infra(format!("cannot reach {base}: {e}")))?;
+        .map_err(|e| CliError::Infra(format!("cannot reach {base}: {e}")))?;
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
     if !status.is_success() {
@@ -106,13 +107,13 @@ pub async fn submit(args: SubmitArgs) -> Result<ExitCode, Failure> {
             .unwrap_or(text);
         let failure = format!("{base}: {status}: {message}");
         return Err(if status.is_client_error() {
-            Failure::BadInput(failure)
+            CliError::BadInput(failure)
         } else {
-            Failure::Infra(failure)
+            CliError::Infra(failure)
         });
     }
     let submitted: Submitted = serde_json::from_str(&text)
-        .map_err(|e| Failure::Infra(format!("{base} answered something else than a run: {e}")))?;
+        .map_err(|e| CliError::Infra(format!("{base} answered something else than a run: {e}")))?;
     println!(
         "run {} ({} jobs): {}",
         submitted.run_id, submitted.jobs, submitted.url
@@ -122,10 +123,10 @@ pub async fn submit(args: SubmitArgs) -> Result<ExitCode, Failure> {
 
 /// The directory to send (the nearest holding both the matrix file and its `source:`)
 /// and the matrix file's path inside it.
-fn tree_of(file: &Path, source: &Path) -> Result<(PathBuf, String), Failure> {
+fn tree_of(file: &Path, source: &Path) -> Result<(PathBuf, String), CliError> {
     let abs = |p: &Path| {
         p.canonicalize()
-            .map_err(|e| Failure::BadInput(format!("cannot read {}: {e}", p.display())))
+            .map_err(|e| CliError::BadInput(format!("cannot read {}: {e}", p.display())))
     };
     let file = abs(file)?;
     let source = abs(source)?;
@@ -134,13 +135,13 @@ fn tree_of(file: &Path, source: &Path) -> Result<(PathBuf, String), Failure> {
         root = root
             .parent()
             .ok_or_else(|| {
-                Failure::BadInput("the matrix file and its source share no directory".into())
+                CliError::BadInput("the matrix file and its source share no directory".into())
             })?
             .to_path_buf();
     }
     let rel = file
         .strip_prefix(&root)
-        .map_err(|e| Failure::Infra(e.to_string()))?
+        .map_err(|e| CliError::Infra(e.to_string()))?
         .to_string_lossy()
         .into_owned();
     Ok((root, rel))

@@ -114,7 +114,10 @@ mod tests {
         selected.map(|jobs| jobs.into_iter().map(|j| j.name).collect())
     }
 
-    type Case = (&'static [&'static str], Result<&'static [&'static str], SelectionError>);
+    type Case = (
+        &'static [&'static str],
+        Result<&'static [&'static str], SelectionError>,
+    );
 
     #[test]
     fn filters_and_across_keys_or_within_a_key() {

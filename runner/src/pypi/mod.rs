@@ -5,7 +5,7 @@
 //! - [`quality`]: the packaging quality score (pure);
 //! - [`watch`]: following new uploads (the serial-numbered changelog, else the RSS
 //!   feed) with a checkpoint in the store;
-//! - [`sandbox`]: installing and testing a release in sandboxed containers;
+//! - [`trial`]: trying a release: installing and testing it in sandboxed containers;
 //! - [`report`]: one report per release, JSON and HTML, stored like a run.
 //!
 //! The types here are what those parts pass each other.
@@ -13,7 +13,7 @@
 pub mod index;
 pub mod quality;
 pub mod report;
-pub mod sandbox;
+pub mod trial;
 pub mod watch;
 
 use serde::{Deserialize, Serialize};
@@ -95,7 +95,7 @@ pub struct Release {
     pub metadata: Metadata,
 }
 
-/// What testing a release found out, for the quality score: filled in by [`sandbox`].
+/// What testing a release found out, for the quality score: filled in by [`trial`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Facts {
     /// A wheel was uploaded.
