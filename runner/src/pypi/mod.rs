@@ -6,11 +6,14 @@
 //! - [`watch`]: following new uploads (the serial-numbered changelog, else the RSS
 //!   feed) with a checkpoint in the store;
 //! - [`trial`]: trying a release: installing and testing it in sandboxed containers;
-//! - [`report`]: one report per release, JSON and HTML, stored like a run.
+//! - [`report`]: one report per release, JSON and HTML, stored like a run;
+//! - [`pipeline`]: the whole way from a requirement to a saved report, which
+//!   `ponyswarm pypi test` and `pypi watch` call.
 //!
 //! The types here are what those parts pass each other.
 
 pub mod index;
+pub mod pipeline;
 pub mod quality;
 pub mod report;
 pub mod trial;
