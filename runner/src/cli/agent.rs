@@ -3,11 +3,10 @@
 
 use super::docker::{connect, DockerArgs};
 use super::CliError;
-use ponyswarm::swarm::agent::config::{AgentConfig, Offer};
+use ponyswarm::swarm::agent::config::AgentConfig;
 use ponyswarm::swarm::agent::{
-    self, client::Client, detect, execute::Executor, AgentSetup, Shutdown,
+    self, client::Client, execute::Executor, offers, AgentSetup, Shutdown,
 };
-use ponyswarm::swarm::api::Capabilities;
 use ponyswarm::swarm::sign::Keypair;
 use std::process::ExitCode;
 
@@ -31,7 +30,12 @@ pub async fn agent(args: AgentArgs, docker_args: &DockerArgs) -> Result<ExitCode
     let docker = connect().await?;
     let egress = docker_args.egress()?;
     let images = docker_args.image_options(egress.clone());
-    let offers = offers(&config, &docker, &images).await?;
+    let offers = offers::resolve(&config, &docker, &images)
+        .await
+        .map_err(|e| match e {
+            offers::OffersError::NoPython { .. } => CliError::BadInput(e.to_string()),
+            offers::OffersError::Detect(_) => CliError::Infra(e.to_string()),
+        })?;
     println!(
         "offering pythons [{}], services [{}], {} slot(s)",
         offers.pythons.join(", "),
@@ -62,38 +66,6 @@ pub async fn agent(args: AgentArgs, docker_args: &DockerArgs) -> Result<ExitCode
         .map_err(|e| CliError::Infra(e.to_string()))?;
     println!("stopped");
     Ok(ExitCode::SUCCESS)
-}
-
-/// The configured offers, with `detect` resolved from the local images.
-async fn offers(
-    config: &AgentConfig,
-    docker: &bollard::Docker,
-    images: &ponyswarm::sandbox::images::ImageOptions,
-) -> Result<Capabilities, CliError> {
-    let detected = if config.pythons == Offer::Detect || config.services == Offer::Detect {
-        detect::detect(docker, images)
-            .await
-            .map_err(|e| CliError::Infra(format!("detecting local images: {e}")))?
-    } else {
-        detect::Detected::default()
-    };
-    let pick = |offer: &Offer, found: &[String]| match offer {
-        Offer::Detect => found.to_vec(),
-        Offer::List(names) => names.clone(),
-    };
-    let caps = Capabilities {
-        pythons: pick(&config.pythons, &detected.pythons),
-        services: pick(&config.services, &detected.services),
-        slots: config.slots,
-    };
-    if caps.pythons.is_empty() {
-        return Err(CliError::BadInput(format!(
-            "{}: this agent offers no Python: `detect` found no current Python image \
-             (build some with `ponyswarm images build 3.11`) or list them under [offers] pythons",
-            config.path.display()
-        )));
-    }
-    Ok(caps)
 }
 
 /// First Ctrl-C or SIGTERM: drain. Second: abort. Third: quit at once.
