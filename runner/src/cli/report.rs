@@ -8,7 +8,7 @@
 use super::CliError;
 use ponyswarm::outcome::RunResult;
 use ponyswarm::report::{self, compare::compare, results, text};
-use ponyswarm::store::{resolve_url, Store, StoreError, DEFAULT_URL, ENV_VAR};
+use ponyswarm::store::{previous_run_of, resolve_url, Store, StoreError, DEFAULT_URL, ENV_VAR};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -29,13 +29,9 @@ pub struct ReportArgs<'a> {
 /// `ponyswarm report`.
 pub async fn report(args: ReportArgs<'_>) -> Result<ExitCode, CliError> {
     let (result, store) = load(args.run, args.database).await?;
-    let previous = match &store {
-        Some(store) => store
-            .previous_run(&result.run.name, &result.run.id)
-            .await
-            .map_err(infra)?,
-        None => None,
-    };
+    let previous = previous_run_of(store.as_ref(), &result)
+        .await
+        .map_err(infra)?;
     let mut wrote_something = false;
     if let Some(dir) = args.html {
         let site = report::write_html(&result, previous.as_ref(), dir)
@@ -93,13 +89,7 @@ pub async fn html_beside_results(
     result: &RunResult,
     dir: &Path,
 ) -> Result<PathBuf, CliError> {
-    let previous = match store {
-        Some(store) => store
-            .previous_run(&result.run.name, &result.run.id)
-            .await
-            .map_err(infra)?,
-        None => None,
-    };
+    let previous = previous_run_of(store, result).await.map_err(infra)?;
     let site = report::write_html(result, previous.as_ref(), dir)
         .map_err(|e| CliError::Infra(format!("cannot write the HTML report: {e}")))?;
     Ok(site.index)
