@@ -3,6 +3,7 @@
 use super::docker::{connect, DockerArgs};
 use super::CliError;
 use ponyswarm::plan::{self, Selection};
+use ponyswarm::report::github::forward::Forwarding;
 use ponyswarm::run::progress::OutputMode;
 use ponyswarm::run::{self, RunOptions};
 use std::path::{Path, PathBuf};
@@ -32,7 +33,7 @@ pub async fn run(args: RunArgs<'_>) -> Result<ExitCode, CliError> {
         plan::from_file(args.file, &selection).map_err(|e| bad(&e))?;
 
     let reports_url = super::github::reports_url(&args.github)?;
-    let github = super::github::Prepared::prepare(&args.github)?;
+    let github = super::github::forwarder(&args.github)?;
 
     let store = ponyswarm::store::Store::open_default(args.database)
         .await
@@ -50,7 +51,7 @@ pub async fn run(args: RunArgs<'_>) -> Result<ExitCode, CliError> {
     opts.output = OutputMode::auto(args.quiet);
     opts.store = Some(store.clone());
     let github = github.map(|g| g.start(&spec.name, plans.len()));
-    opts.events = github.as_ref().map(super::github::Reporter::events);
+    opts.events = github.as_ref().map(Forwarding::events);
 
     // Ctrl-C or SIGTERM cancels the run, which removes its containers before
     // returning; a second Ctrl-C means "now" and exits at once (`ponyswarm clean`, or
