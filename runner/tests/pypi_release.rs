@@ -10,7 +10,7 @@ mod pypi_support;
 
 use ponyswarm::pypi::index::Index;
 use ponyswarm::pypi::report::{self, ReleaseReport};
-use ponyswarm::pypi::sandbox::{self, SandboxOptions};
+use ponyswarm::pypi::trial::{self, TrialOptions};
 use ponyswarm::pypi::{quality, DistFile, Requirement};
 use ponyswarm::run::progress::OutputMode;
 use ponyswarm::sandbox::egress::Egress;
@@ -27,8 +27,8 @@ fn egress() -> Egress {
 }
 
 /// Sandbox options for one Python, silent, working in `dir`.
-fn options(dir: &Path) -> SandboxOptions {
-    let mut opts = SandboxOptions::new(dir.join("work"));
+fn options(dir: &Path) -> TrialOptions {
+    let mut opts = TrialOptions::new(dir.join("work"));
     opts.images = ImageOptions {
         egress: egress(),
         ..ImageOptions::default()
@@ -44,7 +44,7 @@ async fn test_release(
     base: &str,
     req: Requirement,
     dir: &Path,
-    opts: SandboxOptions,
+    opts: TrialOptions,
 ) -> (ReleaseReport, Value, String) {
     let client = ponyswarm::http::client(&egress()).expect("an HTTP client");
     let index = Index::new(base, client).expect("the index URL is valid");
@@ -59,7 +59,7 @@ async fn test_release(
     let docker = ponyswarm::sandbox::docker::connect()
         .await
         .expect("Docker is reachable");
-    let mut report = sandbox::test_release(&docker, &release, &files, &opts)
+    let mut report = trial::test_release(&docker, &release, &files, &opts)
         .await
         .expect("the release is tested");
     report.score = Some(quality::score(&report.metadata, &report.facts));
@@ -80,7 +80,7 @@ async fn test_fixture(name: &str) -> (ReleaseReport, Value, String) {
         .await
         .expect("Docker is reachable");
     let mut opts = options(dir.path());
-    opts.extra_index = Some(sandbox::container_index_url(&docker, &index.url()).await);
+    opts.extra_index = Some(trial::container_index_url(&docker, &index.url()).await);
     let req = Requirement {
         name: name.to_string(),
         version: None,

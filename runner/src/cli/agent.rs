@@ -2,12 +2,11 @@
 //! coordinator's jobs on this machine (see `ponyswarm::swarm::agent`).
 
 use super::docker::{connect, DockerArgs};
-use super::Failure;
-use ponyswarm::swarm::agent::config::{AgentConfig, Offer};
+use super::CliError;
+use ponyswarm::swarm::agent::config::AgentConfig;
 use ponyswarm::swarm::agent::{
-    self, client::Client, detect, execute::Executor, AgentSetup, Shutdown,
+    self, client::Client, execute::Executor, offers, AgentSetup, Shutdown,
 };
-use ponyswarm::swarm::api::Capabilities;
 use ponyswarm::swarm::sign::Keypair;
 use std::process::ExitCode;
 
@@ -24,23 +23,28 @@ pub struct AgentArgs {
 
 /// Runs the agent until Ctrl-C (or SIGTERM): the first stops claiming and lets the
 /// running jobs finish and report; the second cancels them and returns their leases.
-pub async fn agent(args: AgentArgs, docker_args: &DockerArgs) -> Result<ExitCode, Failure> {
-    let config = AgentConfig::load(&args.config).map_err(|e| Failure::BadInput(e.to_string()))?;
+pub async fn agent(args: AgentArgs, docker_args: &DockerArgs) -> Result<ExitCode, CliError> {
+    let config = AgentConfig::load(&args.config).map_err(|e| CliError::BadInput(e.to_string()))?;
     let key = Keypair::load_or_create(&config.key_file)
-        .map_err(|e| Failure::BadInput(format!("agent key: {e}")))?;
+        .map_err(|e| CliError::BadInput(format!("agent key: {e}")))?;
     let docker = connect().await?;
     let egress = docker_args.egress()?;
     let images = docker_args.image_options(egress.clone());
-    let offers = offers(&config, &docker, &images).await?;
+    let offers = offers::resolve(&config, &docker, &images)
+        .await
+        .map_err(|e| match e {
+            offers::OffersError::NoPython { .. } => CliError::BadInput(e.to_string()),
+            offers::OffersError::Detect(_) => CliError::Infra(e.to_string()),
+        })?;
     println!(
         "offering pythons [{}], services [{}], {} slot(s)",
         offers.pythons.join(", "),
         offers.services.join(", "),
         offers.slots
     );
-    let http = ponyswarm::http::client(&egress).map_err(|e| Failure::Infra(e.to_string()))?;
+    let http = ponyswarm::http::client(&egress).map_err(|e| CliError::Infra(e.to_string()))?;
     let client = Client::new(http, &args.coordinator)
-        .map_err(|e| Failure::BadInput(format!("--coordinator {}: {e}", args.coordinator)))?;
+        .map_err(|e| CliError::BadInput(format!("--coordinator {}: {e}", args.coordinator)))?;
     let setup = AgentSetup {
         client,
         name: config.name.clone(),
@@ -59,41 +63,9 @@ pub async fn agent(args: AgentArgs, docker_args: &DockerArgs) -> Result<ExitCode
     tokio::spawn(signals(shutdown.clone()));
     agent::run(setup, shutdown)
         .await
-        .map_err(|e| Failure::Infra(e.to_string()))?;
+        .map_err(|e| CliError::Infra(e.to_string()))?;
     println!("stopped");
     Ok(ExitCode::SUCCESS)
-}
-
-/// The configured offers, with `detect` resolved from the local images.
-async fn offers(
-    config: &AgentConfig,
-    docker: &bollard::Docker,
-    images: &ponyswarm::sandbox::images::ImageOptions,
-) -> Result<Capabilities, Failure> {
-    let detected = if config.pythons == Offer::Detect || config.services == Offer::Detect {
-        detect::detect(docker, images)
-            .await
-            .map_err(|e| Failure::Infra(format!("detecting local images: {e}")))?
-    } else {
-        detect::Detected::default()
-    };
-    let pick = |offer: &Offer, found: &[String]| match offer {
-        Offer::Detect => found.to_vec(),
-        Offer::List(names) => names.clone(),
-    };
-    let caps = Capabilities {
-        pythons: pick(&config.pythons, &detected.pythons),
-        services: pick(&config.services, &detected.services),
-        slots: config.slots,
-    };
-    if caps.pythons.is_empty() {
-        return Err(Failure::BadInput(format!(
-            "{}: this agent offers no Python: `detect` found no current Python image \
-             (build some with `ponyswarm images build 3.11`) or list them under [offers] pythons",
-            config.path.display()
-        )));
-    }
-    Ok(caps)
 }
 
 /// First Ctrl-C or SIGTERM: drain. Second: abort. Third: quit at once.

@@ -1,7 +1,7 @@
 //! Options shared by the commands that talk to Docker, and turning them into the
 //! library's option structs.
 
-use super::Failure;
+use super::CliError;
 use bollard::Docker;
 use clap::Args;
 use ponyswarm::sandbox::egress::Egress;
@@ -23,8 +23,8 @@ pub struct DockerArgs {
 
 impl DockerArgs {
     /// The CA bundle and proxy settings for containers that need the network.
-    pub fn egress(&self) -> Result<Egress, Failure> {
-        Egress::from_host(self.ca_bundle.clone()).map_err(|e| Failure::BadInput(e.to_string()))
+    pub fn egress(&self) -> Result<Egress, CliError> {
+        Egress::from_host(self.ca_bundle.clone()).map_err(|e| CliError::BadInput(e.to_string()))
     }
 
     /// Image options: the `images/` directory next to the working directory when there
@@ -47,8 +47,8 @@ impl DockerArgs {
 }
 
 /// Connects to Docker; an unreachable daemon is exit 3 with what to check.
-pub async fn connect() -> Result<Docker, Failure> {
+pub async fn connect() -> Result<Docker, CliError> {
     ponyswarm::sandbox::docker::connect()
         .await
-        .map_err(|e| Failure::Infra(e.to_string()))
+        .map_err(|e| CliError::Infra(e.to_string()))
 }

@@ -1,12 +1,12 @@
 //! `ponyswarm images build [NAME…]` and `ponyswarm images list`.
 
 use super::docker::{connect, DockerArgs};
-use super::Failure;
+use super::CliError;
 use ponyswarm::sandbox::images::{self, Origin};
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-pub async fn build(names: &[String], args: &DockerArgs) -> Result<ExitCode, Failure> {
+pub async fn build(names: &[String], args: &DockerArgs) -> Result<ExitCode, CliError> {
     let docker = connect().await?;
     let mut opts = args.image_options(args.egress()?);
     opts.progress = Some(indicatif::MultiProgress::new());
@@ -30,19 +30,19 @@ pub async fn build(names: &[String], args: &DockerArgs) -> Result<ExitCode, Fail
         }
     }
     if failed {
-        return Err(Failure::Infra(
+        return Err(CliError::Infra(
             "some images could not be built (see above)".into(),
         ));
     }
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn list(args: &DockerArgs) -> Result<ExitCode, Failure> {
+pub async fn list(args: &DockerArgs) -> Result<ExitCode, CliError> {
     let docker = connect().await?;
     let opts = args.image_options(args.egress()?);
     let rows = images::list(&docker, &opts)
         .await
-        .map_err(|e| Failure::Infra(e.to_string()))?;
+        .map_err(|e| CliError::Infra(e.to_string()))?;
     println!("{:<10} {:<42} {:>9}  BUILT", "NAME", "TAG", "SIZE");
     for r in rows {
         let age = SystemTime::now()

@@ -5,7 +5,7 @@
 
 use ponyswarm::outcome::RunResult;
 use ponyswarm::report::mail::{notify, Addresses, MailConfig, MailWhen, SmtpServer};
-use ponyswarm::store::Store;
+use ponyswarm::store::{previous_run_of, Store};
 
 /// The environment variable with the SMTP user, when the URL has none.
 const USER_ENV: &str = "PONYSWARM_SMTP_USER";
@@ -54,16 +54,13 @@ pub async fn after_run(
         Ok(config) => config,
         Err(e) => return Some(format!("mail: not sent: {e}")),
     };
-    let previous = match store {
-        Some(store) => match store.previous_run(&result.run.name, &result.run.id).await {
-            Ok(previous) => previous,
-            Err(e) => {
-                return Some(format!(
-                    "mail: not sent: cannot read the previous run to compare with: {e}"
-                ))
-            }
-        },
-        None => None,
+    let previous = match previous_run_of(store, result).await {
+        Ok(previous) => previous,
+        Err(e) => {
+            return Some(format!(
+                "mail: not sent: cannot read the previous run to compare with: {e}"
+            ))
+        }
     };
     Some(
         notify(&config, result, previous.as_ref(), reports_url)

@@ -133,7 +133,7 @@ enum ImagesCommand {
 }
 
 /// What went wrong at the top, mapped to an exit code.
-pub enum Failure {
+pub enum CliError {
     /// The user's input is wrong (exit 2).
     BadInput(String),
     /// ponyswarm or Docker could not do its part (exit 3).
@@ -158,25 +158,25 @@ pub fn main() -> ExitCode {
         Command::Report { .. } | Command::Runs { .. } | Command::Serve(_) | Command::Submit(_) => {
             match tokio::runtime::Runtime::new() {
                 Ok(rt) => rt.block_on(store_command(cli.command)),
-                Err(e) => Err(Failure::Infra(format!(
+                Err(e) => Err(CliError::Infra(format!(
                     "cannot start the async runtime: {e}"
                 ))),
             }
         }
         command => match tokio::runtime::Runtime::new() {
             Ok(rt) => rt.block_on(docker_command(command, &cli.docker)),
-            Err(e) => Err(Failure::Infra(format!(
+            Err(e) => Err(CliError::Infra(format!(
                 "cannot start the async runtime: {e}"
             ))),
         },
     };
     match result {
         Ok(code) => code,
-        Err(Failure::BadInput(msg)) => {
+        Err(CliError::BadInput(msg)) => {
             eprintln!("error: {msg}");
             ExitCode::from(EXIT_BAD_INPUT)
         }
-        Err(Failure::Infra(msg)) => {
+        Err(CliError::Infra(msg)) => {
             eprintln!("error: {msg}");
             ExitCode::from(EXIT_INFRA)
         }
@@ -184,7 +184,7 @@ pub fn main() -> ExitCode {
 }
 
 /// The commands that only read the store.
-async fn store_command(command: Command) -> Result<ExitCode, Failure> {
+async fn store_command(command: Command) -> Result<ExitCode, CliError> {
     match command {
         Command::Report {
             run,
@@ -217,7 +217,7 @@ async fn store_command(command: Command) -> Result<ExitCode, Failure> {
 async fn docker_command(
     command: Command,
     docker: &docker::DockerArgs,
-) -> Result<ExitCode, Failure> {
+) -> Result<ExitCode, CliError> {
     match command {
         Command::Plan { .. }
         | Command::Report { .. }
@@ -260,7 +260,7 @@ async fn docker_command(
             let report =
                 ponyswarm::run::clean(&docker, ponyswarm::run::clean::CleanOptions { all })
                     .await
-                    .map_err(|e| Failure::Infra(e.to_string()))?;
+                    .map_err(|e| CliError::Infra(e.to_string()))?;
             println!(
                 "removed {} containers, {} networks, {} volumes",
                 report.containers.len(),

@@ -1,55 +1,20 @@
 //! `ponyswarm plan FILE [--json]`: what a matrix file expands to, without Docker.
 
-use super::Failure;
+use super::CliError;
 use ponyswarm::matrix::{self, Job, Spec};
+use ponyswarm::plan::{self as plans, Selection};
 use std::path::Path;
 use std::process::ExitCode;
 
-/// Loads and expands `file`, keeping the jobs `filters` select.
-pub fn load_jobs(file: &Path, filters: &[String]) -> Result<(Spec, Vec<Job>), Failure> {
-    let spec = matrix::load(file).map_err(|e| Failure::BadInput(e.to_string()))?;
-    let jobs = matrix::expand(&spec).map_err(|e| Failure::BadInput(e.to_string()))?;
-    let jobs = filter_jobs(jobs, filters)?;
-    Ok((spec, jobs))
-}
-
-/// `--filter KEY=VALUE`: AND across keys, OR among values given for the same key.
-fn filter_jobs(jobs: Vec<Job>, filters: &[String]) -> Result<Vec<Job>, Failure> {
-    let mut wanted: indexmap::IndexMap<&str, Vec<&str>> = indexmap::IndexMap::new();
-    for f in filters {
-        let (k, v) = f
-            .split_once('=')
-            .ok_or_else(|| Failure::BadInput(format!("--filter wants KEY=VALUE, got `{f}`")))?;
-        wanted.entry(k).or_default().push(v);
-    }
-    for key in wanted.keys() {
-        if !jobs.iter().any(|j| j.matrix.contains_key(*key)) {
-            return Err(Failure::BadInput(format!(
-                "--filter: no job has the matrix key `{key}`"
-            )));
-        }
-    }
-    let kept: Vec<Job> = jobs
-        .into_iter()
-        .filter(|j| {
-            wanted.iter().all(|(k, vs)| {
-                j.matrix
-                    .get(*k)
-                    .is_some_and(|v| vs.contains(&v.to_string().as_str()))
-            })
-        })
-        .collect();
-    if kept.is_empty() {
-        return Err(Failure::BadInput("--filter selects no job".into()));
-    }
-    Ok(kept)
-}
-
-pub fn plan(file: &Path, json: bool, filters: &[String]) -> Result<ExitCode, Failure> {
-    let (spec, jobs) = load_jobs(file, filters)?;
+/// Prints the jobs of `file` that `filters` keep, as a table or JSON.
+pub fn plan(file: &Path, json: bool, filters: &[String]) -> Result<ExitCode, CliError> {
+    let bad = |e: &dyn std::fmt::Display| CliError::BadInput(e.to_string());
+    let spec = matrix::load(file).map_err(|e| bad(&e))?;
+    let selection = Selection::filters(filters).map_err(|e| bad(&e))?;
+    let jobs = plans::select_jobs(&spec, &selection).map_err(|e| bad(&e))?;
     if json {
         let text =
-            serde_json::to_string_pretty(&jobs).map_err(|e| Failure::Infra(e.to_string()))?;
+            serde_json::to_string_pretty(&jobs).map_err(|e| CliError::Infra(e.to_string()))?;
         println!("{text}");
     } else {
         print!("{}", table(&spec, &jobs));

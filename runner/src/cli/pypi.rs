@@ -4,13 +4,13 @@
 //! for every new upload the index announces.
 
 use super::docker::DockerArgs;
-use super::Failure;
-use bollard::Docker;
+use super::CliError;
 use ponyswarm::pypi::index::{Index, IndexError};
-use ponyswarm::pypi::report::{self, ReleaseReport};
-use ponyswarm::pypi::sandbox::{self, SandboxOptions};
+use ponyswarm::pypi::pipeline::{PipelineError, ReleaseTester};
+use ponyswarm::pypi::report::ReleaseReport;
+use ponyswarm::pypi::trial::{self, TrialOptions};
 use ponyswarm::pypi::watch::{self, Announced, Processed, Start, WatchOptions};
-use ponyswarm::pypi::{quality, DistFile, Requirement};
+use ponyswarm::pypi::Requirement;
 use ponyswarm::run::progress::OutputMode;
 use ponyswarm::store::Store;
 use std::path::{Path, PathBuf};
@@ -83,116 +83,68 @@ pub struct WatchArgs {
 }
 
 /// Runs a `pypi` command.
-pub async fn pypi(command: PypiCommand, docker: &DockerArgs) -> Result<ExitCode, Failure> {
+pub async fn pypi(command: PypiCommand, docker: &DockerArgs) -> Result<ExitCode, CliError> {
     match command {
         PypiCommand::Test(args) => test(args, docker).await,
         PypiCommand::Watch(args) => watch_index(args, docker).await,
     }
 }
 
-/// What testing a release needs, made once.
-struct Tester {
-    index: Index,
-    docker: Docker,
-    store: Store,
-    sandbox: SandboxOptions,
-    report_root: PathBuf,
+/// The release tester the options describe: the index, the store, the engine, and
+/// how releases are tried.
+async fn tester(
+    args: &TestingArgs,
+    docker_args: &DockerArgs,
+    output: OutputMode,
+) -> Result<ReleaseTester, CliError> {
+    let egress = docker_args.egress()?;
+    let client = ponyswarm::http::client(&egress).map_err(|e| CliError::BadInput(e.to_string()))?;
+    let index = Index::new(&args.index, client).map_err(|e| CliError::BadInput(e.to_string()))?;
+    let store = Store::open_default(args.database.as_deref())
+        .await
+        .map_err(|e| CliError::Infra(e.to_string()))?;
+    let docker = super::docker::connect().await?;
+    let report_root = args
+        .report_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(".ponyswarm/pypi"));
+    let mut trial = TrialOptions::new(report_root.join(".work"));
+    trial.pythons = args.pythons.clone();
+    trial.images = docker_args.image_options(egress.clone());
+    trial.egress = egress;
+    trial.timeout = args.timeout;
+    trial.jobs = args.jobs.map(usize::from);
+    trial.output = output;
+    // PyPI itself is where dependencies come from anyway; another index (a local
+    // one in the tests, a private one) is added, as containers reach it.
+    if index.url().as_str().trim_end_matches('/') != PYPI {
+        trial.extra_index = Some(trial::container_index_url(&docker, index.url().as_str()).await);
+    }
+    Ok(ReleaseTester {
+        index,
+        docker,
+        store,
+        trial,
+        report_root,
+    })
 }
 
-impl Tester {
-    async fn new(
-        args: &TestingArgs,
-        docker_args: &DockerArgs,
-        output: OutputMode,
-    ) -> Result<Tester, Failure> {
-        let egress = docker_args.egress()?;
-        let client =
-            ponyswarm::http::client(&egress).map_err(|e| Failure::BadInput(e.to_string()))?;
-        let index =
-            Index::new(&args.index, client).map_err(|e| Failure::BadInput(e.to_string()))?;
-        let store = Store::open_default(args.database.as_deref())
-            .await
-            .map_err(|e| Failure::Infra(e.to_string()))?;
-        let docker = super::docker::connect().await?;
-        let report_root = args
-            .report_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(".ponyswarm/pypi"));
-        let mut sandbox = SandboxOptions::new(report_root.join(".work"));
-        sandbox.pythons = args.pythons.clone();
-        sandbox.images = docker_args.image_options(egress.clone());
-        sandbox.egress = egress;
-        sandbox.timeout = args.timeout;
-        sandbox.jobs = args.jobs.map(usize::from);
-        sandbox.output = output;
-        // PyPI itself is where dependencies come from anyway; another index (a local
-        // one in the tests, a private one) is added, as containers reach it.
-        if index.url().as_str().trim_end_matches('/') != PYPI {
-            sandbox.extra_index =
-                Some(sandbox::container_index_url(&docker, index.url().as_str()).await);
-        }
-        Ok(Tester {
-            index,
-            docker,
-            store,
-            sandbox,
-            report_root,
-        })
-    }
-
-    /// Resolves, downloads, tests, scores, writes and saves one release. Returns the
-    /// report and the HTML page's path.
-    async fn test(
-        &self,
-        req: &Requirement,
-        cancel: CancellationToken,
-    ) -> Result<(ReleaseReport, PathBuf), Failure> {
-        let release = self.index.resolve(req).await.map_err(index_failure)?;
-        let dir = self
-            .report_root
-            .join(format!("{}-{}", release.name, safe(&release.version)));
-        let downloads = dir.join("files");
-        std::fs::create_dir_all(&downloads)
-            .map_err(|e| Failure::Infra(format!("cannot create {}: {e}", downloads.display())))?;
-        let mut files: Vec<(DistFile, PathBuf)> = Vec::new();
-        for file in &release.files {
-            let path = self
-                .index
-                .download(file, &downloads)
-                .await
-                .map_err(index_failure)?;
-            files.push((file.clone(), path));
-        }
-        let mut opts = self.sandbox.clone();
-        opts.cancel = cancel;
-        let tested = sandbox::test_release(&self.docker, &release, &files, &opts).await;
-        // The files were only needed for the test; the report names them and their hashes.
-        let _ = std::fs::remove_dir_all(&downloads);
-        let mut report = tested.map_err(|e| Failure::Infra(e.to_string()))?;
-        if report.facts.description_renders.is_none() {
-            report.facts.description_renders = quality::renders_without_checking(&report.metadata);
-        }
-        let score = quality::score(&report.metadata, &report.facts);
-        report.score = Some(score.clone());
-        let (json, html) =
-            report::write(&report, &dir).map_err(|e| Failure::Infra(e.to_string()))?;
-        let text = std::fs::read_to_string(&json)
-            .map_err(|e| Failure::Infra(format!("cannot read back {}: {e}", json.display())))?;
-        self.store
-            .save_release_report(&report.name, &report.version, &text, Some(&score))
-            .await
-            .map_err(|e| Failure::Infra(e.to_string()))?;
-        Ok((report, html))
+/// The exit code a pipeline error means: a missing release is bad input.
+fn pipeline_failure(e: PipelineError) -> CliError {
+    if e.is_bad_input() {
+        CliError::BadInput(e.to_string())
+    } else {
+        CliError::Infra(e.to_string())
     }
 }
 
 /// `pypi test`: exit 0 when every install worked and no test failed, 1 otherwise.
-async fn test(args: TestArgs, docker: &DockerArgs) -> Result<ExitCode, Failure> {
+async fn test(args: TestArgs, docker: &DockerArgs) -> Result<ExitCode, CliError> {
     let req: Requirement = args
         .release
         .parse()
-        .map_err(|e: IndexError| Failure::BadInput(e.to_string()))?;
-    let tester = Tester::new(&args.testing, docker, OutputMode::Quiet).await?;
+        .map_err(|e: IndexError| CliError::BadInput(e.to_string()))?;
+    let tester = tester(&args.testing, docker, OutputMode::Quiet).await?;
     let cancel = CancellationToken::new();
     let stopper = tokio::spawn({
         let cancel = cancel.clone();
@@ -201,7 +153,7 @@ async fn test(args: TestArgs, docker: &DockerArgs) -> Result<ExitCode, Failure> 
             cancel.cancel();
         }
     });
-    let result = tester.test(&req, cancel).await;
+    let result = tester.test(&req, cancel).await.map_err(pipeline_failure);
     stopper.abort();
     tester.store.close().await;
     let (report, html) = result?;
@@ -238,11 +190,11 @@ fn print_summary(report: &ReleaseReport, html: &Path) {
 }
 
 /// `pypi watch`: runs until Ctrl-C or SIGTERM.
-async fn watch_index(args: WatchArgs, docker: &DockerArgs) -> Result<ExitCode, Failure> {
+async fn watch_index(args: WatchArgs, docker: &DockerArgs) -> Result<ExitCode, CliError> {
     let mut filters = Vec::new();
     for f in &args.filter {
         let pattern = glob::Pattern::new(f)
-            .map_err(|e| Failure::BadInput(format!("--filter {f:?} is not a glob: {e}")))?;
+            .map_err(|e| CliError::BadInput(format!("--filter {f:?} is not a glob: {e}")))?;
         filters.push(pattern);
     }
     let opts = WatchOptions {
@@ -252,7 +204,7 @@ async fn watch_index(args: WatchArgs, docker: &DockerArgs) -> Result<ExitCode, F
         start: args.since_serial.map_or(Start::Latest, Start::Serial),
         ..WatchOptions::default()
     };
-    let tester = Arc::new(Tester::new(&args.testing, docker, OutputMode::Silent).await?);
+    let tester = Arc::new(tester(&args.testing, docker, OutputMode::Silent).await?);
     let cancel = CancellationToken::new();
     let stopper = tokio::spawn({
         let cancel = cancel.clone();
@@ -273,11 +225,11 @@ async fn watch_index(args: WatchArgs, docker: &DockerArgs) -> Result<ExitCode, F
     let result = watch::watch(&tester.index, &tester.store, &opts, process, cancel).await;
     stopper.abort();
     tester.store.close().await;
-    result.map_err(|e| Failure::Infra(e.to_string()))?;
+    result.map_err(|e| CliError::Infra(e.to_string()))?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn process(tester: &Tester, job: Announced, cancel: CancellationToken) -> Processed {
+async fn process(tester: &ReleaseTester, job: Announced, cancel: CancellationToken) -> Processed {
     let req = Requirement {
         name: job.name.clone(),
         version: Some(job.version.clone()),
@@ -288,36 +240,12 @@ async fn process(tester: &Tester, job: Announced, cancel: CancellationToken) -> 
             print_summary(&report, &html);
             Processed::Done
         }
-        Err(Failure::BadInput(why) | Failure::Infra(why)) => {
+        Err(e) => {
+            let why = e.to_string();
             eprintln!("{} {}: {why}", job.name, job.version);
             Processed::Failed(why)
         }
     }
-}
-
-/// Whether the index or the user is at fault: a missing project is bad input.
-fn index_failure(e: IndexError) -> Failure {
-    match e {
-        IndexError::NotFound { .. }
-        | IndexError::BadRequirement(_)
-        | IndexError::NoFiles { .. } => Failure::BadInput(e.to_string()),
-        _ => Failure::Infra(e.to_string()),
-    }
-}
-
-/// A version as a directory name: anything but `[A-Za-z0-9._+-]` becomes `_`.
-fn safe(version: &str) -> String {
-    let cleaned: String = version
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._+-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    cleaned.trim_start_matches('.').to_string()
 }
 
 /// `100ms`, `30s`, `5m`, `1h`, or bare seconds.
@@ -359,18 +287,6 @@ mod tests {
         ];
         for (text, want) in cases {
             assert_eq!(parse_duration(text).ok(), want, "{text:?}");
-        }
-    }
-
-    #[test]
-    fn versions_become_safe_directory_names() {
-        for (version, want) in [
-            ("1.0", "1.0"),
-            ("1.0+local", "1.0+local"),
-            ("../x", "_x"),
-            ("a/b", "a_b"),
-        ] {
-            assert_eq!(safe(version), want, "{version}");
         }
     }
 }

@@ -5,10 +5,10 @@
 //! directory holding one), such as a CI artifact. Without `--html`, `--json` or
 //! `--junit`, a summary is printed.
 
-use super::Failure;
+use super::CliError;
 use ponyswarm::outcome::RunResult;
 use ponyswarm::report::{self, compare::compare, results, text};
-use ponyswarm::store::{resolve_url, Store, StoreError, DEFAULT_URL, ENV_VAR};
+use ponyswarm::store::{previous_run_of, resolve_url, Store, StoreError, DEFAULT_URL, ENV_VAR};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -27,31 +27,27 @@ pub struct ReportArgs<'a> {
 }
 
 /// `ponyswarm report`.
-pub async fn report(args: ReportArgs<'_>) -> Result<ExitCode, Failure> {
+pub async fn report(args: ReportArgs<'_>) -> Result<ExitCode, CliError> {
     let (result, store) = load(args.run, args.database).await?;
-    let previous = match &store {
-        Some(store) => store
-            .previous_run(&result.run.name, &result.run.id)
-            .await
-            .map_err(infra)?,
-        None => None,
-    };
+    let previous = previous_run_of(store.as_ref(), &result)
+        .await
+        .map_err(infra)?;
     let mut wrote_something = false;
     if let Some(dir) = args.html {
         let site = report::write_html(&result, previous.as_ref(), dir)
-            .map_err(|e| Failure::Infra(format!("cannot write the HTML report: {e}")))?;
+            .map_err(|e| CliError::Infra(format!("cannot write the HTML report: {e}")))?;
         eprintln!("report: {}", site.index.display());
         wrote_something = true;
     }
     if let Some(file) = args.junit {
         std::fs::write(file, report::junit::merged(&result))
-            .map_err(|e| Failure::Infra(format!("cannot write {}: {e}", file.display())))?;
+            .map_err(|e| CliError::Infra(format!("cannot write {}: {e}", file.display())))?;
         eprintln!("junit: {}", file.display());
         wrote_something = true;
     }
     if args.json {
         let json = serde_json::to_string_pretty(&result)
-            .map_err(|e| Failure::Infra(format!("cannot serialize the run: {e}")))?;
+            .map_err(|e| CliError::Infra(format!("cannot serialize the run: {e}")))?;
         println!("{json}");
     } else if !wrote_something {
         let comparison = previous.as_ref().map(|p| compare(&result, p));
@@ -61,7 +57,7 @@ pub async fn report(args: ReportArgs<'_>) -> Result<ExitCode, Failure> {
 }
 
 /// `ponyswarm runs [--limit N] [--json]`: the most recent runs, newest first.
-pub async fn runs(limit: usize, json: bool, database: Option<&str>) -> Result<ExitCode, Failure> {
+pub async fn runs(limit: usize, json: bool, database: Option<&str>) -> Result<ExitCode, CliError> {
     let store = open(database).await?;
     let runs = store.list_runs(limit).await.map_err(infra)?;
     if json {
@@ -92,26 +88,20 @@ pub async fn html_beside_results(
     store: Option<&Store>,
     result: &RunResult,
     dir: &Path,
-) -> Result<PathBuf, Failure> {
-    let previous = match store {
-        Some(store) => store
-            .previous_run(&result.run.name, &result.run.id)
-            .await
-            .map_err(infra)?,
-        None => None,
-    };
+) -> Result<PathBuf, CliError> {
+    let previous = previous_run_of(store, result).await.map_err(infra)?;
     let site = report::write_html(result, previous.as_ref(), dir)
-        .map_err(|e| Failure::Infra(format!("cannot write the HTML report: {e}")))?;
+        .map_err(|e| CliError::Infra(format!("cannot write the HTML report: {e}")))?;
     Ok(site.index)
 }
 
 /// The run RUN names, and the store when one was opened. A results.json path is read
 /// without a store unless one is configured (or the default file exists): reporting a CI
 /// artifact must not create a database.
-async fn load(run: &str, database: Option<&str>) -> Result<(RunResult, Option<Store>), Failure> {
+async fn load(run: &str, database: Option<&str>) -> Result<(RunResult, Option<Store>), CliError> {
     let path = Path::new(run);
     if path.exists() {
-        let result = results::load(path).map_err(|e| Failure::BadInput(e.to_string()))?;
+        let result = results::load(path).map_err(|e| CliError::BadInput(e.to_string()))?;
         let store = if store_configured(database) {
             Some(open(database).await?)
         } else {
@@ -124,14 +114,14 @@ async fn load(run: &str, database: Option<&str>) -> Result<(RunResult, Option<St
         let newest = store.list_runs(1).await.map_err(infra)?;
         match newest.into_iter().next() {
             Some(r) => r.info.id,
-            None => return Err(Failure::BadInput("no runs recorded yet".into())),
+            None => return Err(CliError::BadInput("no runs recorded yet".into())),
         }
     } else {
         run.to_string()
     };
     match store.load_run(&id).await {
         Ok(result) => Ok((result, Some(store))),
-        Err(StoreError::NoSuchRun(id)) => Err(Failure::BadInput(format!(
+        Err(StoreError::NoSuchRun(id)) => Err(CliError::BadInput(format!(
             "no run {id} in the store, and no file of that name (see `ponyswarm runs`)"
         ))),
         Err(e) => Err(infra(e)),
@@ -145,13 +135,13 @@ fn store_configured(database: Option<&str>) -> bool {
     url != DEFAULT_URL || Path::new(DEFAULT_URL.trim_start_matches("sqlite://")).exists()
 }
 
-async fn open(database: Option<&str>) -> Result<Store, Failure> {
+async fn open(database: Option<&str>) -> Result<Store, CliError> {
     Store::open_default(database).await.map_err(|e| match e {
-        StoreError::UnsupportedUrl(_) => Failure::BadInput(e.to_string()),
+        StoreError::UnsupportedUrl(_) => CliError::BadInput(e.to_string()),
         e => infra(e),
     })
 }
 
-fn infra(e: StoreError) -> Failure {
-    Failure::Infra(e.to_string())
+fn infra(e: StoreError) -> CliError {
+    CliError::Infra(e.to_string())
 }

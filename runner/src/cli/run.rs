@@ -1,10 +1,9 @@
 //! `ponyswarm run FILE`: plan every job, run them in sandboxes, write results.json.
 
 use super::docker::{connect, DockerArgs};
-use super::plan::load_jobs;
-use super::Failure;
-use ponyswarm::detect::{self, SourceTree};
-use ponyswarm::plan::{self, TestCommand};
+use super::CliError;
+use ponyswarm::plan::{self, Selection};
+use ponyswarm::report::github::forward::Forwarding;
 use ponyswarm::run::progress::OutputMode;
 use ponyswarm::run::{self, RunOptions};
 use std::path::{Path, PathBuf};
@@ -27,19 +26,18 @@ pub struct RunArgs<'a> {
     pub mail: super::mail::MailArgs,
 }
 
-pub async fn run(args: RunArgs<'_>) -> Result<ExitCode, Failure> {
-    let (spec, jobs) = load_jobs(args.file, args.filters)?;
-    let templates = plan::load_templates(&spec).map_err(|e| Failure::BadInput(e.to_string()))?;
-    let default_test = detected_test(&spec.source)?;
-    let plans = plan::plan_all(&spec, &jobs, &templates, &default_test)
-        .map_err(|e| Failure::BadInput(e.to_string()))?;
+pub async fn run(args: RunArgs<'_>) -> Result<ExitCode, CliError> {
+    let bad = |e: &dyn std::fmt::Display| CliError::BadInput(e.to_string());
+    let selection = Selection::filters(args.filters).map_err(|e| bad(&e))?;
+    let plan::Plans { spec, jobs: plans } =
+        plan::from_file(args.file, &selection).map_err(|e| bad(&e))?;
 
     let reports_url = super::github::reports_url(&args.github)?;
-    let github = super::github::Prepared::prepare(&args.github)?;
+    let github = super::github::forwarder(&args.github)?;
 
     let store = ponyswarm::store::Store::open_default(args.database)
         .await
-        .map_err(|e| Failure::Infra(format!("cannot open the results store: {e}")))?;
+        .map_err(|e| CliError::Infra(format!("cannot open the results store: {e}")))?;
     let docker = connect().await?;
     let egress = args.docker.egress()?;
     let mut opts = RunOptions::new(PathBuf::new());
@@ -53,7 +51,7 @@ pub async fn run(args: RunArgs<'_>) -> Result<ExitCode, Failure> {
     opts.output = OutputMode::auto(args.quiet);
     opts.store = Some(store.clone());
     let github = github.map(|g| g.start(&spec.name, plans.len()));
-    opts.events = github.as_ref().map(super::github::Reporter::events);
+    opts.events = github.as_ref().map(Forwarding::events);
 
     // Ctrl-C or SIGTERM cancels the run, which removes its containers before
     // returning; a second Ctrl-C means "now" and exits at once (`ponyswarm clean`, or
@@ -71,7 +69,7 @@ pub async fn run(args: RunArgs<'_>) -> Result<ExitCode, Failure> {
     let report_dir = opts.report_dir.clone();
     let result = run::run(&docker, &spec, plans, opts)
         .await
-        .map_err(|e| Failure::Infra(e.to_string()))?;
+        .map_err(|e| CliError::Infra(e.to_string()))?;
     println!("results: {}", report_dir.join("results.json").display());
     let index = super::report::html_beside_results(Some(&store), &result, &report_dir).await?;
     println!("report: {}", index.display());
@@ -90,19 +88,4 @@ pub async fn run(args: RunArgs<'_>) -> Result<ExitCode, Failure> {
         }
     }
     Ok(ExitCode::from(result.run.exit_code.clamp(0, 255) as u8))
-}
-
-/// The test command when the file has none: detected from the source tree.
-fn detected_test(source: &Path) -> Result<TestCommand, Failure> {
-    let tree = SourceTree::read(source).map_err(|e| {
-        Failure::BadInput(format!(
-            "cannot read the source tree {}: {e}",
-            source.display()
-        ))
-    })?;
-    let d = detect::detect(&tree);
-    Ok(TestCommand {
-        command: d.command,
-        detected: Some(d.reason),
-    })
 }

@@ -1,11 +1,12 @@
-//! `ponyswarm serve`: the coordinator, and `ponyswarm submit`: a run for it.
+//! `ponyswarm serve`: the coordinator, and `ponyswarm submit`: a run for it (the
+//! client is [`ponyswarm::swarm::submit`]).
 
-use super::Failure;
+use super::CliError;
 use ponyswarm::store::Store;
-use ponyswarm::swarm::api::{Submitted, PREFIX};
-use ponyswarm::swarm::coordinator::{tarball, Config, Coordinator};
+use ponyswarm::swarm::coordinator::{Config, Coordinator};
+use ponyswarm::swarm::submit::{self, Submission};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -25,21 +26,21 @@ pub struct ServeArgs {
     pub listen: Option<String>,
 }
 
-pub async fn serve(args: ServeArgs) -> Result<ExitCode, Failure> {
-    let config = Config::load(&args.config).map_err(|e| Failure::BadInput(e.to_string()))?;
+pub async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
+    let config = Config::load(&args.config).map_err(|e| CliError::BadInput(e.to_string()))?;
     let database = args.database.clone().or_else(|| config.database.clone());
     let store = Store::open_default(database.as_deref())
         .await
-        .map_err(|e| Failure::Infra(format!("cannot open the coordinator's store: {e}")))?;
+        .map_err(|e| CliError::Infra(format!("cannot open the coordinator's store: {e}")))?;
     let listen = args.listen.clone().unwrap_or_else(|| config.listen.clone());
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
-        .map_err(|e| Failure::Infra(format!("cannot listen on {listen}: {e}")))?;
+        .map_err(|e| CliError::Infra(format!("cannot listen on {listen}: {e}")))?;
     let addr = listener
         .local_addr()
-        .map_err(|e| Failure::Infra(format!("cannot listen on {listen}: {e}")))?;
+        .map_err(|e| CliError::Infra(format!("cannot listen on {listen}: {e}")))?;
     let coordinator = Coordinator::new(config, store.clone(), format!("http://{addr}"))
-        .map_err(Failure::Infra)?;
+        .map_err(CliError::Infra)?;
     let app = Arc::new(coordinator).router();
     // Tests and scripts wait for exactly this line.
     println!("listening on http://{addr}");
@@ -47,7 +48,7 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode, Failure> {
     axum::serve(listener, app)
         .with_graceful_shutdown(super::stop_signal())
         .await
-        .map_err(|e| Failure::Infra(format!("the server failed: {e}")))?;
+        .map_err(|e| CliError::Infra(format!("the server failed: {e}")))?;
     store.close().await;
     Ok(ExitCode::SUCCESS)
 }
@@ -73,75 +74,24 @@ pub struct SubmitArgs {
     pub token: String,
 }
 
-pub async fn submit(args: SubmitArgs) -> Result<ExitCode, Failure> {
-    let spec = ponyswarm::matrix::load(&args.file).map_err(|e| Failure::BadInput(e.to_string()))?;
-    let (root, matrix) = tree_of(&args.file, &spec.source)?;
-    let body = tarball::pack(&root)
-        .map_err(|e| Failure::BadInput(format!("cannot pack {}: {e}", root.display())))?;
-    let client =
-        ponyswarm::http::client(&Default::default()).map_err(|e| Failure::Infra(e.to_string()))?;
-    let base = format!("{}{PREFIX}/runs", args.coordinator.trim_end_matches('/'));
-    let url = url::Url::parse_with_params(
-        &base,
-        &[
-            ("project", args.project.as_str()),
-            ("matrix", matrix.as_str()),
-        ],
-    )
-    .map_err(|e| Failure::BadInput(format!("--coordinator {}: {e}", args.coordinator)))?;
-    let response = client
-        .post(url.clone())
-        .bearer_auth(&args.token)
-        .header("content-type", "application/gzip")
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| Failure::Infra(format!("cannot reach {base}: {e}")))?;
-    let status = response.status();
-    let text = response.text().await.unwrap_or_default();
-    if !status.is_success() {
-        let message = serde_json::from_str::<serde_json::Value>(&text)
-            .ok()
-            .and_then(|v| v["error"].as_str().map(String::from))
-            .unwrap_or(text);
-        let failure = format!("{base}: {status}: {message}");
-        return Err(if status.is_client_error() {
-            Failure::BadInput(failure)
+/// Sends the matrix file and its tree to the coordinator; prints the run's URL.
+pub async fn submit(args: SubmitArgs) -> Result<ExitCode, CliError> {
+    let submission = Submission {
+        file: &args.file,
+        coordinator: &args.coordinator,
+        project: &args.project,
+        token: &args.token,
+    };
+    let submitted = submit::submit(&submission).await.map_err(|e| {
+        if e.is_bad_input() {
+            CliError::BadInput(e.to_string())
         } else {
-            Failure::Infra(failure)
-        });
-    }
-    let submitted: Submitted = serde_json::from_str(&text)
-        .map_err(|e| Failure::Infra(format!("{base} answered something else than a run: {e}")))?;
+            CliError::Infra(e.to_string())
+        }
+    })?;
     println!(
         "run {} ({} jobs): {}",
         submitted.run_id, submitted.jobs, submitted.url
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// The directory to send (the nearest holding both the matrix file and its `source:`)
-/// and the matrix file's path inside it.
-fn tree_of(file: &Path, source: &Path) -> Result<(PathBuf, String), Failure> {
-    let abs = |p: &Path| {
-        p.canonicalize()
-            .map_err(|e| Failure::BadInput(format!("cannot read {}: {e}", p.display())))
-    };
-    let file = abs(file)?;
-    let source = abs(source)?;
-    let mut root = source.clone();
-    while !file.starts_with(&root) {
-        root = root
-            .parent()
-            .ok_or_else(|| {
-                Failure::BadInput("the matrix file and its source share no directory".into())
-            })?
-            .to_path_buf();
-    }
-    let rel = file
-        .strip_prefix(&root)
-        .map_err(|e| Failure::Infra(e.to_string()))?
-        .to_string_lossy()
-        .into_owned();
-    Ok((root, rel))
 }

@@ -76,6 +76,12 @@ pub struct Spec {
     pub files: IndexMap<String, Spanned<String>>,
     /// `install:` commands, handlebars templates.
     pub install: Vec<Spanned<String>>,
+    /// What the prepare phase fetches dependencies for, when not `install`: commands
+    /// as written, not templates (they may carry text from outside, such as a
+    /// release's `Requires-Dist`). Not a key of the matrix file: set by specs built in
+    /// code (a PyPI release test fetches through the wheel, so that the sdist's own
+    /// code never runs with the network).
+    pub prepare: Option<Vec<String>>,
     /// `test:`; `None`: detected from the source tree.
     pub test: Option<Spanned<String>>,
     /// `timeout:` for a whole job. Default 30 minutes.
@@ -176,6 +182,7 @@ fn read_spec(r: &Reader<'_>, map: &Map) -> Result<Spec, SpecError> {
             Some(node) => install(r, node)?,
             None => Vec::new(),
         },
+        prepare: None,
         test: get("test").map(|node| r.string("test", node)).transpose()?,
         timeout: match get("timeout") {
             Some(node) => r.duration("timeout", node)?,

@@ -5,15 +5,18 @@
 //! - [`quality`]: the packaging quality score (pure);
 //! - [`watch`]: following new uploads (the serial-numbered changelog, else the RSS
 //!   feed) with a checkpoint in the store;
-//! - [`sandbox`]: installing and testing a release in sandboxed containers;
-//! - [`report`]: one report per release, JSON and HTML, stored like a run.
+//! - [`trial`]: trying a release: installing and testing it in sandboxed containers;
+//! - [`report`]: one report per release, JSON and HTML, stored like a run;
+//! - [`pipeline`]: the whole way from a requirement to a saved report, which
+//!   `ponyswarm pypi test` and `pypi watch` call.
 //!
 //! The types here are what those parts pass each other.
 
 pub mod index;
+pub mod pipeline;
 pub mod quality;
 pub mod report;
-pub mod sandbox;
+pub mod trial;
 pub mod watch;
 
 use serde::{Deserialize, Serialize};
@@ -95,7 +98,7 @@ pub struct Release {
     pub metadata: Metadata,
 }
 
-/// What testing a release found out, for the quality score: filled in by [`sandbox`].
+/// What testing a release found out, for the quality score: filled in by [`trial`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Facts {
     /// A wheel was uploaded.

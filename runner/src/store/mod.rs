@@ -24,7 +24,7 @@ mod write;
 
 pub use owner::Owner;
 pub use pypi::{Checkpoint, QueueState, QueuedRelease};
-pub use read::RunSummary;
+pub use read::{previous_run_of, RunSummary};
 pub use url::{resolve_url, Backend, DEFAULT_URL, ENV_VAR};
 
 use codec::CodecError;

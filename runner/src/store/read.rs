@@ -33,6 +33,18 @@ pub struct RunSummary {
     pub by_status: IndexMap<String, usize>,
 }
 
+/// The run a report of `result` compares with: the previous finished run of the same
+/// matrix in `store` ([`Store::previous_run`]); `None` without a store.
+pub async fn previous_run_of(
+    store: Option<&Store>,
+    result: &RunResult,
+) -> Result<Option<RunResult>, StoreError> {
+    match store {
+        Some(store) => store.previous_run(&result.run.name, &result.run.id).await,
+        None => Ok(None),
+    }
+}
+
 impl Store {
     /// The run `id` with every job that ended (interrupted ones as `cancelled`), in
     /// expansion order, logs included.

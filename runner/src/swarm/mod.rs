@@ -15,3 +15,4 @@ pub mod api;
 pub mod coordinator;
 pub mod quorum;
 pub mod sign;
+pub mod submit;

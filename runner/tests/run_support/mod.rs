@@ -10,10 +10,9 @@ use bollard::query_parameters::{
     ListContainersOptionsBuilder, ListNetworksOptions, ListVolumesOptions,
 };
 use bollard::Docker;
-use ponyswarm::detect::{self, SourceTree};
-use ponyswarm::matrix::{self, Spec};
+use ponyswarm::matrix::Spec;
 use ponyswarm::outcome::RunResult;
-use ponyswarm::plan::{self, JobPlan, TestCommand};
+use ponyswarm::plan::{self, JobPlan, Selection};
 use ponyswarm::run::progress::OutputMode;
 use ponyswarm::run::{self, RunOptions};
 use ponyswarm::sandbox::egress::Egress;
@@ -62,18 +61,8 @@ pub async fn ensure_images(docker: &Docker, names: &[&str]) {
 /// The spec and plans of a fixture's ponyswarm.yaml, as `ponyswarm run` makes them.
 pub fn plans(name: &str) -> (Spec, Vec<JobPlan>) {
     let path = fixture(name).join("ponyswarm.yaml");
-    let spec = matrix::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let jobs = matrix::expand(&spec).unwrap_or_else(|e| panic!("{e}"));
-    let templates = plan::load_templates(&spec).unwrap_or_else(|e| panic!("{e}"));
-    let tree = SourceTree::read(&spec.source).expect("source tree");
-    let d = detect::detect(&tree);
-    let default_test = TestCommand {
-        command: d.command,
-        detected: Some(d.reason),
-    };
-    let plans =
-        plan::plan_all(&spec, &jobs, &templates, &default_test).unwrap_or_else(|e| panic!("{e}"));
-    (spec, plans)
+    let plans = plan::from_file(&path, &Selection::all()).unwrap_or_else(|e| panic!("{e}"));
+    (plans.spec, plans.jobs)
 }
 
 /// Options for a test run: silent, results into `dir`.

@@ -4,11 +4,13 @@
 //! - [`statuses`]: which statuses a run posts, within GitHub's limits (pure);
 //! - [`retry`]: when a post is tried again, and after how long (pure);
 //! - [`auth`]: a token or a GitHub App installation;
-//! - [`poster`]: posting them through octocrab.
+//! - [`poster`]: posting them through octocrab;
+//! - [`forward`]: a run's events posted as they happen (`ponyswarm run --github`).
 //!
 //! Posting is best effort: a status that does not land is reported, never fails the run.
 
 pub mod auth;
+pub mod forward;
 pub mod poster;
 pub mod retry;
 pub mod statuses;

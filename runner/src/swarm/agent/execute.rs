@@ -1,15 +1,14 @@
 //! One claimed job, run exactly as `ponyswarm run` would run it: unpack the checked
-//! source, load and expand its matrix file, pick the spec's job, plan it (templates,
-//! detected test command) and run that one plan with [`crate::run::run`].
+//! source, load its matrix file, plan the spec's one job through the front door
+//! ([`crate::plan::from_spec`]) and run that one plan with [`crate::run::run`].
 //!
 //! Whatever goes wrong here is the job's `error` outcome, reported like any other: the
 //! coordinator decides whether to retry.
 
 use super::unpack::{self, UnpackError};
-use crate::detect::{self, SourceTree};
-use crate::matrix::{self, Job, Spec};
+use crate::matrix::{self, Spec};
 use crate::outcome::{JobOutcome, Status};
-use crate::plan::{self, JobPlan, TestCommand};
+use crate::plan::{self, JobPlan, PlanError, Selection};
 use crate::run::progress::OutputMode;
 use crate::run::{self, RunOptions};
 use crate::sandbox::egress::Egress;
@@ -60,6 +59,8 @@ enum PrepareError {
     Unpack(#[from] UnpackError),
     #[error("{0}")]
     Spec(#[from] matrix::SpecError),
+    #[error("{0}")]
+    Plan(#[from] PlanError),
     #[error("{0}")]
     Other(String),
 }
@@ -152,34 +153,12 @@ fn prepare(
         .ok_or_else(|| PrepareError::Other(format!("bad matrix path {matrix_file:?}")))?;
     let spec = matrix::load(&root.join(rel))?;
     check_inside(root, &spec)?;
-    let job = pick(matrix::expand(&spec)?, name, index)?;
-    let templates = plan::load_templates(&spec)?;
-    let tree = SourceTree::read(&spec.source).map_err(|e| {
-        PrepareError::Other(format!(
-            "cannot read the source tree {}: {e}",
-            spec.source.display()
-        ))
-    })?;
-    let d = detect::detect(&tree);
-    let default_test = TestCommand {
-        command: d.command,
-        detected: Some(d.reason),
-    };
-    let mut plans = plan::plan_all(&spec, &[job], &templates, &default_test)?;
+    let mut plans = plan::from_spec(spec, &Selection::job(name, index))?;
     let plan = plans
+        .jobs
         .pop()
         .ok_or_else(|| PrepareError::Other("planning gave no job".into()))?;
-    Ok((spec, plan))
-}
-
-/// The job of the expanded matrix the spec names; both its name and index must match,
-/// so a matrix that changed under the same run cannot run a different job.
-fn pick(jobs: Vec<Job>, name: &str, index: usize) -> Result<Job, PrepareError> {
-    jobs.into_iter()
-        .find(|j| j.index == index && j.name == name)
-        .ok_or_else(|| {
-            PrepareError::Other(format!("the matrix has no job {name:?} at index {index}"))
-        })
+    Ok((plans.spec, plan))
 }
 
 /// The matrix's `source:` and `files:` templates must stay inside the unpacked tree:

@@ -23,6 +23,7 @@ pub mod client;
 pub mod config;
 pub mod detect;
 pub mod execute;
+pub mod offers;
 pub mod session;
 mod slot;
 pub mod trust;

@@ -9,10 +9,9 @@
 use super::config::Project;
 use super::tarball::{self, TarballError};
 use super::{random_id, sha256_hex, ApiError, Coordinator};
-use crate::detect::{self, SourceTree};
 use crate::matrix::{self, Job};
 use crate::outcome::RunResult;
-use crate::plan::{self, TestCommand};
+use crate::plan::{self, Selection};
 use crate::store::swarm::{SwarmJob, SwarmRun};
 use crate::swarm::api::Submitted;
 use std::path::{Path, PathBuf};
@@ -140,18 +139,12 @@ fn plan_source(gz: &[u8], dir: &Path, rel: &Path) -> Result<Planned, ApiError> {
             rel.display()
         )));
     }
-    let jobs = matrix::expand(&spec).map_err(|e| bad(&e))?;
-    let templates = plan::load_templates(&spec).map_err(|e| bad(&e))?;
-    let tree = SourceTree::read(&spec.source).map_err(|e| bad(&e))?;
-    let detected = detect::detect(&tree);
-    let default_test = TestCommand {
-        command: detected.command,
-        detected: Some(detected.reason),
-    };
-    plan::plan_all(&spec, &jobs, &templates, &default_test).map_err(|e| bad(&e))?;
-    let jobs = jobs
+    let plan::Plans { spec, jobs: plans } =
+        plan::from_spec(spec, &Selection::all()).map_err(|e| bad(&e))?;
+    let jobs = plans
         .into_iter()
-        .map(|job| {
+        .map(|plan| {
+            let job = plan.job;
             // Agents offer catalog names or image references, as the file writes them.
             let services = job
                 .services

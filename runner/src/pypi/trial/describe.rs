@@ -100,7 +100,7 @@ pub async fn check_rst(
 pub async fn description_renders(
     docker: &bollard::Docker,
     meta: &crate::pypi::Metadata,
-    opts: &super::SandboxOptions,
+    opts: &super::TrialOptions,
     prepare: &[String],
     src: &std::path::Path,
     run_id: &str,

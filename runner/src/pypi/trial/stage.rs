@@ -5,7 +5,7 @@
 //! path must stay inside the tree (no absolute paths, no `..`), links and devices are
 //! skipped, and the unpacked size and the number of entries are capped.
 
-use super::plan::{safe_filename, DIST_DIR};
+use super::recipe::{safe_filename, DIST_DIR};
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 

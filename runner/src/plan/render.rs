@@ -1,98 +1,21 @@
-//! Job → JobPlan: which images, the env with service connection details filled in,
-//! the files rendered from templates, the commands of each phase, the limits.
+//! Job → JobPlan, pure: handlebars rendering of `env:`, `install:`, `prepare` and the
+//! `files:` templates, service connection details, the test command.
 //!
-//! Pure: the `files:` templates are read by the caller ([`load_templates`]) and handed
-//! in; nothing here touches Docker.
+//! The templates' text and the default test command are handed in by the front door
+//! ([`super::from_spec`]); nothing here reads a file or touches Docker.
 
 use crate::catalog::{self, ServiceInfo};
 use crate::detect::{self, Runner};
-use crate::matrix::{Job, Limits, Pos, ServiceSpec, Spanned, Spec, SpecError};
+use crate::matrix::{Job, Pos, ServiceSpec, Spanned, Spec, SpecError};
 use handlebars::{Handlebars, RenderError, RenderErrorReason};
 use indexmap::IndexMap;
-use serde::Serialize;
 use serde_json::{json, Map, Value as Json};
-use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-/// A service container a job starts.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ServicePlan {
-    /// The key in `services:`, also the host name on the job's network.
-    pub name: String,
-    /// Catalog name or image reference.
-    pub image: String,
-    pub port: u16,
-    /// Environment of the service container.
-    pub env: Vec<(String, String)>,
-    /// Where the service keeps its data, for a catalog image that seeds it at start
-    /// (see [`ServiceInfo::data`]): a size-capped tmpfs goes there and the rest of the
-    /// service is read-only. `None`: the service's root stays writable.
-    pub data: Option<String>,
-}
+use super::{spec_dir, JobPlan, ServicePlan, Templates, TestCommand};
 
-/// Everything needed to run one job, decided before Docker is touched.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct JobPlan {
-    pub job: Job,
-    /// Catalog name or image reference of the Python image.
-    pub python_image: String,
-    pub services: Vec<ServicePlan>,
-    /// The job's environment: `env:` rendered, plus NAME_HOST, NAME_PORT, NAME_URL and
-    /// for databases NAME_USER, NAME_PASSWORD, NAME_DB per service.
-    pub env: IndexMap<String, String>,
-    /// Files to write into the source tree before installing: relative path → content.
-    pub files: IndexMap<String, String>,
-    /// Install commands, rendered, run in order in the job's venv.
-    pub install: Vec<String>,
-    /// What the prepare fetches for, when not `install` (PyPI release tests: fetch
-    /// through the wheel so that the sdist's own code never runs with the network).
-    pub prepare: Option<Vec<String>>,
-    /// The test command, and how it was chosen.
-    pub test: TestCommand,
-    pub timeout: Duration,
-    #[serde(skip)]
-    pub limits: Limits,
-}
-
-/// The test command of a job.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TestCommand {
-    pub command: String,
-    /// `None` when the matrix file said `test:`; else what detection found and why.
-    pub detected: Option<String>,
-}
-
-/// The text of every `files:` template, keyed by the path written in the matrix file.
-pub type Templates = IndexMap<String, String>;
-
-/// Reads every `files:` template of `spec`, relative to the matrix file's directory.
-pub fn load_templates(spec: &Spec) -> Result<Templates, SpecError> {
-    let dir = spec_dir(spec);
-    let mut out = Templates::new();
-    for template in spec.files.values() {
-        let path = dir.join(&template.value);
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            SpecError::at(
-                &spec.path,
-                template.pos,
-                format!("cannot read the template {}: {e}", path.display()),
-            )
-        })?;
-        out.insert(template.value.clone(), text);
-    }
-    Ok(out)
-}
-
-fn spec_dir(spec: &Spec) -> PathBuf {
-    spec.path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
-}
-
-/// Plans every job. `default_test` is used when the file has no `test:` (the caller
-/// detects it from the source tree).
-pub fn plan_all(
+/// Plans every job. `default_test` is used when the file has no `test:` (the front
+/// door detects it from the source tree).
+pub(super) fn plan_all(
     spec: &Spec,
     jobs: &[Job],
     templates: &Templates,
@@ -367,7 +290,7 @@ fn plan_job(
         env,
         files,
         install,
-        prepare: None,
+        prepare: spec.prepare.clone(),
         test,
         timeout: spec.timeout,
         limits: spec.limits.clone(),
@@ -377,6 +300,7 @@ fn plan_job(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn spec_from(yaml: &str) -> Spec {
         Spec::parse(Path::new("/p/ponyswarm.yaml"), yaml).expect("spec parses")

@@ -1,5 +1,8 @@
-//! Installing and testing a release in sandboxed containers, as a matrix run of its
-//! own: `python` × `dist` (wheel, sdist), each job a normal ponyswarm job.
+//! Trying a release: installing and testing it in sandboxed containers, as a matrix
+//! run of its own: `python` × `dist` (wheel, sdist), each job a normal ponyswarm job.
+//! The run's [`Spec`](crate::matrix::Spec) is built in code
+//! ([`recipe::ReleaseMatrix`]) and planned through the front door
+//! ([`crate::plan::from_spec`]), like any matrix file.
 //!
 //! A release test is "prepare with the network, then install and test offline"
 //! exactly like a matrix job, so it goes through [`crate::run::run`]: the source tree
@@ -7,22 +10,22 @@
 //! install command is `pip install` of its file with the test extras; its test
 //! command is what detection finds in the sdist; the file changes after the install
 //! are recorded and flagged as for any job. What is release-specific is decided in
-//! [`plan`] (pure).
+//! [`recipe`] (pure).
 //!
 //! ## Security
 //! The release's own code (its `setup.py`, its tests) only runs in the offline install
 //! and test phase. The prepare phase fetches dependencies through the wheel, whose
 //! metadata pip reads without running anything; without a wheel, through the index's
-//! `Requires-Dist`, never by building the sdist (see [`plan::prepare_commands`]).
+//! `Requires-Dist`, never by building the sdist (see [`recipe::prepare_commands`]).
 
 pub mod describe;
-pub mod plan;
+pub mod recipe;
 pub mod stage;
 
 use super::report::{facts_of, FileReport, InstallReport, ReleaseReport, TestSuite};
 use super::{DistFile, DistKind, Release};
 use crate::detect::{self, runner_of, SourceTree};
-use crate::plan::TestCommand;
+use crate::plan::{self, Selection};
 use crate::run::progress::OutputMode;
 use crate::run::{self as runs, RunOptions};
 use crate::sandbox::egress::Egress;
@@ -34,7 +37,7 @@ use tokio_util::sync::CancellationToken;
 
 /// How a release is tested.
 #[derive(Debug, Clone)]
-pub struct SandboxOptions {
+pub struct TrialOptions {
     /// The Pythons, as catalog names (`3.11`, `3.13`, `pypy3`). Default `3.11`.
     pub pythons: Vec<String>,
     /// CA bundle and proxy for the prepare phase (dependencies are fetched with the
@@ -61,11 +64,11 @@ pub struct SandboxOptions {
     pub cancel: CancellationToken,
 }
 
-impl SandboxOptions {
+impl TrialOptions {
     /// Defaults: Python 3.11, no egress settings, default images, no extra index, 15
     /// minutes per job, quiet output, work in `work_dir`.
     pub fn new(work_dir: impl Into<PathBuf>) -> Self {
-        SandboxOptions {
+        TrialOptions {
             pythons: vec!["3.11".to_string()],
             egress: Egress::none(),
             images: ImageOptions::default(),
@@ -82,7 +85,7 @@ impl SandboxOptions {
 /// Why a release could not be tested (a failing install or test is a result, not
 /// this).
 #[derive(Debug, thiserror::Error)]
-pub enum SandboxError {
+pub enum TrialError {
     /// The release has neither a wheel nor an sdist to try.
     #[error("{name} {version}: no wheel or sdist to install")]
     NothingToInstall {
@@ -134,11 +137,11 @@ pub async fn test_release(
     docker: &Docker,
     release: &Release,
     files: &[(DistFile, PathBuf)],
-    opts: &SandboxOptions,
-) -> Result<ReleaseReport, SandboxError> {
+    opts: &TrialOptions,
+) -> Result<ReleaseReport, TrialError> {
     let picked = chosen(files);
     if picked.is_empty() {
-        return Err(SandboxError::NothingToInstall {
+        return Err(TrialError::NothingToInstall {
             name: release.name.clone(),
             version: release.version.clone(),
         });
@@ -156,10 +159,10 @@ async fn in_stage(
     release: &Release,
     files: &[(DistFile, PathBuf)],
     picked: &[&(DistFile, PathBuf)],
-    opts: &SandboxOptions,
+    opts: &TrialOptions,
     stage_dir: &Path,
     run_id: &str,
-) -> Result<ReleaseReport, SandboxError> {
+) -> Result<ReleaseReport, TrialError> {
     let src = stage_dir.join("src");
     let mut notes = Vec::new();
     std::fs::create_dir_all(&src).map_err(|source| stage::StageError::Io {
@@ -189,14 +192,12 @@ async fn in_stage(
     })?;
     let detected = detect::detect(&tree);
     let suite = TestSuite {
-        found: plan::has_tests(&tree),
+        found: recipe::has_tests(&tree),
         command: detected.command.clone(),
         reason: detected.reason.clone(),
     };
     let jobs = Jobs::new(release, picked, &suite, &mut notes);
-    let outcomes = jobs
-        .run(docker, release, opts, stage_dir, run_id, &detected)
-        .await?;
+    let outcomes = jobs.run(docker, release, opts, stage_dir, run_id).await?;
 
     let file_reports: Vec<FileReport> = files
         .iter()
@@ -264,13 +265,13 @@ impl Jobs {
                 .find(|(f, _)| f.kind == kind)
                 .map(|(f, _)| f.filename.clone())
         };
-        let extras = plan::test_extras(&release.metadata.requires_dist);
+        let extras = recipe::test_extras(&release.metadata.requires_dist);
         if suite.found && !extras.is_empty() {
             notes.push(format!("test extras installed: {}", extras.join(", ")));
         }
         let wheel = file(DistKind::Wheel);
         let meta = &release.metadata;
-        let (mut prepare, skipped) = plan::prepare_commands(
+        let (mut prepare, skipped) = recipe::prepare_commands(
             wheel.as_deref(),
             &extras,
             &meta.requires_dist,
@@ -298,40 +299,22 @@ impl Jobs {
         &self,
         docker: &Docker,
         release: &Release,
-        opts: &SandboxOptions,
+        opts: &TrialOptions,
         stage_dir: &Path,
         run_id: &str,
-        detected: &detect::Detected,
-    ) -> Result<Vec<JobResult>, SandboxError> {
-        let mut dists = Vec::new();
-        if self.wheel.is_some() {
-            dists.push("wheel");
-        }
-        if self.sdist.is_some() {
-            dists.push("sdist");
-        }
-        let yaml = plan::spec_yaml(
-            &format!("{}-{}", release.name, release.version),
-            &opts.pythons,
-            &dists,
-            opts.timeout.as_secs(),
-        );
-        let spec_path = stage_dir.join("ponyswarm.yaml");
-        let bad = |e: &dyn std::fmt::Display| SandboxError::Plan(e.to_string());
-        let spec = crate::matrix::Spec::parse(&spec_path, &yaml).map_err(|e| bad(&e))?;
-        let expanded = crate::matrix::expand(&spec).map_err(|e| bad(&e))?;
-        let test = TestCommand {
-            command: detected.command.clone(),
-            detected: Some(detected.reason.clone()),
+    ) -> Result<Vec<JobResult>, TrialError> {
+        let matrix = recipe::ReleaseMatrix {
+            name: format!("{}-{}", release.name, release.version),
+            pythons: opts.pythons.clone(),
+            wheel: self.wheel.clone(),
+            sdist: self.sdist.clone(),
+            extras: self.extras.clone(),
+            prepare: self.prepare.clone(),
+            timeout: opts.timeout,
         };
-        let mut plans = crate::plan::plan_all(&spec, &expanded, &Default::default(), &test)
-            .map_err(|e| bad(&e))?;
-        let runner = runner_of(&detected.command);
-        for p in &mut plans {
-            let (_, file) = self.file_of(&p.job.matrix);
-            p.install = plan::install_commands(&file, &self.extras, runner);
-            p.prepare = Some(self.prepare.clone());
-        }
+        let spec = matrix.spec(&stage_dir.join("ponyswarm.yaml"));
+        let plan::Plans { spec, jobs: plans } = plan::from_spec(spec, &Selection::all())
+            .map_err(|e| TrialError::Plan(e.to_string()))?;
         let mut run_opts = RunOptions::new(stage_dir.join("run"));
         run_opts.run_id = run_id.to_string();
         run_opts.jobs = opts.jobs;

@@ -1,5 +1,5 @@
 //! What a release test runs: the install commands of the wheel and sdist jobs, what
-//! their prepare phase fetches, and the matrix file the jobs come from.
+//! their prepare phase fetches, and the matrix spec the jobs come from, built in code.
 //!
 //! Everything here reads data from the index (file names, `Requires-Dist`, extras),
 //! which is hostile input: names are checked against tight alphabets and every word
@@ -8,6 +8,9 @@
 //! Pure: no I/O.
 
 use crate::detect::{Runner, SourceTree};
+use crate::matrix::{Limits, MatrixDef, Pos, Spanned, Spec, Value};
+use std::path::Path;
+use std::time::Duration;
 
 /// Where the release's files are put in the source tree (and so in the container,
 /// under `/work/src`).
@@ -67,19 +70,6 @@ pub fn target(filename: &str, extras: &[String]) -> String {
         t.push_str(&format!("[{}]", extras.join(",")));
     }
     t
-}
-
-/// The install commands of a job installing `filename`: the file with its test
-/// extras, then pytest when the tests need it and the extras may not bring it.
-pub fn install_commands(filename: &str, extras: &[String], runner: Runner) -> Vec<String> {
-    let mut out = vec![format!(
-        "pip install {}",
-        shell_words::quote(&target(filename, extras))
-    )];
-    if runner == Runner::Pytest {
-        out.push("pip install pytest".to_string());
-    }
-    out
 }
 
 /// What the prepare phase fetches for, for both jobs of a Python.
@@ -173,25 +163,95 @@ pub fn has_tests(tree: &SourceTree) -> bool {
     })
 }
 
-/// The matrix file of a release test: `python` × `dist` (the kinds present), the
-/// source tree next to it in `src/`. Every value is written as a JSON string, which
-/// YAML reads as the same string whatever it holds.
-pub fn spec_yaml(name: &str, pythons: &[String], dists: &[&str], timeout_secs: u64) -> String {
-    let list = |items: Vec<String>| {
-        let quoted: Vec<String> = items.iter().map(|s| json_string(s)).collect();
-        format!("[{}]", quoted.join(", "))
-    };
-    format!(
-        "name: {}\nsource: src\nmatrix:\n  python: {}\n  dist: {}\ntimeout: {}s\n",
-        json_string(name),
-        list(pythons.to_vec()),
-        list(dists.iter().map(|d| d.to_string()).collect()),
-        timeout_secs.max(1),
-    )
+/// The install command of a release test's jobs, a template over `matrix.dist`: the
+/// wheel for `dist: wheel`, the sdist for `dist: sdist`, each with the test `extras`.
+/// pytest, when detection chose it, is added by planning as for any job.
+///
+/// The file names and extras are written into the template as they are: both are
+/// checked first ([`safe_filename`], [`test_extras`]), so they hold no braces.
+pub fn install_template(wheel: Option<&str>, sdist: Option<&str>, extras: &[String]) -> String {
+    let command = |file: &str| format!("pip install {}", shell_words::quote(&target(file, extras)));
+    match (wheel, sdist) {
+        (Some(w), Some(s)) => format!(
+            "{{{{#if (eq matrix.dist \"sdist\")}}}}{}{{{{else}}}}{}{{{{/if}}}}",
+            command(s),
+            command(w)
+        ),
+        (Some(file), None) | (None, Some(file)) => command(file),
+        (None, None) => String::new(),
+    }
 }
 
-fn json_string(s: &str) -> String {
-    serde_json::Value::String(s.to_string()).to_string()
+/// What a release test's matrix is made of.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReleaseMatrix {
+    /// `NAME-VERSION`: the run's name.
+    pub name: String,
+    /// The Pythons, as catalog names.
+    pub pythons: Vec<String>,
+    /// The wheel tried, if any.
+    pub wheel: Option<String>,
+    /// The sdist tried, if any.
+    pub sdist: Option<String>,
+    /// The test extras installed with either.
+    pub extras: Vec<String>,
+    /// What the prepare phase fetches for (see [`prepare_commands`]).
+    pub prepare: Vec<String>,
+    /// Time allowed for each job.
+    pub timeout: Duration,
+}
+
+impl ReleaseMatrix {
+    /// The spec of a release test, built in code: `python` × `dist` (the kinds
+    /// present), the source tree in `src/` beside `path`, the test command detected
+    /// from it.
+    pub fn spec(&self, path: &Path) -> Spec {
+        let at = |value: String| Spanned {
+            value,
+            pos: Pos { line: 1, col: 1 },
+        };
+        let axis = |name: &str, values: Vec<&str>| {
+            let values = values.into_iter().map(|v| Value::Str(v.into())).collect();
+            (at(name.into()), values)
+        };
+        let dists = [("wheel", &self.wheel), ("sdist", &self.sdist)]
+            .into_iter()
+            .filter(|(_, file)| file.is_some())
+            .map(|(kind, _)| kind)
+            .collect();
+        let pythons = self.pythons.iter().map(String::as_str).collect();
+        let dir = path.parent().unwrap_or(Path::new("."));
+        Spec {
+            path: path.to_path_buf(),
+            name: self.name.clone(),
+            source: dir.join("src"),
+            matrix: MatrixDef {
+                axes: vec![axis("python", pythons), axis("dist", dists)],
+                pos: Pos { line: 1, col: 1 },
+                ..MatrixDef::default()
+            },
+            python: at(self
+                .pythons
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "3.11".into())),
+            services: Default::default(),
+            env: Default::default(),
+            files: Default::default(),
+            install: vec![at(install_template(
+                self.wheel.as_deref(),
+                self.sdist.as_deref(),
+                &self.extras,
+            ))],
+            prepare: Some(self.prepare.clone()),
+            test: None,
+            timeout: Duration::from_secs(self.timeout.as_secs().max(1)),
+            max_parallel: None,
+            fail_fast: false,
+            allow_failure: Vec::new(),
+            limits: Limits::default(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -235,18 +295,33 @@ mod tests {
     }
 
     #[test]
-    fn install_commands_quote_the_target() {
-        assert_eq!(
-            install_commands("p-1.0.tar.gz", &v(&["test"]), Runner::Pytest),
-            v(&[
+    fn the_install_template_picks_the_file_of_the_job() {
+        let wheel = Some("p-1.0-py3-none-any.whl");
+        let sdist = Some("p-1.0.tar.gz");
+        let cases = [
+            (
+                wheel,
+                None,
+                vec![],
+                "pip install ./.ponyswarm-dist/p-1.0-py3-none-any.whl",
+            ),
+            (
+                None,
+                sdist,
+                v(&["test"]),
                 "pip install './.ponyswarm-dist/p-1.0.tar.gz[test]'",
-                "pip install pytest"
-            ])
-        );
-        assert_eq!(
-            install_commands("p-1.0-py3-none-any.whl", &[], Runner::Unittest),
-            v(&["pip install ./.ponyswarm-dist/p-1.0-py3-none-any.whl"])
-        );
+            ),
+            (
+                wheel,
+                sdist,
+                vec![],
+                "{{#if (eq matrix.dist \"sdist\")}}pip install ./.ponyswarm-dist/p-1.0.tar.gz\
+                 {{else}}pip install ./.ponyswarm-dist/p-1.0-py3-none-any.whl{{/if}}",
+            ),
+        ];
+        for (wheel, sdist, extras, want) in cases {
+            assert_eq!(install_template(wheel, sdist, &extras), want);
+        }
     }
 
     #[test]
@@ -305,20 +380,65 @@ mod tests {
         }
     }
 
+    fn release(wheel: bool, sdist: bool) -> ReleaseMatrix {
+        ReleaseMatrix {
+            name: "evil\"\n: x-1.0".into(),
+            pythons: v(&["3.11", "3.13"]),
+            wheel: wheel.then(|| "p-1.0-py3-none-any.whl".into()),
+            sdist: sdist.then(|| "p-1.0.tar.gz".into()),
+            extras: v(&["test"]),
+            prepare: v(&["pip install 'x{{y}}'"]),
+            timeout: Duration::from_millis(600_500),
+        }
+    }
+
     #[test]
-    fn the_spec_is_valid_yaml_whatever_the_name() {
-        let yaml = spec_yaml(
-            "evil\"\n: x",
-            &v(&["3.11", "3.13"]),
-            &["wheel", "sdist"],
-            600,
-        );
-        let spec = crate::matrix::Spec::parse(std::path::Path::new("/s/ponyswarm.yaml"), &yaml)
-            .unwrap_or_else(|e| panic!("{e}\n{yaml}"));
-        assert_eq!(spec.name, "evil\"\n: x");
-        assert_eq!(spec.source, std::path::Path::new("/s/src"));
-        let jobs = crate::matrix::expand(&spec).expect("expands");
-        assert_eq!(jobs.len(), 4);
-        assert_eq!(spec.timeout, std::time::Duration::from_secs(600));
+    fn the_spec_is_python_times_the_dists_present() {
+        let path = Path::new("/s/ponyswarm.yaml");
+        let cases = [((true, true), 4), ((true, false), 2), ((false, true), 2)];
+        for ((wheel, sdist), want) in cases {
+            let spec = release(wheel, sdist).spec(path);
+            assert_eq!(spec.name, "evil\"\n: x-1.0");
+            assert_eq!(spec.source, Path::new("/s/src"));
+            assert_eq!(spec.timeout, Duration::from_secs(600));
+            let jobs = crate::matrix::expand(&spec).expect("expands");
+            assert_eq!(jobs.len(), want, "wheel {wheel}, sdist {sdist}");
+            assert_eq!(jobs[0].python, "3.11");
+        }
+    }
+
+    #[test]
+    fn each_job_installs_its_own_file_and_prepares_through_the_wheel() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("src")).expect("src");
+        std::fs::write(dir.path().join("src/test_p.py"), "").expect("test file");
+        let spec = release(true, true).spec(&dir.path().join("ponyswarm.yaml"));
+        let plans = crate::plan::from_spec(spec, &crate::plan::Selection::all())
+            .expect("plans")
+            .jobs;
+        let installs: Vec<(String, String)> = plans
+            .iter()
+            .map(|p| (p.job.matrix["dist"].to_string(), p.install[0].clone()))
+            .collect();
+        assert_eq!(installs.len(), 4);
+        for (dist, install) in installs {
+            let file = if dist == "sdist" {
+                "p-1.0.tar.gz"
+            } else {
+                "p-1.0-py3-none-any.whl"
+            };
+            assert_eq!(
+                install,
+                format!("pip install './.ponyswarm-dist/{file}[test]'")
+            );
+        }
+        for p in &plans {
+            // Requires-Dist text is never read as a template.
+            assert_eq!(p.prepare, Some(v(&["pip install 'x{{y}}'"])));
+            assert_eq!(
+                p.install.last().map(String::as_str),
+                Some("pip install pytest")
+            );
+        }
     }
 }
