@@ -163,6 +163,8 @@ impl Tester {
                 .map_err(index_failure)?;
             files.push((file.clone(), path));
         }
+        // The score reads what was uploaded, whichever API the index has.
+        let release = ponyswarm::pypi::metadata::read_release(&self.index, release, &files).await;
         let mut opts = self.sandbox.clone();
         opts.cancel = cancel;
         let tested = sandbox::test_release(&self.docker, &release, &files, &opts).await;
