@@ -65,10 +65,10 @@ pub struct Origin {
 }
 
 impl Origin {
-    /// The origin of metadata from the index's JSON API.
-    pub fn json_api() -> Origin {
+    /// Metadata read from `source`, nothing else known yet.
+    pub fn new(source: Source) -> Origin {
         Origin {
-            source: Source::JsonApi,
+            source,
             file: None,
             member: None,
             metadata_version: None,
@@ -127,14 +127,11 @@ pub async fn read_release(
             }
         }
         None => {
-            let mut origin = if from_json_api {
-                Origin::json_api()
+            let mut origin = Origin::new(if from_json_api {
+                Source::JsonApi
             } else {
-                Origin {
-                    source: Source::Unread,
-                    ..Origin::json_api()
-                }
-            };
+                Source::Unread
+            });
             origin.findings = findings;
             Metadata {
                 origin: Some(origin),
@@ -226,10 +223,9 @@ async fn from_archive(
 
 fn origin(source: Source, file: &DistFile, member: String) -> Origin {
     Origin {
-        source,
         file: Some(file.filename.clone()),
         member: Some(member),
-        ..Origin::json_api()
+        ..Origin::new(source)
     }
 }
 

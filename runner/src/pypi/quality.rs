@@ -81,7 +81,7 @@ pub fn score(meta: &Metadata, facts: &Facts) -> Score {
 /// The file the metadata was read from, in words.
 fn metadata_source(meta: &Metadata) -> String {
     meta.origin.as_ref().map_or_else(
-        || "the index's JSON API".to_string(),
+        || "the index's answer (the files were not read)".to_string(),
         super::metadata::Origin::describe,
     )
 }
@@ -630,10 +630,9 @@ mod tests {
     fn every_check_names_where_its_fact_came_from() {
         let (mut meta, facts) = complete();
         meta.origin = Some(Origin {
-            source: Source::Wheel,
             file: Some("pony-1.0-py3-none-any.whl".into()),
             member: Some("pony-1.0.dist-info/METADATA".into()),
-            ..Origin::json_api()
+            ..Origin::new(Source::Wheel)
         });
         let s = score(&meta, &facts);
         let source = |id: &str| {
@@ -665,9 +664,8 @@ mod tests {
         let (mut meta, facts) = complete();
         meta.license = None;
         meta.origin = Some(Origin {
-            source: Source::Sdist,
             dynamic: vec!["license".into()],
-            ..Origin::json_api()
+            ..Origin::new(Source::Sdist)
         });
         let s = score(&meta, &facts);
         let license = s

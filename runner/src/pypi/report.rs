@@ -329,7 +329,7 @@ mod tests {
                     metadata_version: Some(evil.into()),
                     dynamic: vec![evil.into()],
                     findings: vec![evil.into()],
-                    ..crate::pypi::metadata::Origin::json_api()
+                    ..crate::pypi::metadata::Origin::new(crate::pypi::metadata::Source::JsonApi)
                 }),
                 ..Metadata::default()
             },

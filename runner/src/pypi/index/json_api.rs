@@ -5,7 +5,7 @@
 
 use super::files::kind_of;
 use crate::pypi::metadata::parse::{add_home_page, present};
-use crate::pypi::metadata::Origin;
+use crate::pypi::metadata::{Origin, Source};
 use crate::pypi::{normalize, DistFile, Metadata, Release};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -99,7 +99,7 @@ fn metadata(info: Info) -> Metadata {
         requires_dist: info.requires_dist.unwrap_or_default(),
         author_email: present(info.author_email),
         maintainer_email: present(info.maintainer_email),
-        origin: Some(Origin::json_api()),
+        origin: Some(Origin::new(Source::JsonApi)),
     }
 }
 
@@ -165,7 +165,7 @@ mod tests {
         assert_eq!(
             release.metadata,
             Metadata {
-                origin: Some(Origin::json_api()),
+                origin: Some(Origin::new(Source::JsonApi)),
                 ..Metadata::default()
             }
         );
