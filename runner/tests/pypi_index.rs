@@ -4,13 +4,11 @@
 
 mod pypi_support;
 
-use ponyswarm::pypi::index::retry::Backoff;
-use ponyswarm::pypi::index::{Index, IndexError};
+use ponyswarm::pypi::index::IndexError;
 use ponyswarm::pypi::{DistKind, Release, Requirement};
 use pypi_support::index::{FixtureRelease, LocalIndex};
 use pypi_support::packages;
 use std::path::Path;
-use std::time::Duration;
 
 /// The fixture releases, plus an older `ponyswarm-pure` 0.9 (the same bytes under 0.9
 /// names: the index does not look inside) published before 1.0.
@@ -44,18 +42,6 @@ fn fixtures(dir: &Path) -> Vec<FixtureRelease> {
     std::iter::once(old).chain(built).collect()
 }
 
-fn index(local: &LocalIndex) -> Index {
-    let client =
-        ponyswarm::http::client(&ponyswarm::sandbox::egress::Egress::none()).expect("a client");
-    Index::new(&local.url(), client)
-        .expect("a valid URL")
-        .with_backoff(Backoff {
-            retries: 3,
-            base: Duration::from_millis(10),
-            max: Duration::from_secs(2),
-        })
-}
-
 fn req(text: &str) -> Requirement {
     text.parse().expect("a requirement")
 }
@@ -75,7 +61,7 @@ fn files(release: &Release) -> Vec<(String, DistKind, bool)> {
 async fn json_api_resolves_latest_and_pinned_releases_with_metadata() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let local = LocalIndex::start(fixtures(dir.path()));
-    let index = index(&local);
+    let index = local.index();
 
     let latest = index
         .resolve(&req("Ponyswarm_Pure"))
@@ -118,7 +104,7 @@ async fn json_api_resolves_latest_and_pinned_releases_with_metadata() {
 async fn simple_api_answers_when_there_is_no_json_api_in_either_format() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let local = LocalIndex::start(fixtures(dir.path()));
-    let index = index(&local);
+    let index = local.index();
     let from_json_api = index
         .resolve(&req("ponyswarm-pure"))
         .await
@@ -166,7 +152,7 @@ async fn simple_api_answers_when_there_is_no_json_api_in_either_format() {
 async fn unknown_projects_are_not_found() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let local = LocalIndex::start(fixtures(dir.path()));
-    let index = index(&local);
+    let index = local.index();
     for json_api in [true, false] {
         local.set_json_api(json_api);
         let err = index
@@ -183,7 +169,7 @@ async fn downloads_are_the_published_bytes() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let releases = fixtures(dir.path());
     let local = LocalIndex::start(releases.clone());
-    let index = index(&local);
+    let index = local.index();
     let out = tempfile::tempdir().expect("a temp dir");
     let release = index
         .resolve(&req("ponyswarm-entry"))
@@ -223,7 +209,7 @@ async fn downloads_are_the_published_bytes() {
 async fn a_file_whose_hash_differs_is_refused_and_removed() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let local = LocalIndex::start(fixtures(dir.path()));
-    let index = index(&local);
+    let index = local.index();
     let release = index
         .resolve(&req("ponyswarm-pure"))
         .await
@@ -252,7 +238,7 @@ async fn a_file_whose_hash_differs_is_refused_and_removed() {
 async fn a_file_without_hash_is_not_downloaded() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let local = LocalIndex::start(fixtures(dir.path()));
-    let index = index(&local);
+    let index = local.index();
     let release = index
         .resolve(&req("ponyswarm-pure"))
         .await
@@ -279,7 +265,7 @@ async fn a_file_without_hash_is_not_downloaded() {
 async fn throttling_and_server_errors_are_retried_then_reported() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let local = LocalIndex::start(fixtures(dir.path()));
-    let index = index(&local);
+    let index = local.index();
 
     local.fail_next(1, 429, Some("0"));
     local.fail_next(1, 503, None);

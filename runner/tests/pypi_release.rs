@@ -56,6 +56,8 @@ async fn test_release(
         let path = index.download(f, &downloads).await.expect("download");
         files.push((f.clone(), path));
     }
+    // As `ponyswarm pypi test` does: the score reads the files' own metadata.
+    let release = ponyswarm::pypi::metadata::read_release(&index, release, &files).await;
     let docker = ponyswarm::sandbox::docker::connect()
         .await
         .expect("Docker is reachable");

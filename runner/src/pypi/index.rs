@@ -1,9 +1,11 @@
 //! Resolving a release through a package index and downloading its files.
 //!
 //! The JSON API (`{index}/pypi/NAME/json`, `{index}/pypi/NAME/VERSION/json`) is asked
-//! first: it alone has the metadata the quality score reads. An index without it
-//! (a devpi, a plain file server) is read through the Simple API, `{index}/simple/NAME/`,
-//! asking for PEP 691 JSON and reading PEP 503 HTML when that is what comes back.
+//! first; an index without it (a devpi, a plain file server) is read through the
+//! Simple API, `{index}/simple/NAME/`, asking for PEP 691 JSON and reading PEP 503
+//! HTML when that is what comes back. Either way the score's metadata is then read
+//! from the downloaded files ([`crate::pypi::metadata`]); the JSON API's is only a
+//! cross-check.
 //! Downloads are checked against the index's SHA-256 before anything uses them: a file
 //! without a hash, or with another one, is refused.
 //!
@@ -325,6 +327,59 @@ impl Index {
                 source,
             })?;
         Ok(path)
+    }
+
+    /// The PEP 658 core-metadata file of `file` (served at its URL + `.metadata`),
+    /// checked against the SHA-256 the index gives for it.
+    pub async fn core_metadata(&self, file: &DistFile) -> Result<Vec<u8>, IndexError> {
+        let name = format!("{}.metadata", file.filename);
+        let expected = file
+            .core_metadata
+            .clone()
+            .ok_or_else(|| IndexError::MissingHash {
+                filename: name.clone(),
+            })?;
+        let url =
+            Url::parse(&format!("{}.metadata", file.url)).map_err(|e| IndexError::BadPage {
+                url: file.url.clone(),
+                reason: format!("not a URL: {e}"),
+            })?;
+        let response = ok(&url, self.get(&url, "*/*").await?)?;
+        let too_large = |url: &Url| IndexError::BadPage {
+            url: url.to_string(),
+            reason: format!(
+                "larger than {} bytes",
+                crate::pypi::metadata::archive::MAX_MEMBER_BYTES
+            ),
+        };
+        if response
+            .content_length()
+            .is_some_and(|n| n > crate::pypi::metadata::archive::MAX_MEMBER_BYTES)
+        {
+            return Err(too_large(&url));
+        }
+        let mut bytes = Vec::new();
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|source| IndexError::Unreachable {
+                url: url.to_string(),
+                source,
+            })?;
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() as u64 > crate::pypi::metadata::archive::MAX_MEMBER_BYTES {
+                return Err(too_large(&url));
+            }
+        }
+        let actual = hex::encode(Sha256::digest(&bytes));
+        if actual != expected {
+            return Err(IndexError::HashMismatch {
+                filename: name,
+                url: url.to_string(),
+                expected,
+                actual,
+            });
+        }
+        Ok(bytes)
     }
 
     /// GET with retries; a 429 or 5xx left after them is an error, other statuses are

@@ -2,6 +2,8 @@
 //!
 //! - [`index`]: resolving a release through an index's JSON API or Simple API
 //!   (PEP 503/691), downloading its files and checking their hashes;
+//! - [`metadata`]: the release's metadata, read from its downloaded files;
+//! - [`description`]: rendering a long description as PyPI does (pure);
 //! - [`quality`]: the packaging quality score (pure);
 //! - [`watch`]: following new uploads (the serial-numbered changelog, else the RSS
 //!   feed) with a checkpoint in the store;
@@ -12,7 +14,9 @@
 //!
 //! The types here are what those parts pass each other.
 
+pub mod description;
 pub mod index;
+pub mod metadata;
 pub mod pipeline;
 pub mod quality;
 pub mod report;
@@ -58,9 +62,14 @@ pub struct DistFile {
     pub requires_python: Option<String>,
     /// The index marked the file yanked.
     pub yanked: bool,
+    /// The SHA-256 of the core-metadata file the index serves at `URL.metadata`
+    /// (PEP 658 / PEP 714), when it offers one with a hash.
+    #[serde(default)]
+    pub core_metadata: Option<String>,
 }
 
-/// A release's core metadata, as the index's JSON API gives it (`info`).
+/// A release's core metadata: read from its files (see [`metadata`]), or as the
+/// index's JSON API gives it (`info`) before they are downloaded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Metadata {
     /// `Summary`.
@@ -83,6 +92,9 @@ pub struct Metadata {
     pub author_email: Option<String>,
     /// `Maintainer-email`.
     pub maintainer_email: Option<String>,
+    /// Which file these fields were read from, and what reading it found.
+    #[serde(default)]
+    pub origin: Option<metadata::Origin>,
 }
 
 /// A resolved release: what there is to test.
@@ -94,7 +106,8 @@ pub struct Release {
     pub version: String,
     /// Its files.
     pub files: Vec<DistFile>,
-    /// Its metadata (empty when only the Simple API answered).
+    /// Its metadata: the JSON API's, or empty when only the Simple API answered,
+    /// until [`metadata::read_release`] reads it from the files.
     pub metadata: Metadata,
 }
 

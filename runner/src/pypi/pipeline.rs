@@ -9,7 +9,7 @@
 use super::index::{Index, IndexError};
 use super::report::{self, ReleaseReport, ReportError};
 use super::trial::{self, TrialError, TrialOptions};
-use super::{quality, DistFile, Requirement};
+use super::{metadata, quality, DistFile, Requirement};
 use crate::store::{Store, StoreError};
 use bollard::Docker;
 use std::path::PathBuf;
@@ -100,6 +100,8 @@ impl ReleaseTester {
             let path = self.index.download(file, &downloads).await?;
             files.push((file.clone(), path));
         }
+        // The score reads what was uploaded, whichever API the index has.
+        let release = metadata::read_release(&self.index, release, &files).await;
         let mut opts = self.trial.clone();
         opts.cancel = cancel;
         let tested = trial::test_release(&self.docker, &release, &files, &opts).await;

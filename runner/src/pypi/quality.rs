@@ -1,9 +1,16 @@
 //! The packaging quality score, in the spirit of Cheesecake and pyroma: a list of
 //! checks over a release's metadata and what testing it found, each with its points,
-//! its maximum and the reason, so a maintainer sees what to fix, not just a number.
+//! its maximum, the reason and the source of its fact (the file the metadata was read
+//! from, the index's file list, the install jobs), so a maintainer sees what to fix
+//! and can check it, not just a number.
+//!
+//! The metadata is what the files say ([`super::metadata`]), so the score is the same
+//! whether or not the index has PyPI's JSON API. A field an sdist's `PKG-INFO` marks
+//! `Dynamic` is missing for a reason, and its check says so.
 //!
 //! Pure: no I/O.
 
+use super::description::{self, Rendered};
 use super::{Facts, Metadata};
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +27,10 @@ pub struct Check {
     pub max: u32,
     /// Why these points: what was found, or what is missing.
     pub reason: String,
+    /// Where the fact came from (`pony-1.0.dist-info/METADATA of
+    /// pony-1.0-py3-none-any.whl`, `the index's file list`).
+    #[serde(default)]
+    pub source: String,
 }
 
 /// The score of a release: its checks and their sums.
@@ -40,7 +51,7 @@ const DESCRIPTION_MIN: usize = 80;
 
 /// Scores a release from its metadata and what testing it found.
 pub fn score(meta: &Metadata, facts: &Facts) -> Score {
-    let checks = vec![
+    let from_metadata = [
         summary(meta),
         description(meta),
         renders(meta, facts),
@@ -48,70 +59,114 @@ pub fn score(meta: &Metadata, facts: &Facts) -> Score {
         classifiers(meta),
         project_urls(meta),
         requires_python(meta),
-        flag(
-            "sdist",
-            "Source distribution uploaded",
-            5,
-            facts.sdist_available,
-            "an sdist is on the index",
-            "no sdist: downstream packagers and auditors need the source",
-        ),
-        flag(
-            "wheel",
-            "Wheel uploaded",
-            10,
-            facts.wheel_available,
-            "a wheel is on the index",
-            "no wheel: every install runs the build backend",
-        ),
-        flag(
-            "sdist-tests",
-            "Sdist includes its tests",
-            10,
-            facts.sdist_has_tests,
-            "the sdist carries a test suite",
-            "no test suite found in the sdist",
-        ),
-        flag(
-            "installs",
-            "Installs cleanly",
-            15,
-            facts.installs_cleanly,
-            "every pip install (wheel and sdist, each Python) worked",
-            "at least one pip install failed",
-        ),
-        tests_pass(facts),
-        flag(
-            "stays-in-site-packages",
-            "Install stays in site-packages",
-            5,
-            !facts.writes_outside_site_packages,
-            "the install wrote only site-packages and the scripts directory",
-            "the install wrote files outside site-packages and the scripts directory",
-        ),
     ];
+    let source = metadata_source(meta);
+    let mut checks: Vec<Check> = from_metadata
+        .into_iter()
+        .map(|c| Check {
+            source: if c.source.is_empty() {
+                source.clone()
+            } else {
+                c.source
+            },
+            ..c
+        })
+        .collect();
+    checks.extend(from_facts(facts));
     let total = checks.iter().map(|c| c.points).sum();
     let max = checks.iter().map(|c| c.max).sum();
     Score { checks, total, max }
 }
 
-/// Whether the long description renders on PyPI, when that is certain without
-/// rendering it: Markdown and plain text always do (PyPI shows any Markdown); for
-/// reStructuredText (the default without a content type) only docutils can tell, so
-/// `None`.
+/// The file the metadata was read from, in words.
+fn metadata_source(meta: &Metadata) -> String {
+    meta.origin.as_ref().map_or_else(
+        || "the index's answer (the files were not read)".to_string(),
+        super::metadata::Origin::describe,
+    )
+}
+
+/// The index's file list.
+const FILE_LIST: &str = "the index's file list";
+/// The sandboxed jobs.
+const INSTALLS: &str = "pip install of each file on each Python, in the sandbox";
+
+/// The checks of what testing the release found.
+fn from_facts(facts: &Facts) -> Vec<Check> {
+    let from = |source: &str, c: Check| Check {
+        source: source.to_string(),
+        ..c
+    };
+    vec![
+        from(
+            FILE_LIST,
+            flag(
+                "sdist",
+                "Source distribution uploaded",
+                5,
+                facts.sdist_available,
+                "an sdist is on the index",
+                "no sdist: downstream packagers and auditors need the source",
+            ),
+        ),
+        from(
+            FILE_LIST,
+            flag(
+                "wheel",
+                "Wheel uploaded",
+                10,
+                facts.wheel_available,
+                "a wheel is on the index",
+                "no wheel: every install runs the build backend",
+            ),
+        ),
+        from(
+            "the sdist's files (test detection)",
+            flag(
+                "sdist-tests",
+                "Sdist includes its tests",
+                10,
+                facts.sdist_has_tests,
+                "the sdist carries a test suite",
+                "no test suite found in the sdist",
+            ),
+        ),
+        from(
+            INSTALLS,
+            flag(
+                "installs",
+                "Installs cleanly",
+                15,
+                facts.installs_cleanly,
+                "every pip install (wheel and sdist, each Python) worked",
+                "at least one pip install failed",
+            ),
+        ),
+        from("the sdist's tests, run in the sandbox", tests_pass(facts)),
+        from(
+            "the files each install changed",
+            flag(
+                "stays-in-site-packages",
+                "Install stays in site-packages",
+                5,
+                !facts.writes_outside_site_packages,
+                "the install wrote only site-packages and the scripts directory",
+                "the install wrote files outside site-packages and the scripts directory",
+            ),
+        ),
+    ]
+}
+
+/// Whether the long description renders on PyPI, rendered here
+/// ([`description::render`]): Markdown, plain text and unknown types; `None` for
+/// reStructuredText (the default without a content type), which only docutils can
+/// tell, and when there is no description.
 pub fn renders_without_checking(meta: &Metadata) -> Option<bool> {
-    meta.description.as_ref()?;
-    let kind = meta.description_content_type.as_deref()?;
-    let mime = kind
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    match mime.as_str() {
-        "text/markdown" | "text/plain" => Some(true),
-        _ => None,
-    }
+    description::without_renderer(
+        meta.description.as_deref(),
+        meta.description_content_type.as_deref(),
+    )
+    .flatten()
 }
 
 fn check(id: &str, title: &str, points: u32, max: u32, reason: impl Into<String>) -> Check {
@@ -121,6 +176,26 @@ fn check(id: &str, title: &str, points: u32, max: u32, reason: impl Into<String>
         points,
         max,
         reason: reason.into(),
+        source: String::new(),
+    }
+}
+
+/// A check of a field the metadata lacks: when an sdist's `PKG-INFO` marks it
+/// `Dynamic`, the reason says it is left to the build rather than missing.
+fn missing(meta: &Metadata, fields: &[&str], c: Check) -> Check {
+    let dynamic = meta
+        .origin
+        .as_ref()
+        .and_then(|o| fields.iter().find(|f| o.is_dynamic(f)));
+    match dynamic {
+        Some(field) => Check {
+            reason: format!(
+                "{}; the sdist's PKG-INFO marks {field} Dynamic (PEP 643): only a build, or a wheel, would tell",
+                c.reason
+            ),
+            ..c
+        },
+        None => c,
     }
 }
 
@@ -136,7 +211,11 @@ fn flag(id: &str, title: &str, max: u32, ok: bool, yes: &str, no: &str) -> Check
 fn summary(meta: &Metadata) -> Check {
     let (id, title) = ("summary", "Summary");
     match meta.summary.as_deref().map(str::trim) {
-        None | Some("") => check(id, title, 0, 5, "no Summary in the metadata"),
+        None | Some("") => missing(
+            meta,
+            &["summary"],
+            check(id, title, 0, 5, "no Summary in the metadata"),
+        ),
         Some(s) if s.contains('\n') || s.chars().count() > SUMMARY_MAX => check(
             id,
             title,
@@ -155,12 +234,16 @@ fn description(meta: &Metadata) -> Check {
         .as_deref()
         .map_or(0, |d| d.trim().chars().count());
     if length == 0 {
-        check(
-            id,
-            title,
-            0,
-            5,
-            "no long description (the project page will be empty)",
+        missing(
+            meta,
+            &["description"],
+            check(
+                id,
+                title,
+                0,
+                5,
+                "no long description (the project page will be empty)",
+            ),
         )
     } else if length < DESCRIPTION_MIN {
         check(
@@ -183,21 +266,60 @@ fn description(meta: &Metadata) -> Check {
 
 fn renders(meta: &Metadata, facts: &Facts) -> Check {
     let (id, title) = ("description-renders", "Long description renders");
-    let kind = meta
-        .description_content_type
-        .as_deref()
-        .unwrap_or("text/x-rst (no Description-Content-Type given)");
-    match (meta.description.is_some(), facts.description_renders) {
-        (false, _) => check(id, title, 0, 5, "no long description to render"),
-        (true, Some(true)) => check(id, title, 5, 5, format!("renders as {kind}")),
-        (true, Some(false)) => check(
+    let Some(text) = meta.description.as_deref() else {
+        return check(id, title, 0, 5, "no long description to render");
+    };
+    let of = metadata_source(meta);
+    let here = |c: Check| Check {
+        source: format!("the Description of {of}, rendered with pulldown-cmark"),
+        ..c
+    };
+    let kind = meta.description_content_type.as_deref();
+    match description::render(text, kind) {
+        Rendered::Renders(size) => here(check(
+            id,
+            title,
+            5,
+            5,
+            format!(
+                "renders as {}: {size} characters on the page",
+                kind.unwrap_or_default()
+            ),
+        )),
+        Rendered::Empty => here(check(id, title, 0, 5, "renders to an empty page")),
+        Rendered::UnknownType(t) => here(check(
             id,
             title,
             0,
             5,
-            format!("does not render as {kind}: PyPI shows it as plain text"),
-        ),
-        (true, None) => check(id, title, 0, 5, "not checked"),
+            format!("PyPI renders text/markdown, text/x-rst and text/plain, not {t:?}"),
+        )),
+        Rendered::NeedsDocutils => {
+            let kind = kind.unwrap_or("text/x-rst (no Description-Content-Type given)");
+            let c = match facts.description_renders {
+                Some(true) => check(id, title, 5, 5, format!("renders as {kind}")),
+                Some(false) => check(
+                    id,
+                    title,
+                    0,
+                    5,
+                    format!("does not render as {kind}: PyPI shows it as plain text"),
+                ),
+                None => check(
+                    id,
+                    title,
+                    0,
+                    5,
+                    "not checked: readme_renderer could not run (the notes say why)",
+                ),
+            };
+            Check {
+                source: format!(
+                    "the Description of {of}, rendered with readme_renderer in an offline container"
+                ),
+                ..c
+            }
+        }
     }
 }
 
@@ -210,12 +332,16 @@ fn license(meta: &Metadata) -> Check {
     match (meta.license.as_deref(), classifier) {
         (Some(l), _) => check(id, title, 10, 10, format!("License: {}", first_line(l))),
         (None, Some(c)) => check(id, title, 10, 10, format!("classifier {c}")),
-        (None, None) => check(
-            id,
-            title,
-            0,
-            10,
-            "no License, License-Expression or license classifier: nobody may legally reuse it",
+        (None, None) => missing(
+            meta,
+            &["license", "license-expression"],
+            check(
+                id,
+                title,
+                0,
+                10,
+                "no License, License-Expression or license classifier: nobody may legally reuse it",
+            ),
         ),
     }
 }
@@ -227,7 +353,11 @@ fn classifiers(meta: &Metadata) -> Check {
         .iter()
         .any(|c| c.starts_with("Programming Language :: Python :: 3"));
     match (meta.classifiers.len(), python) {
-        (0, _) => check(id, title, 0, 5, "no classifiers"),
+        (0, _) => missing(
+            meta,
+            &["classifier"],
+            check(id, title, 0, 5, "no classifiers"),
+        ),
         (n, true) => check(
             id,
             title,
@@ -248,12 +378,16 @@ fn classifiers(meta: &Metadata) -> Check {
 fn project_urls(meta: &Metadata) -> Check {
     let (id, title) = ("project-urls", "Project URLs");
     if meta.project_urls.is_empty() {
-        check(
-            id,
-            title,
-            0,
-            5,
-            "no home page or Project-URL: users cannot find the source or report bugs",
+        missing(
+            meta,
+            &["project-url", "home-page"],
+            check(
+                id,
+                title,
+                0,
+                5,
+                "no home page or Project-URL: users cannot find the source or report bugs",
+            ),
         )
     } else {
         let labels: Vec<&str> = meta.project_urls.keys().map(String::as_str).collect();
@@ -265,12 +399,16 @@ fn requires_python(meta: &Metadata) -> Check {
     let (id, title) = ("requires-python", "Requires-Python");
     match &meta.requires_python {
         Some(r) => check(id, title, 5, 5, format!("Requires-Python: {r}")),
-        None => check(
-            id,
-            title,
-            0,
-            5,
-            "no Requires-Python: pip installs it on Pythons it does not support",
+        None => missing(
+            meta,
+            &["requires-python"],
+            check(
+                id,
+                title,
+                0,
+                5,
+                "no Requires-Python: pip installs it on Pythons it does not support",
+            ),
         ),
     }
 }
@@ -302,6 +440,7 @@ fn first_line(text: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pypi::metadata::{Origin, Source};
 
     fn complete() -> (Metadata, Facts) {
         let meta = Metadata {
@@ -366,8 +505,28 @@ mod tests {
                 2,
             ),
             (
-                "does not render",
-                |_, f| f.description_renders = Some(false),
+                "rst does not render",
+                |m, f| {
+                    m.description_content_type = Some("text/x-rst".into());
+                    f.description_renders = Some(false);
+                },
+                "description-renders",
+                0,
+            ),
+            (
+                "markdown renders to nothing",
+                |m, _| {
+                    // Link reference definitions alone: text, but no page.
+                    m.description = Some(
+                        "[a]: https://example.org/aaaaaaaaaa\n[b]: https://example.org/bbbbbbbbbb\n[c]: https://example.org/cccccccccc\n".into(),
+                    )
+                },
+                "description-renders",
+                0,
+            ),
+            (
+                "a type PyPI does not render",
+                |m, _| m.description_content_type = Some("text/html".into()),
                 "description-renders",
                 0,
             ),
@@ -439,8 +598,9 @@ mod tests {
     }
 
     #[test]
-    fn markdown_and_plain_text_always_render() {
+    fn markdown_and_plain_text_are_rendered_here() {
         let cases = [
+            (Some("text/html"), Some(false)),
             (Some("text/markdown"), Some(true)),
             (
                 Some("text/markdown; charset=UTF-8; variant=GFM"),
@@ -463,6 +623,61 @@ mod tests {
             ..Metadata::default()
         };
         assert_eq!(renders_without_checking(&no_description), None);
+    }
+
+    #[test]
+    fn every_check_names_where_its_fact_came_from() {
+        let (mut meta, facts) = complete();
+        meta.origin = Some(Origin {
+            file: Some("pony-1.0-py3-none-any.whl".into()),
+            member: Some("pony-1.0.dist-info/METADATA".into()),
+            ..Origin::new(Source::Wheel)
+        });
+        let s = score(&meta, &facts);
+        let source = |id: &str| {
+            s.checks
+                .iter()
+                .find(|c| c.id == id)
+                .map_or(String::new(), |c| c.source.clone())
+        };
+        let from_wheel = "pony-1.0.dist-info/METADATA of pony-1.0-py3-none-any.whl";
+        for id in [
+            "summary",
+            "license",
+            "classifiers",
+            "project-urls",
+            "requires-python",
+        ] {
+            assert_eq!(source(id), from_wheel, "{id}");
+        }
+        assert_eq!(
+            source("description-renders"),
+            format!("the Description of {from_wheel}, rendered with pulldown-cmark")
+        );
+        assert_eq!(source("wheel"), FILE_LIST);
+        assert!(s.checks.iter().all(|c| !c.source.is_empty()), "{s:#?}");
+    }
+
+    #[test]
+    fn dynamic_fields_are_said_to_be_left_to_the_build() {
+        let (mut meta, facts) = complete();
+        meta.license = None;
+        meta.origin = Some(Origin {
+            dynamic: vec!["license".into()],
+            ..Origin::new(Source::Sdist)
+        });
+        let s = score(&meta, &facts);
+        let license = s
+            .checks
+            .iter()
+            .find(|c| c.id == "license")
+            .expect("a license check");
+        assert_eq!(license.points, 0);
+        assert!(
+            license.reason.contains("marks license Dynamic"),
+            "{}",
+            license.reason
+        );
     }
 
     #[test]

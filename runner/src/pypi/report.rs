@@ -29,7 +29,8 @@ pub struct ReleaseReport {
     pub tested_at: String,
     /// The run id of the jobs that installed and tested it.
     pub run_id: String,
-    /// The release's metadata, as the index gave it.
+    /// The release's metadata, as its files say (see [`super::metadata`]), with
+    /// where it was read and what reading it found.
     pub metadata: Metadata,
     /// The release's files.
     pub files: Vec<FileReport>,
@@ -322,6 +323,14 @@ mod tests {
                 classifiers: vec![evil.into()],
                 project_urls: [("<i>home</i>".to_string(), "javascript:alert(1)".to_string())]
                     .into(),
+                origin: Some(crate::pypi::metadata::Origin {
+                    file: Some(evil.into()),
+                    member: Some(evil.into()),
+                    metadata_version: Some(evil.into()),
+                    dynamic: vec![evil.into()],
+                    findings: vec![evil.into()],
+                    ..crate::pypi::metadata::Origin::new(crate::pypi::metadata::Source::JsonApi)
+                }),
                 ..Metadata::default()
             },
             files: vec![FileReport {
@@ -344,6 +353,10 @@ mod tests {
             score: None,
             notes: vec![evil.into()],
         };
+        let mut report = report;
+        let mut score = crate::pypi::quality::score(&report.metadata, &report.facts);
+        score.checks[0].source = evil.into();
+        report.score = Some(score);
         let html = render_html(&report).expect("renders");
         assert!(!html.contains("<script"), "{html}");
         assert!(!html.contains("<img"), "{html}");

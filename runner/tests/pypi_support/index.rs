@@ -4,19 +4,23 @@
 //! the RSS feed `/rss/updates.xml` (with ETag / If-None-Match), and the XML-RPC
 //! `changelog_since_serial` and `changelog_last_serial` on `POST /pypi`.
 //!
-//! Tests can publish releases later, turn the JSON API or PEP 691 off, corrupt a file,
+//! Tests can publish releases later, turn the JSON API or PEP 691 off, serve a PEP 658
+//! core-metadata file beside a file, corrupt a file,
 //! make the next requests fail (429 or 5xx, with `Retry-After`), and read the request
 //! log.
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use ponyswarm::pypi::index::retry::Backoff;
+use ponyswarm::pypi::index::Index;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A release to serve: its files (real sdists and wheels, or any bytes) and its JSON
@@ -49,6 +53,8 @@ struct File {
     bytes: Vec<u8>,
     sha256: String,
     corrupt: bool,
+    /// The PEP 658 `FILE.metadata` served, and the SHA-256 listed for it.
+    core_metadata: Option<(Vec<u8>, String)>,
 }
 
 struct Stored {
@@ -126,6 +132,19 @@ impl LocalIndex {
         index
     }
 
+    /// An [`Index`] client of this index from the host, retrying quickly.
+    pub fn index(&self) -> Index {
+        let client =
+            ponyswarm::http::client(&ponyswarm::sandbox::egress::Egress::none()).expect("a client");
+        Index::new(&self.url(), client)
+            .expect("a valid URL")
+            .with_backoff(Backoff {
+                retries: 3,
+                base: Duration::from_millis(10),
+                max: Duration::from_secs(2),
+            })
+    }
+
     /// The base URL, as the host reaches it (`http://127.0.0.1:PORT`).
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.addr.port())
@@ -159,6 +178,7 @@ impl LocalIndex {
                     sha256: hex::encode(Sha256::digest(&bytes)),
                     bytes,
                     corrupt: false,
+                    core_metadata: None,
                 }
             })
             .collect();
@@ -204,6 +224,24 @@ impl LocalIndex {
     /// only the RSS feed does.
     pub fn set_changelog(&self, on: bool) {
         self.lock().changelog_api = on;
+    }
+
+    /// Serves `bytes` as the PEP 658 core-metadata file of `filename` (at
+    /// `/packages/FILENAME.metadata`), listed in both Simple API formats with their
+    /// SHA-256, or with another hash when `honest` is false.
+    pub fn serve_core_metadata(&self, filename: &str, bytes: &[u8], honest: bool) {
+        let mut sha256 = hex::encode(Sha256::digest(bytes));
+        if !honest {
+            sha256 = hex::encode(Sha256::digest(b"other bytes"));
+        }
+        let mut state = self.lock();
+        for stored in &mut state.releases {
+            for f in &mut stored.files {
+                if f.filename == filename {
+                    f.core_metadata = Some((bytes.to_vec(), sha256.clone()));
+                }
+            }
+        }
     }
 
     /// Serves other bytes than the listed hash says for `filename`.
@@ -307,7 +345,10 @@ fn route(state: &State, method: &Method, path: &str, headers: &HeaderMap, body: 
                 state.simple_json && accept.contains("application/vnd.pypi.simple.v1+json"),
             )
         }
-        ("GET", ["packages", filename]) => file(state, filename),
+        ("GET", ["packages", filename]) => match filename.strip_suffix(".metadata") {
+            Some(dist) => core_metadata(state, dist),
+            None => file(state, filename),
+        },
         ("GET", ["rss", "updates.xml"]) => rss(state, &base, headers),
         _ => (StatusCode::NOT_FOUND, "not found").into_response(),
     }
@@ -396,9 +437,13 @@ fn simple_page(state: &State, name: &str, as_json: bool) -> Response {
         let entries: Vec<Value> = files
             .iter()
             .map(|(f, rp)| {
-                json!({"filename": f.filename, "url": format!("../../packages/{}", f.filename),
+                let mut entry = json!({"filename": f.filename, "url": format!("../../packages/{}", f.filename),
                        "hashes": {"sha256": f.sha256}, "requires-python": rp, "size": f.bytes.len(),
-                       "yanked": false})
+                       "yanked": false});
+                if let Some((_, sha256)) = &f.core_metadata {
+                    entry["core-metadata"] = json!({ "sha256": sha256 });
+                }
+                entry
             })
             .collect();
         let page =
@@ -419,13 +464,31 @@ fn simple_page(state: &State, name: &str, as_json: bool) -> Response {
                 )
             })
             .unwrap_or_default();
+        let core = f
+            .core_metadata
+            .as_ref()
+            .map(|(_, sha256)| format!(" data-core-metadata=\"sha256={sha256}\""))
+            .unwrap_or_default();
         html.push_str(&format!(
-            "<a href=\"../../packages/{0}#sha256={1}\"{rp}>{0}</a><br/>\n",
+            "<a href=\"../../packages/{0}#sha256={1}\"{rp}{core}>{0}</a><br/>\n",
             f.filename, f.sha256
         ));
     }
     html.push_str("</body></html>\n");
     ([("content-type", "text/html")], html).into_response()
+}
+
+fn core_metadata(state: &State, filename: &str) -> Response {
+    let found = state
+        .releases
+        .iter()
+        .flat_map(|s| &s.files)
+        .find(|f| f.filename == filename)
+        .and_then(|f| f.core_metadata.as_ref());
+    match found {
+        Some((bytes, _)) => ([("content-type", "text/plain")], bytes.clone()).into_response(),
+        None => (StatusCode::NOT_FOUND, "no such file").into_response(),
+    }
 }
 
 fn file(state: &State, filename: &str) -> Response {

@@ -4,6 +4,8 @@
 //! Pure: no I/O.
 
 use super::files::kind_of;
+use crate::pypi::metadata::parse::{add_home_page, present};
+use crate::pypi::metadata::{Origin, Source};
 use crate::pypi::{normalize, DistFile, Metadata, Release};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -71,6 +73,8 @@ pub fn parse(page: &Url, body: &str) -> Result<Release, String> {
             size: f.size,
             requires_python: f.requires_python.filter(|s| !s.is_empty()),
             yanked: f.yanked,
+            // The JSON API does not say; the Simple API does.
+            core_metadata: None,
         });
     }
     Ok(Release {
@@ -81,22 +85,9 @@ pub fn parse(page: &Url, body: &str) -> Result<Release, String> {
     })
 }
 
-/// PyPI sends `""` and `"UNKNOWN"` for fields the upload left out.
-fn present(value: Option<String>) -> Option<String> {
-    value.filter(|v| {
-        let v = v.trim();
-        !v.is_empty() && v != "UNKNOWN"
-    })
-}
-
 fn metadata(info: Info) -> Metadata {
     let mut project_urls = info.project_urls.unwrap_or_default();
-    if let Some(home) = present(info.home_page) {
-        let known = project_urls.values().any(|u| *u == home);
-        if !known {
-            project_urls.insert("Homepage".into(), home);
-        }
-    }
+    add_home_page(&mut project_urls, present(info.home_page), "Homepage");
     Metadata {
         summary: present(info.summary),
         description: present(info.description),
@@ -108,6 +99,7 @@ fn metadata(info: Info) -> Metadata {
         requires_dist: info.requires_dist.unwrap_or_default(),
         author_email: present(info.author_email),
         maintainer_email: present(info.maintainer_email),
+        origin: Some(Origin::new(Source::JsonApi)),
     }
 }
 
@@ -170,7 +162,13 @@ mod tests {
         let body = r#"{"info": {"name": "p", "version": "1", "summary": "UNKNOWN",
             "license": " ", "home_page": "", "classifiers": null, "project_urls": null}, "urls": []}"#;
         let release = parse(&page(), body).expect("a valid page");
-        assert_eq!(release.metadata, Metadata::default());
+        assert_eq!(
+            release.metadata,
+            Metadata {
+                origin: Some(Origin::new(Source::JsonApi)),
+                ..Metadata::default()
+            }
+        );
         assert!(release.files.is_empty());
     }
 

@@ -37,6 +37,9 @@ struct JsonFile {
     #[serde(default)]
     yanked: serde_json::Value,
     size: Option<u64>,
+    /// PEP 714's name; `dist-info-metadata` is PEP 658's.
+    #[serde(rename = "core-metadata", alias = "dist-info-metadata", default)]
+    core_metadata: serde_json::Value,
 }
 
 /// Parses a PEP 691 JSON page of `project` fetched from `page`.
@@ -60,42 +63,75 @@ pub fn parse_json(project: &str, page: &Url, body: &str) -> Result<Vec<Listed>, 
             f.requires_python,
             yanked,
             f.size,
+            core_metadata_hash(&f.core_metadata),
         ));
     }
     Ok(out)
 }
 
+/// The SHA-256 of a PEP 691 `core-metadata` value: `{"sha256": HEX}`; `true` (a
+/// file without a hash, which is not used) and absence give `None`.
+fn core_metadata_hash(value: &serde_json::Value) -> Option<String> {
+    let hex = value.get("sha256")?.as_str()?;
+    hash_of(Some(&format!("sha256={hex}")), "sha256")
+}
+
 /// Parses a PEP 503 HTML page of `project` fetched from `page`: every `<a>` whose
-/// text is a distribution's file name. The hash is the link's `#sha256=` fragment.
+/// text is a distribution's file name. The hash is the link's `#sha256=` fragment;
+/// `data-requires-python`, `data-yanked` and `data-core-metadata` (PEP 714; its older
+/// name `data-dist-info-metadata` too) are read as PEP 503, 592 and 658 say.
+///
+/// The page is parsed by `scraper` (html5ever, the HTML5 parsing algorithm of
+/// browsers), so any page a browser reads is read alike: unquoted and repeated
+/// attributes, entities, unclosed tags, comments, upper-case names.
 pub fn parse_html(project: &str, page: &Url, body: &str) -> Vec<Listed> {
+    let document = scraper::Html::parse_document(body);
     let mut out = Vec::new();
-    for anchor in anchors(body) {
-        let Some(href) = anchor.attr("href") else {
+    for anchor in document.select(&ANCHORS) {
+        let attrs = anchor.value();
+        let Some(href) = attrs.attr("href") else {
             continue;
         };
-        let Ok(mut url) = page.join(&href) else {
+        let Ok(mut url) = page.join(href.trim()) else {
             continue;
         };
-        let sha256 = url
-            .fragment()
-            .and_then(|f| f.strip_prefix("sha256="))
-            .map(str::to_ascii_lowercase);
+        let sha256 = hash_of(url.fragment(), "sha256");
         url.set_fragment(None);
-        let filename = unescape(anchor.text.trim());
-        let yanked = anchor.attr("data-yanked").is_some();
+        let filename: String = anchor.text().collect();
+        let core_metadata = attrs
+            .attr("data-core-metadata")
+            .or_else(|| attrs.attr("data-dist-info-metadata"))
+            .and_then(|v| hash_of(Some(v), "sha256"));
         out.extend(listed(
             project,
-            &filename,
+            filename.trim(),
             url,
             sha256,
-            anchor.attr("data-requires-python"),
-            yanked,
+            attrs.attr("data-requires-python").map(str::to_string),
+            attrs.attr("data-yanked").is_some(),
             None,
+            core_metadata,
         ));
     }
     out
 }
 
+/// `<a>` elements.
+static ANCHORS: std::sync::LazyLock<scraper::Selector> = std::sync::LazyLock::new(|| {
+    scraper::Selector::parse("a").unwrap_or_else(|_| unreachable!("`a` is a valid selector"))
+});
+
+/// The hex hash in `NAME=HEX` (a link's fragment, a `data-core-metadata` value),
+/// lower-cased.
+fn hash_of(value: Option<&str>, name: &str) -> Option<String> {
+    let (algorithm, hex) = value?.split_once('=')?;
+    let valid = algorithm.eq_ignore_ascii_case(name)
+        && !hex.is_empty()
+        && hex.chars().all(|c| c.is_ascii_hexdigit());
+    valid.then(|| hex.to_ascii_lowercase())
+}
+
+#[allow(clippy::too_many_arguments)]
 fn listed(
     project: &str,
     filename: &str,
@@ -104,6 +140,7 @@ fn listed(
     requires_python: Option<String>,
     yanked: bool,
     size: Option<u64>,
+    core_metadata: Option<String>,
 ) -> Option<Listed> {
     let kind = kind_of(filename)?;
     Some(Listed {
@@ -116,143 +153,9 @@ fn listed(
             size,
             requires_python,
             yanked,
+            core_metadata,
         },
     })
-}
-
-/// One `<a …>text</a>`.
-struct Anchor<'a> {
-    attrs: Vec<(String, Option<&'a str>)>,
-    text: &'a str,
-}
-
-impl Anchor<'_> {
-    /// The attribute's value, entities decoded; `Some("")` for a bare attribute.
-    fn attr(&self, name: &str) -> Option<String> {
-        self.attrs
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| unescape(v.unwrap_or("")))
-    }
-}
-
-/// The anchors of an HTML page: a forgiving scan (the pages are machine-written, but
-/// not always well-formed XML), not a full HTML parser.
-fn anchors(body: &str) -> Vec<Anchor<'_>> {
-    let lower = body.to_ascii_lowercase();
-    let mut out = Vec::new();
-    let mut at = 0;
-    while let Some(found) = lower[at..].find("<a") {
-        let start = at + found + 2;
-        at = start;
-        if !lower[start..].starts_with(|c: char| c.is_ascii_whitespace() || c == '>') {
-            continue;
-        }
-        let Some(tag_end) = tag_end(body, start) else {
-            break;
-        };
-        let Some(close) = lower[tag_end + 1..].find("</a") else {
-            break;
-        };
-        let text = &body[tag_end + 1..tag_end + 1 + close];
-        out.push(Anchor {
-            attrs: attributes(&body[start..tag_end]),
-            text,
-        });
-        at = tag_end + 1 + close;
-    }
-    out
-}
-
-/// The index of the `>` closing the tag opened before `from`, skipping quoted values.
-fn tag_end(body: &str, from: usize) -> Option<usize> {
-    let mut quote = None;
-    for (i, c) in body[from..].char_indices() {
-        match (quote, c) {
-            (None, '"' | '\'') => quote = Some(c),
-            (Some(q), c) if c == q => quote = None,
-            (None, '>') => return Some(from + i),
-            _ => {}
-        }
-    }
-    None
-}
-
-/// `name="value" name='value' name=value name`, names lower-cased.
-fn attributes(tag: &str) -> Vec<(String, Option<&str>)> {
-    let mut out = Vec::new();
-    let mut rest = tag.trim_start();
-    while !rest.is_empty() {
-        let name_end = rest
-            .find(|c: char| c.is_ascii_whitespace() || c == '=' || c == '/')
-            .unwrap_or(rest.len());
-        let name = rest[..name_end].to_ascii_lowercase();
-        rest = rest[name_end..].trim_start();
-        let mut value = None;
-        if let Some(after) = rest.strip_prefix('=') {
-            let after = after.trim_start();
-            let (v, remaining) = match after.chars().next() {
-                Some(q @ ('"' | '\'')) => match after[1..].find(q) {
-                    Some(end) => (&after[1..1 + end], &after[end + 2..]),
-                    None => (&after[1..], ""),
-                },
-                _ => {
-                    let end = after.find(char::is_whitespace).unwrap_or(after.len());
-                    (&after[..end], &after[end..])
-                }
-            };
-            value = Some(v);
-            rest = remaining;
-        } else if name.is_empty() {
-            // A stray `/` or similar: skip one character.
-            rest = rest.get(1..).unwrap_or("");
-        }
-        if !name.is_empty() {
-            out.push((name, value));
-        }
-        rest = rest.trim_start();
-    }
-    out
-}
-
-/// Decodes the entities PEP 503 pages use (`&lt;` in `data-requires-python`, `&amp;`
-/// in links, numeric ones).
-fn unescape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        rest = &rest[amp..];
-        let decoded = rest.find(';').filter(|&end| end <= 10).and_then(|end| {
-            let entity = &rest[1..end];
-            let c = match entity {
-                "lt" => Some('<'),
-                "gt" => Some('>'),
-                "amp" => Some('&'),
-                "quot" => Some('"'),
-                "apos" => Some('\''),
-                _ => entity
-                    .strip_prefix("#x")
-                    .or_else(|| entity.strip_prefix("#X"))
-                    .and_then(|h| u32::from_str_radix(h, 16).ok())
-                    .or_else(|| entity.strip_prefix('#').and_then(|d| d.parse().ok()))
-                    .and_then(char::from_u32),
-            };
-            c.map(|c| (c, end))
-        });
-        match decoded {
-            Some((c, end)) => {
-                out.push(c);
-                rest = &rest[end + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 #[cfg(test)]
@@ -349,15 +252,74 @@ mod tests {
     }
 
     #[test]
-    fn entities_decode() {
-        for (text, want) in [
-            ("&gt;=3.8,&lt;4", ">=3.8,<4"),
-            ("a&amp;b", "a&b"),
-            ("&#62;&#x3C;", "><"),
-            ("AT&T", "AT&T"),
-            ("&bogus;", "&bogus;"),
-        ] {
-            assert_eq!(unescape(text), want, "{text}");
-        }
+    fn html_is_read_as_browsers_read_it() {
+        let body = "<html><body>
+<!-- <a href=\"x/pony-9.0.tar.gz\">pony-9.0.tar.gz</a> -->
+<a href=pony-1.0.tar.gz#SHA256=AB data-requires-python='&gt;=3.8,&#x3C;4' data-core-metadata=\"sha256=CD\">
+  pony-1.0.tar.gz </a>
+<a href=\"pony-1.1.tar.gz?a=1&amp;b=2\" data-dist-info-metadata=true data-yanked=\"\">pony-1.1.tar.gz
+<p><a href=\"pony-1.2.tar.gz#md5=00\">pony&#45;1.2.tar.gz</a>
+<a>pony-1.3.tar.gz</a>";
+        let files = parse_html("pony", &page(), body);
+        let got: Vec<_> = files
+            .iter()
+            .map(|l| {
+                (
+                    l.file.filename.as_str(),
+                    l.file.url.as_str(),
+                    l.file.sha256.as_deref(),
+                    l.file.requires_python.as_deref(),
+                    l.file.yanked,
+                    l.file.core_metadata.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "pony-1.0.tar.gz",
+                    "https://example.org/simple/pony/pony-1.0.tar.gz",
+                    Some("ab"),
+                    Some(">=3.8,<4"),
+                    false,
+                    Some("cd")
+                ),
+                (
+                    "pony-1.1.tar.gz",
+                    "https://example.org/simple/pony/pony-1.1.tar.gz?a=1&b=2",
+                    None,
+                    None,
+                    true,
+                    None
+                ),
+                (
+                    "pony-1.2.tar.gz",
+                    "https://example.org/simple/pony/pony-1.2.tar.gz",
+                    None,
+                    None,
+                    false,
+                    None
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn json_core_metadata_needs_a_hash() {
+        let body = r#"{"files": [
+            {"filename": "pony-1.0-py3-none-any.whl", "url": "a.whl", "hashes": {"sha256": "ab"},
+             "core-metadata": {"sha256": "CD"}},
+            {"filename": "pony-1.1-py3-none-any.whl", "url": "b.whl", "hashes": {},
+             "dist-info-metadata": {"sha256": "ef"}},
+            {"filename": "pony-1.2-py3-none-any.whl", "url": "c.whl", "hashes": {},
+             "core-metadata": true}
+        ]}"#;
+        let files = parse_json("pony", &page(), body).expect("a valid page");
+        let got: Vec<_> = files
+            .iter()
+            .map(|l| l.file.core_metadata.as_deref())
+            .collect();
+        assert_eq!(got, vec![Some("cd"), Some("ef"), None]);
     }
 }

@@ -16,51 +16,7 @@ use std::time::Duration;
 /// The package that renders descriptions, as the prepare fetches it.
 pub const RENDERER: &str = "readme_renderer";
 
-/// How a description is written, from its `Description-Content-Type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Markup {
-    /// reStructuredText: must be checked.
-    Rst,
-    /// Markdown or plain text: always renders.
-    Renders,
-    /// A content type PyPI does not accept.
-    Unknown,
-}
-
-/// The markup of `content_type` (`None`: PyPI's default, reStructuredText).
-pub fn markup(content_type: Option<&str>) -> Markup {
-    let Some(ct) = content_type else {
-        return Markup::Rst;
-    };
-    let mime = ct
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    match mime.as_str() {
-        "text/x-rst" | "" => Markup::Rst,
-        "text/markdown" | "text/plain" => Markup::Renders,
-        _ => Markup::Unknown,
-    }
-}
-
-/// The verdict that needs no container: `Some` for an empty description (nothing to
-/// render: `None`), Markdown, plain text or an unknown type; `None` when it must be
-/// checked by [`check_rst`].
-pub fn without_renderer(
-    description: Option<&str>,
-    content_type: Option<&str>,
-) -> Option<Option<bool>> {
-    if description.is_none_or(|d| d.trim().is_empty()) {
-        return Some(None);
-    }
-    match markup(content_type) {
-        Markup::Rst => None,
-        Markup::Renders => Some(Some(true)),
-        Markup::Unknown => Some(Some(false)),
-    }
-}
+pub use crate::pypi::description::without_renderer;
 
 /// Renders the reStructuredText `description` with `readme_renderer` from the
 /// wheelhouse `volume`, in a container of `image` without network. `Ok(true)` when it
