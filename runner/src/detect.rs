@@ -8,6 +8,7 @@
 //! [`SourceTree::read`], walks the directory once, so the rules can be tested over trees
 //! written as lists of paths.
 
+use crate::skipped_dirs::{is_skipped, Walk};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io;
@@ -35,23 +36,6 @@ const ROOT_CONFIGS: &[&str] = &[
 /// Entry points whose text is read at the top of the tree or one directory down
 /// (Django's own `tests/runtests.py`, an `example/manage.py` next to a reusable app).
 const ENTRY_POINTS: &[&str] = &["runtests.py", "manage.py"];
-
-/// Directories never worth walking: VCS data, virtualenvs, caches, build output.
-const SKIP_DIRS: &[&str] = &[
-    ".git",
-    ".hg",
-    ".svn",
-    ".tox",
-    ".nox",
-    ".venv",
-    "venv",
-    "node_modules",
-    "__pycache__",
-    ".mypy_cache",
-    ".pytest_cache",
-    ".ruff_cache",
-    ".eggs",
-];
 
 /// The test runner a command belongs to; decides how results are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
@@ -123,7 +107,9 @@ impl SourceTree {
                     format!("{rel}/{name}")
                 };
                 if kind.is_dir() {
-                    if !skip_dir(&name) && !entry.path().join("pyvenv.cfg").exists() {
+                    if !is_skipped(&name, Walk::Detection)
+                        && !entry.path().join("pyvenv.cfg").exists()
+                    {
                         pending.push(path);
                     }
                 } else if kind.is_file() {
@@ -190,10 +176,6 @@ impl SourceTree {
     fn text(&self, path: &str) -> Option<&str> {
         self.texts.get(path).map(String::as_str)
     }
-}
-
-fn skip_dir(name: &str) -> bool {
-    SKIP_DIRS.contains(&name) || name.ends_with(".egg-info")
 }
 
 fn wants_text(path: &str) -> bool {

@@ -8,6 +8,7 @@
 //!
 //! Pure: bytes and strings in, values out.
 
+use crate::shorten::shorten;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 use serde::{Deserialize, Serialize};
@@ -268,7 +269,7 @@ impl Parser {
         if !self.seen_root {
             if name != b"testsuites" && name != b"testsuite" {
                 let name = String::from_utf8_lossy(name);
-                return Err(JunitError::NotJunit(cut(&name, MAX_NAME_CHARS)));
+                return Err(JunitError::NotJunit(shorten(&name, MAX_NAME_CHARS)));
             }
             self.seen_root = true;
         }
@@ -282,8 +283,11 @@ impl Parser {
             (b"testcase", None) => {
                 self.case = Some(CaseBuilder {
                     case: TestCase {
-                        classname: cut(&attr(e, "classname").unwrap_or_default(), MAX_NAME_CHARS),
-                        name: cut(&attr(e, "name").unwrap_or_default(), MAX_NAME_CHARS),
+                        classname: shorten(
+                            &attr(e, "classname").unwrap_or_default(),
+                            MAX_NAME_CHARS,
+                        ),
+                        name: shorten(&attr(e, "name").unwrap_or_default(), MAX_NAME_CHARS),
                         status: CaseStatus::Passed,
                         time: attr(e, "time")
                             .and_then(|t| t.trim().parse().ok())
@@ -375,7 +379,7 @@ impl CaseBuilder {
         self.case.status = status;
         let message = attr(e, "message").filter(|m| !m.trim().is_empty());
         let kind = attr(e, "type").filter(|t| !t.trim().is_empty());
-        self.case.message = message.or(kind).map(|m| cut(&m, MAX_MESSAGE_CHARS));
+        self.case.message = message.or(kind).map(|m| shorten(&m, MAX_MESSAGE_CHARS));
         if status != CaseStatus::Skipped {
             self.body = Some(String::new());
         }
@@ -388,10 +392,10 @@ impl CaseBuilder {
         let body = body.trim();
         self.case.message = match self.case.message.take() {
             None if body.is_empty() => None,
-            None => Some(cut(body, MAX_MESSAGE_CHARS)),
+            None => Some(shorten(body, MAX_MESSAGE_CHARS)),
             // pytest says only "collection failure"; the `E` line says which.
             Some(m) if m == "collection failure" => match pytest_error_line(body) {
-                Some(line) => Some(cut(&format!("{m}: {line}"), MAX_MESSAGE_CHARS)),
+                Some(line) => Some(shorten(&format!("{m}: {line}"), MAX_MESSAGE_CHARS)),
                 None => Some(m),
             },
             Some(m) => Some(m),
@@ -437,14 +441,6 @@ fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
     match a.normalized_value(quick_xml::XmlVersion::Implicit1_0) {
         Ok(v) => Some(v.into_owned()),
         Err(_) => Some(String::from_utf8_lossy(&a.value).into_owned()),
-    }
-}
-
-/// `s` cut to `max` characters, with `…` when cut.
-fn cut(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((at, _)) => format!("{}…", &s[..at]),
-        None => s.to_string(),
     }
 }
 
@@ -767,10 +763,10 @@ at line 3</failure></testcase><testcase name="t2"><error type="IOError"/></testc
         );
         let report = parse(xml.as_bytes()).expect("parses");
         let case = &report.cases[0];
-        assert_eq!(case.name.chars().count(), MAX_NAME_CHARS + 1);
+        assert_eq!(case.name.chars().count(), MAX_NAME_CHARS);
         assert_eq!(
             case.message.as_deref().map(|m| m.chars().count()),
-            Some(MAX_MESSAGE_CHARS + 1)
+            Some(MAX_MESSAGE_CHARS)
         );
         assert!(case.message.as_deref().is_some_and(|m| m.ends_with('…')));
     }

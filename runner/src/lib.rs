@@ -7,6 +7,7 @@
 
 pub mod catalog;
 pub mod detect;
+pub mod host;
 pub mod http;
 pub mod junit;
 pub mod logcap;
@@ -17,5 +18,8 @@ pub mod pypi;
 pub mod report;
 pub mod run;
 pub mod sandbox;
+pub mod shorten;
+pub mod skipped_dirs;
 pub mod store;
 pub mod swarm;
+pub mod time;

@@ -5,7 +5,8 @@
 use super::codec::{compress_log, map_to_json, matrix_to_json, JobState, LOG_ENCODING};
 use super::{Owner, Store, StoreError};
 use crate::matrix::Combination;
-use crate::outcome::{timestamp, JobOutcome, RunInfo};
+use crate::outcome::{JobOutcome, RunInfo};
+use crate::time::timestamp;
 use sqlx::any::Any;
 use sqlx::{Row, Transaction};
 use std::time::SystemTime;

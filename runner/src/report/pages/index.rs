@@ -3,10 +3,11 @@
 //! did not pass. Pure.
 
 use super::findings::{attribution_view, compare_view, AttributionView, CompareView};
-use super::{counts_text, duration, job_files, label, parse_timestamp, JobLink, STATUS_ORDER};
+use super::{counts_text, duration, job_files, label, JobLink, STATUS_ORDER};
 use crate::outcome::{RunResult, Status};
 use crate::report::compare::Comparison;
 use crate::report::grid::{self, Grid};
+use crate::time::parse_timestamp;
 use serde::Serialize;
 
 /// The run's page.

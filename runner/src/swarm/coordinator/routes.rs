@@ -110,7 +110,7 @@ async fn register(
         token_hash: sha256_hex(token.as_bytes()),
         capabilities: serde_json::to_string(&req.capabilities)
             .map_err(|e| ApiError::internal(e.to_string()))?,
-        registered: crate::outcome::timestamp(std::time::SystemTime::now()),
+        registered: crate::time::timestamp(std::time::SystemTime::now()),
     };
     c.store.swarm_add_agent(&row).await?;
     tracing::info!("agent {} registered as {}", row.name, row.id);
