@@ -23,3 +23,4 @@ pub mod skipped_dirs;
 pub mod store;
 pub mod swarm;
 pub mod time;
+pub mod untar;
