@@ -6,9 +6,9 @@
 //! to Docker, the store or the clock (times are handed in).
 
 use crate::detect::Runner;
-use crate::junit::{Counts, Failure};
 use crate::matrix::Combination;
 use crate::sandbox::changes::InstallChange;
+use crate::testresults::{Counts, Failure};
 use crate::time::{human_duration, timestamp};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};

@@ -5,11 +5,11 @@
 //!
 //! Every scenario runs on both backends, each on a fresh database.
 
-use ponyswarm::junit::Failure;
 use ponyswarm::matrix::{Combination, Value};
 use ponyswarm::outcome::{JobOutcome, RunInfo, RunResult, Status, Tests};
 use ponyswarm::sandbox::changes::{ChangeKind, InstallChange};
 use ponyswarm::store::{Owner, Store, StoreError};
+use ponyswarm::testresults::Failure;
 use std::future::Future;
 use std::pin::Pin;
 use std::process::Command;

@@ -141,9 +141,9 @@ pub fn compare(current: &RunResult, previous: &RunResult) -> Comparison {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::junit::Failure;
     use crate::matrix::Value;
     use crate::outcome::Tests;
+    use crate::testresults::Failure;
     use std::time::UNIX_EPOCH;
 
     /// A run from jobs like `("3.12", Status::Failed, &["t1", "t2"])` on a python axis.

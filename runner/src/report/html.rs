@@ -223,10 +223,10 @@ pub fn write_pages(rendered: &Rendered, dir: &Path) -> Result<Site, HtmlError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::junit::Failure;
     use crate::matrix::Value;
     use crate::outcome::{JobOutcome, Status, Tests};
     use crate::sandbox::changes::{ChangeKind, InstallChange};
+    use crate::testresults::Failure;
     use std::time::{Duration, UNIX_EPOCH};
 
     fn sample(id: &str, failing: &[&str]) -> RunResult {

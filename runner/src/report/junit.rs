@@ -191,9 +191,9 @@ fn esc(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::junit::Failure;
     use crate::matrix::Value;
     use crate::outcome::Tests;
+    use crate::testresults::Failure;
     use quick_xml::events::Event;
     use quick_xml::Reader;
     use std::time::UNIX_EPOCH;

@@ -6,10 +6,10 @@
 //!
 //! Pure apart from [`load`], which reads the file.
 
-use crate::junit::Failure;
 use crate::outcome::{JobOutcome, RunInfo, RunResult, Status, Tests};
 use crate::sandbox::changes::InstallChange;
 use crate::store::codec::combination_from_json;
+use crate::testresults::Failure;
 use indexmap::IndexMap;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};

@@ -168,9 +168,9 @@ pub fn runs_table(runs: &[RunSummary]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::junit::Failure;
     use crate::matrix::Value;
     use crate::outcome::{JobOutcome, Tests};
+    use crate::testresults::Failure;
     use indexmap::IndexMap;
     use std::time::UNIX_EPOCH;
 

@@ -145,9 +145,9 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::junit::Failure;
     use crate::matrix::Value;
     use crate::outcome::{JobOutcome, Status, Tests};
+    use crate::testresults::Failure;
     use std::time::UNIX_EPOCH;
 
     /// A finished run of jobs `(python, status, failing tests)`.

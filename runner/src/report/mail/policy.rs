@@ -121,8 +121,8 @@ fn words(status: Status) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::junit::Failure;
     use crate::matrix::Value;
+    use crate::testresults::Failure;
     use std::time::UNIX_EPOCH;
     use Status::{Error, Failed, Passed};
 

@@ -192,8 +192,9 @@ fn tests_line(result: &RunResult) -> String {
     if counts.is_empty() {
         return String::new();
     }
-    let sum =
-        |f: fn(&crate::junit::Counts) -> u32| counts.iter().map(f).map(u64::from).sum::<u64>();
+    let sum = |f: fn(&crate::testresults::Counts) -> u32| {
+        counts.iter().map(f).map(u64::from).sum::<u64>()
+    };
     let (passed, failed, skipped, errors) = (
         sum(|c| c.passed),
         sum(|c| c.failed),

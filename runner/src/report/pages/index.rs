@@ -314,9 +314,9 @@ fn cell_job(run: &RunResult, i: usize, link: &JobLink) -> CellJob {
 mod tests {
     use super::super::findings::{MAX_TERMS, MAX_TEST_GROUPS};
     use super::*;
-    use crate::junit::Failure;
     use crate::matrix::Value;
     use crate::outcome::{JobOutcome, Tests};
+    use crate::testresults::Failure;
     use std::time::UNIX_EPOCH;
 
     /// `n` jobs on one axis; job `i` fails test `t{i}` when `i` is odd, so every failing
