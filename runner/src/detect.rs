@@ -54,7 +54,7 @@ pub enum Runner {
 
 /// What detection chose.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Detected {
+pub struct TestCommand {
     /// How results will be read.
     pub runner: Runner,
     /// Shell command, run from the top of the source tree.
@@ -208,7 +208,7 @@ fn split_last(path: &str) -> (&str, &str) {
 /// 4. a `tests/` or `test/` directory, or `test_*.py` / `*_test.py` files →
 ///    `python -m pytest` (it also runs unittest-style tests);
 /// 5. otherwise `python -m unittest discover -v`.
-pub fn detect(tree: &SourceTree) -> Detected {
+pub fn detect(tree: &SourceTree) -> TestCommand {
     if let Some(reason) = pytest_config(tree) {
         return pytest(format!("pytest: {reason}"));
     }
@@ -222,14 +222,14 @@ pub fn detect(tree: &SourceTree) -> Detected {
                 format!("{found} found (not Django: counts read from its output)"),
             )
         };
-        return Detected {
+        return TestCommand {
             runner,
             command: format!("python {found}"),
             reason,
         };
     }
     if let Some(found) = entry_point(tree, "manage.py").filter(|f| mentions_django(tree.text(f))) {
-        return Detected {
+        return TestCommand {
             runner: Runner::Django,
             command: format!("python {found} test"),
             reason: format!("Django: {found} found, a Django project"),
@@ -238,7 +238,7 @@ pub fn detect(tree: &SourceTree) -> Detected {
     if let Some(reason) = test_layout(tree) {
         return pytest(format!("pytest: {reason}"));
     }
-    Detected {
+    TestCommand {
         runner: Runner::Unittest,
         command: "python -m unittest discover -v".to_string(),
         reason: "unittest: no pytest configuration, runtests.py, manage.py, tests/ directory \
@@ -247,8 +247,8 @@ pub fn detect(tree: &SourceTree) -> Detected {
     }
 }
 
-fn pytest(reason: String) -> Detected {
-    Detected {
+fn pytest(reason: String) -> TestCommand {
+    TestCommand {
         runner: Runner::Pytest,
         command: "python -m pytest".to_string(),
         reason,
@@ -626,7 +626,7 @@ mod tests {
             let got = detect(&tree);
             assert_eq!(
                 got,
-                Detected {
+                TestCommand {
                     runner,
                     command: command.into(),
                     reason: reason.into()

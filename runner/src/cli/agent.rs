@@ -5,7 +5,7 @@ use super::docker::{connect, DockerArgs};
 use super::Failure;
 use ponyswarm::swarm::agent::config::{AgentConfig, Offer};
 use ponyswarm::swarm::agent::{
-    self, client::Client, detect, execute::Executor, AgentSetup, Shutdown,
+    self, client::Client, execute::Executor, local_images, AgentSetup, Shutdown,
 };
 use ponyswarm::swarm::api::Capabilities;
 use ponyswarm::swarm::sign::Keypair;
@@ -71,11 +71,11 @@ async fn offers(
     images: &ponyswarm::sandbox::images::ImageOptions,
 ) -> Result<Capabilities, Failure> {
     let detected = if config.pythons == Offer::Detect || config.services == Offer::Detect {
-        detect::detect(docker, images)
+        local_images::scan(docker, images)
             .await
             .map_err(|e| Failure::Infra(format!("detecting local images: {e}")))?
     } else {
-        detect::Detected::default()
+        local_images::LocalImages::default()
     };
     let pick = |offer: &Offer, found: &[String]| match offer {
         Offer::Detect => found.to_vec(),

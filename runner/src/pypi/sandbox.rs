@@ -301,7 +301,7 @@ impl Jobs {
         opts: &SandboxOptions,
         stage_dir: &Path,
         run_id: &str,
-        detected: &detect::Detected,
+        detected: &detect::TestCommand,
     ) -> Result<Vec<JobResult>, SandboxError> {
         let mut dists = Vec::new();
         if self.wheel.is_some() {

@@ -6,7 +6,7 @@
 
 /// The process that records a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Owner {
+pub struct RunOwner {
     /// The machine's host name. Runs of other hosts are never marked interrupted from
     /// here: their process cannot be checked.
     pub host: String,
@@ -14,10 +14,10 @@ pub struct Owner {
     pub pid: u32,
 }
 
-impl Owner {
+impl RunOwner {
     /// This process.
-    pub fn current() -> Owner {
-        Owner {
+    pub fn current() -> RunOwner {
+        RunOwner {
             host: host_name(),
             pid: std::process::id(),
         }

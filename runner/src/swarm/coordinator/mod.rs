@@ -27,7 +27,7 @@ pub mod webhook;
 pub use config::{Config, ConfigError, Project};
 pub use error::ApiError;
 
-use crate::store::{Owner, Store};
+use crate::store::{RunOwner, Store};
 use crate::swarm::sign::Keypair;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -63,7 +63,7 @@ impl Coordinator {
             .unwrap_or(public_url)
             .trim_end_matches('/')
             .to_string();
-        let store = store.with_owner(Owner {
+        let store = store.with_owner(RunOwner {
             host: "ponyswarm-coordinator".into(),
             pid: 0,
         });
