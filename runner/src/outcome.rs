@@ -39,6 +39,18 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every status, in the order reports list them: declaration order, best first.
+    pub const ALL: [Status; 8] = [
+        Status::Passed,
+        Status::Failed,
+        Status::InstallFailed,
+        Status::NoTests,
+        Status::Timeout,
+        Status::LimitExceeded,
+        Status::Error,
+        Status::Cancelled,
+    ];
+
     /// The name used in results.json and reports: `install-failed`, `no-tests`, ….
     pub fn as_str(self) -> &'static str {
         match self {
@@ -807,24 +819,14 @@ mod tests {
 
     #[test]
     fn statuses_serialize_kebab_case() {
-        use Status::*;
-        for status in [
-            Passed,
-            Failed,
-            InstallFailed,
-            NoTests,
-            Timeout,
-            LimitExceeded,
-            Error,
-            Cancelled,
-        ] {
+        for status in Status::ALL {
             assert_eq!(
                 serde_json::to_value(status).expect("serializes"),
                 status.as_str(),
                 "{status:?}"
             );
         }
-        assert_eq!(LimitExceeded.to_string(), "limit-exceeded");
+        assert_eq!(Status::LimitExceeded.to_string(), "limit-exceeded");
     }
 }
 

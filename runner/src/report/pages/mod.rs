@@ -18,16 +18,7 @@ use crate::outcome::{JobOutcome, RunResult, Status};
 use serde::Serialize;
 
 /// Statuses in the order the summary lists them.
-pub const STATUS_ORDER: [Status; 8] = [
-    Status::Passed,
-    Status::Failed,
-    Status::InstallFailed,
-    Status::NoTests,
-    Status::Timeout,
-    Status::LimitExceeded,
-    Status::Error,
-    Status::Cancelled,
-];
+pub const STATUS_ORDER: [Status; 8] = Status::ALL;
 
 /// A link to a job page, as shown in lists.
 #[derive(Debug, Clone, PartialEq, Serialize)]
