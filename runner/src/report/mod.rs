@@ -24,6 +24,8 @@ pub mod junit;
 pub mod mail;
 pub mod pages;
 pub mod results;
+#[cfg(test)]
+pub(crate) mod synthetic;
 pub mod text;
 
 pub use html::{write_html, HtmlError, Site};

@@ -373,19 +373,10 @@ E   ModuleNotFoundError: No module named 'nosuchmodule'</error></testcase></test
     /// pytest 9.2 with nothing collected (exit 5).
     const PYTEST_EMPTY: &str = r#"<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"><testsuite name="pytest" errors="0" failures="0" skipped="0" tests="0" time="0.018" timestamp="2026-11-23T06:06:34.964983+00:00" hostname="vm" /></testsuites>"#;
 
-    fn counts(passed: u32, failed: u32, skipped: u32, errors: u32) -> Counts {
-        Counts {
-            passed,
-            failed,
-            skipped,
-            errors,
-        }
-    }
-
     #[test]
     fn pytest_report_counts_cases_and_failures() {
         let report = parse(PYTEST_XML.as_bytes()).expect("parses");
-        assert_eq!(report.counts(), counts(3, 2, 2, 1));
+        assert_eq!(report.counts(), Counts::new(3, 2, 2, 1));
         assert_eq!(report.cases.len(), 8);
         let param = &report.cases[6];
         assert_eq!(
@@ -421,7 +412,7 @@ E   ModuleNotFoundError: No module named 'nosuchmodule'</error></testcase></test
     #[test]
     fn pytest_collection_error_names_the_import() {
         let report = parse(PYTEST_COLLECTION_ERROR.as_bytes()).expect("parses");
-        assert_eq!(report.counts(), counts(0, 0, 0, 1));
+        assert_eq!(report.counts(), Counts::new(0, 0, 0, 1));
         assert_eq!(
             report.failures(),
             vec![Failure {
@@ -442,36 +433,41 @@ E   ModuleNotFoundError: No module named 'nosuchmodule'</error></testcase></test
             &'static [(&'static str, &'static str)],
         );
         let cases: &[Case] = &[
-            ("empty pytest run", PYTEST_EMPTY, counts(0, 0, 0, 0), &[]),
+            (
+                "empty pytest run",
+                PYTEST_EMPTY,
+                Counts::new(0, 0, 0, 0),
+                &[],
+            ),
             (
                 "bare testsuite root, body as message, type as fallback",
                 r#"<testsuite name="x" tests="3"><testcase classname="a.B" name="t1"><failure>boom
 at line 3</failure></testcase><testcase name="t2"><error type="IOError"/></testcase><testcase name="t3" time="1.5"/></testsuite>"#,
-                counts(1, 1, 0, 1),
+                Counts::new(1, 1, 0, 1),
                 &[("a.B::t1", "boom\nat line 3"), ("t2", "IOError")],
             ),
             (
                 "nested suites, CDATA, system-out ignored",
                 r#"<?xml version="1.0"?><testsuites><testsuite name="outer"><testsuite name="inner"><testcase classname="c" name="n"><failure><![CDATA[x < y]]></failure><system-out>noise</system-out></testcase><testcase classname="c" name="s"><skipped/></testcase></testsuite></testsuite></testsuites>"#,
-                counts(0, 1, 1, 0),
+                Counts::new(0, 1, 1, 0),
                 &[("c::n", "x < y")],
             ),
             (
                 "failure beats a teardown error in the same case",
                 r#"<testsuites><testsuite><testcase classname="m" name="t"><failure message="assert 0"/><error message="failed on teardown"/></testcase></testsuite></testsuites>"#,
-                counts(0, 1, 0, 0),
+                Counts::new(0, 1, 0, 0),
                 &[("m::t", "assert 0")],
             ),
             (
                 "totals only, no cases",
                 r#"<testsuites><testsuite tests="10" failures="2" errors="1" skipped="3"/><testsuite tests="4" failures="x"/></testsuites>"#,
-                counts(8, 2, 3, 1),
+                Counts::new(8, 2, 3, 1),
                 &[],
             ),
             (
                 "unknown entity kept, not expanded",
                 r#"<testsuite><testcase name="t"><failure>a &ent; b &#65;&amp;</failure></testcase></testsuite>"#,
-                counts(0, 1, 0, 0),
+                Counts::new(0, 1, 0, 0),
                 &[("t", "a &ent; b A&")],
             ),
         ];

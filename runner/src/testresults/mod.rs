@@ -30,6 +30,16 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// Counts of `passed`, `failed`, `skipped` and `errors` tests.
+    pub const fn new(passed: u32, failed: u32, skipped: u32, errors: u32) -> Counts {
+        Counts {
+            passed,
+            failed,
+            skipped,
+            errors,
+        }
+    }
+
     /// All tests, whatever their outcome.
     pub fn total(&self) -> u32 {
         self.passed

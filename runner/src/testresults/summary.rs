@@ -120,49 +120,40 @@ fn unittest_verdict(line: &str, ran: u32) -> Option<Counts> {
 mod tests {
     use super::*;
 
-    fn counts(passed: u32, failed: u32, skipped: u32, errors: u32) -> Counts {
-        Counts {
-            passed,
-            failed,
-            skipped,
-            errors,
-        }
-    }
-
     #[test]
     fn text_counts() {
         let cases: &[(&str, &str, Option<Counts>)] = &[
-            ("pytest -q", "..F\n2 failed, 3 passed, 1 skipped, 1 xfailed, 1 error in 0.03s\n", Some(counts(3, 2, 2, 1))),
+            ("pytest -q", "..F\n2 failed, 3 passed, 1 skipped, 1 xfailed, 1 error in 0.03s\n", Some(Counts::new(3, 2, 2, 1))),
             (
                 "pytest framed, coloured, with warnings",
                 "\x1b[31m==== \x1b[1m1 failed\x1b[0m, \x1b[32m4 passed\x1b[0m, 2 warnings\x1b[31m in 1.20s (0:00:01) ====\x1b[0m",
-                Some(counts(4, 1, 0, 0)),
+                Some(Counts::new(4, 1, 0, 0)),
             ),
-            ("pytest nothing", "\n============ no tests ran in 0.00s ============\n", Some(counts(0, 0, 0, 0))),
-            ("pytest xpassed, deselected", "= 2 passed, 1 xpassed, 3 deselected in 0.1s =", Some(counts(3, 0, 0, 0))),
-            ("unittest ok", "....\n------\nRan 4 tests in 0.001s\n\nOK\n", Some(counts(4, 0, 0, 0))),
-            ("unittest one", "Ran 1 test in 0.000s\n\nOK (skipped=1)\n", Some(counts(0, 0, 1, 0))),
+            ("pytest nothing", "\n============ no tests ran in 0.00s ============\n", Some(Counts::new(0, 0, 0, 0))),
+            ("pytest xpassed, deselected", "= 2 passed, 1 xpassed, 3 deselected in 0.1s =", Some(Counts::new(3, 0, 0, 0))),
+            ("unittest ok", "....\n------\nRan 4 tests in 0.001s\n\nOK\n", Some(Counts::new(4, 0, 0, 0))),
+            ("unittest one", "Ran 1 test in 0.000s\n\nOK (skipped=1)\n", Some(Counts::new(0, 0, 1, 0))),
             (
                 "unittest everything",
                 "Ran 6 tests in 0.001s\n\nFAILED (failures=1, errors=1, skipped=1, expected failures=1, unexpected successes=1)\n",
-                Some(counts(1, 2, 2, 1)),
+                Some(Counts::new(1, 2, 2, 1)),
             ),
-            ("unittest 3.12 nothing", "Ran 0 tests in 0.000s\n\nNO TESTS RAN\n", Some(counts(0, 0, 0, 0))),
+            ("unittest 3.12 nothing", "Ran 0 tests in 0.000s\n\nNO TESTS RAN\n", Some(Counts::new(0, 0, 0, 0))),
             (
                 "django with teardown in between",
                 "System check identified no issues (0 silenced).\nRan 12 tests in 0.5s\n\nDestroying test database for alias 'default'...\nFAILED (errors=2)\n",
-                Some(counts(10, 0, 0, 2)),
+                Some(Counts::new(10, 0, 0, 2)),
             ),
             (
                 "last summary wins",
                 "Ran 3 tests in 0.1s\n\nOK\n...\n5 passed in 0.2s\n",
-                Some(counts(5, 0, 0, 0)),
+                Some(Counts::new(5, 0, 0, 0)),
             ),
             ("Ran without verdict (killed)", "Ran 3 tests in 0.1s\n", None),
             ("prose", "We ran 3 tests in the morning.\nall OK\n", None),
             ("unknown pytest word", "3 bananas in 2s\n", None),
-            ("plugin items ignored", "1 failed, 2 passed, 3 subtests passed in 0.5s", Some(counts(2, 1, 0, 0))),
-            ("warnings only", "== 1 warning in 0.01s ==", Some(counts(0, 0, 0, 0))),
+            ("plugin items ignored", "1 failed, 2 passed, 3 subtests passed in 0.5s", Some(Counts::new(2, 1, 0, 0))),
+            ("warnings only", "== 1 warning in 0.01s ==", Some(Counts::new(0, 0, 0, 0))),
             ("empty", "", None),
         ];
         for (what, output, want) in cases {
