@@ -7,7 +7,7 @@
 
 pub mod catalog;
 pub mod detect;
-pub mod host;
+pub(crate) mod host;
 pub mod http;
 pub mod logcap;
 pub mod matrix;
@@ -17,10 +17,10 @@ pub mod pypi;
 pub mod report;
 pub mod run;
 pub mod sandbox;
-pub mod shorten;
-pub mod skipped_dirs;
+pub(crate) mod shorten;
+pub(crate) mod skipped_dirs;
 pub mod store;
 pub mod swarm;
 pub mod testresults;
 pub mod time;
-pub mod untar;
+pub(crate) mod untar;

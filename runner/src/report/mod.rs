@@ -14,11 +14,11 @@
 //!
 //! Reports only read outcomes; they never talk to Docker.
 
-pub mod ansi;
+pub(crate) mod ansi;
 pub mod attribution;
 pub mod compare;
 pub mod github;
-pub mod grid;
+pub(crate) mod grid;
 pub mod html;
 pub mod junit;
 pub mod mail;

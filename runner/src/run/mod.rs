@@ -15,8 +15,8 @@
 //! objects whose creation was cut short).
 
 pub mod clean;
-pub mod job;
-pub mod pip;
+pub(crate) mod job;
+pub(crate) mod pip;
 pub mod prepare;
 pub mod progress;
 pub mod record;

@@ -12,7 +12,7 @@
 //!
 //! I/O: this is the SQL edge. The spelling of values in columns is [`codec`] (pure).
 
-pub mod codec;
+pub(crate) mod codec;
 mod migrations;
 mod owner;
 mod pypi;

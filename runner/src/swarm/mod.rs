@@ -13,5 +13,5 @@
 pub mod agent;
 pub mod api;
 pub mod coordinator;
-pub mod quorum;
+pub(crate) mod quorum;
 pub mod sign;

@@ -23,10 +23,10 @@ pub mod client;
 pub mod config;
 pub mod execute;
 pub mod local_images;
-pub mod session;
+pub(crate) mod session;
 mod slot;
-pub mod trust;
-pub mod unpack;
+pub(crate) mod trust;
+pub(crate) mod unpack;
 
 use crate::swarm::api::{Capabilities, RegisterRequest};
 use crate::swarm::sign::Keypair;

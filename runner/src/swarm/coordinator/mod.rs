@@ -15,14 +15,14 @@
 //! can share one PostgreSQL.
 
 pub mod config;
-pub mod enqueue;
+pub(crate) mod enqueue;
 mod error;
 mod pages;
-pub mod queue;
-pub mod results;
+pub(crate) mod queue;
+pub(crate) mod results;
 mod routes;
 pub mod tarball;
-pub mod webhook;
+pub(crate) mod webhook;
 
 pub use config::{Config, ConfigError, Project};
 pub use error::ApiError;
