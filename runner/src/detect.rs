@@ -8,6 +8,7 @@
 //! [`SourceTree::read`], walks the directory once, so the rules can be tested over trees
 //! written as lists of paths.
 
+use crate::skipped_dirs::{is_skipped, Walk};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io;
@@ -36,23 +37,6 @@ const ROOT_CONFIGS: &[&str] = &[
 /// (Django's own `tests/runtests.py`, an `example/manage.py` next to a reusable app).
 const ENTRY_POINTS: &[&str] = &["runtests.py", "manage.py"];
 
-/// Directories never worth walking: VCS data, virtualenvs, caches, build output.
-const SKIP_DIRS: &[&str] = &[
-    ".git",
-    ".hg",
-    ".svn",
-    ".tox",
-    ".nox",
-    ".venv",
-    "venv",
-    "node_modules",
-    "__pycache__",
-    ".mypy_cache",
-    ".pytest_cache",
-    ".ruff_cache",
-    ".eggs",
-];
-
 /// The test runner a command belongs to; decides how results are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -70,7 +54,7 @@ pub enum Runner {
 
 /// What detection chose.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Detected {
+pub struct TestCommand {
     /// How results will be read.
     pub runner: Runner,
     /// Shell command, run from the top of the source tree.
@@ -123,7 +107,9 @@ impl SourceTree {
                     format!("{rel}/{name}")
                 };
                 if kind.is_dir() {
-                    if !skip_dir(&name) && !entry.path().join("pyvenv.cfg").exists() {
+                    if !is_skipped(&name, Walk::Detection)
+                        && !entry.path().join("pyvenv.cfg").exists()
+                    {
                         pending.push(path);
                     }
                 } else if kind.is_file() {
@@ -192,10 +178,6 @@ impl SourceTree {
     }
 }
 
-fn skip_dir(name: &str) -> bool {
-    SKIP_DIRS.contains(&name) || name.ends_with(".egg-info")
-}
-
 fn wants_text(path: &str) -> bool {
     let (dir, name) = split_last(path);
     (dir.is_empty() && ROOT_CONFIGS.contains(&name))
@@ -226,7 +208,7 @@ fn split_last(path: &str) -> (&str, &str) {
 /// 4. a `tests/` or `test/` directory, or `test_*.py` / `*_test.py` files →
 ///    `python -m pytest` (it also runs unittest-style tests);
 /// 5. otherwise `python -m unittest discover -v`.
-pub fn detect(tree: &SourceTree) -> Detected {
+pub fn detect(tree: &SourceTree) -> TestCommand {
     if let Some(reason) = pytest_config(tree) {
         return pytest(format!("pytest: {reason}"));
     }
@@ -240,14 +222,14 @@ pub fn detect(tree: &SourceTree) -> Detected {
                 format!("{found} found (not Django: counts read from its output)"),
             )
         };
-        return Detected {
+        return TestCommand {
             runner,
             command: format!("python {found}"),
             reason,
         };
     }
     if let Some(found) = entry_point(tree, "manage.py").filter(|f| mentions_django(tree.text(f))) {
-        return Detected {
+        return TestCommand {
             runner: Runner::Django,
             command: format!("python {found} test"),
             reason: format!("Django: {found} found, a Django project"),
@@ -256,7 +238,7 @@ pub fn detect(tree: &SourceTree) -> Detected {
     if let Some(reason) = test_layout(tree) {
         return pytest(format!("pytest: {reason}"));
     }
-    Detected {
+    TestCommand {
         runner: Runner::Unittest,
         command: "python -m unittest discover -v".to_string(),
         reason: "unittest: no pytest configuration, runtests.py, manage.py, tests/ directory \
@@ -265,8 +247,8 @@ pub fn detect(tree: &SourceTree) -> Detected {
     }
 }
 
-fn pytest(reason: String) -> Detected {
-    Detected {
+fn pytest(reason: String) -> TestCommand {
+    TestCommand {
         runner: Runner::Pytest,
         command: "python -m pytest".to_string(),
         reason,
@@ -644,7 +626,7 @@ mod tests {
             let got = detect(&tree);
             assert_eq!(
                 got,
-                Detected {
+                TestCommand {
                     runner,
                     command: command.into(),
                     reason: reason.into()

@@ -7,8 +7,8 @@
 
 pub mod catalog;
 pub mod detect;
+pub(crate) mod host;
 pub mod http;
-pub mod junit;
 pub mod logcap;
 pub mod matrix;
 pub mod outcome;
@@ -17,5 +17,10 @@ pub mod pypi;
 pub mod report;
 pub mod run;
 pub mod sandbox;
+pub(crate) mod shorten;
+pub(crate) mod skipped_dirs;
 pub mod store;
 pub mod swarm;
+pub mod testresults;
+pub mod time;
+pub(crate) mod untar;

@@ -6,13 +6,14 @@
 //! to Docker, the store or the clock (times are handed in).
 
 use crate::detect::Runner;
-use crate::junit::{Counts, Failure};
 use crate::matrix::Combination;
 use crate::sandbox::changes::InstallChange;
+use crate::testresults::{Counts, Failure};
+use crate::time::{human_duration, timestamp};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 /// How a job ended, as a user sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -38,6 +39,18 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every status, in the order reports list them: declaration order, best first.
+    pub const ALL: [Status; 8] = [
+        Status::Passed,
+        Status::Failed,
+        Status::InstallFailed,
+        Status::NoTests,
+        Status::Timeout,
+        Status::LimitExceeded,
+        Status::Error,
+        Status::Cancelled,
+    ];
+
     /// The name used in results.json and reports: `install-failed`, `no-tests`, ….
     pub fn as_str(self) -> &'static str {
         match self {
@@ -145,7 +158,7 @@ pub struct RunInfo {
     pub name: String,
     /// The matrix file, as given on the command line.
     pub matrix_file: String,
-    /// RFC 3339, UTC (see [`timestamp`]).
+    /// RFC 3339, UTC (see [`crate::time::timestamp`]).
     pub started: String,
     /// `None` while the run is going.
     pub finished: Option<String>,
@@ -283,13 +296,13 @@ pub fn classify(facts: &Facts<'_>) -> (Status, Option<String>) {
         Some(TimedOut::WallClock(after)) => {
             return (
                 Status::Timeout,
-                Some(format!("timed out after {}", human(after))),
+                Some(format!("timed out after {}", human_duration(after))),
             );
         }
         Some(TimedOut::NoOutput(silent)) => {
             return (
                 Status::Timeout,
-                Some(format!("no output for {}", human(silent))),
+                Some(format!("no output for {}", human_duration(silent))),
             );
         }
         None => {}
@@ -399,21 +412,6 @@ fn log_sign(log: &str, signs: &[&str]) -> Option<String> {
     })
 }
 
-/// `1h 5m`, `10m`, `45s`, `0s`: how a duration reads in a detail.
-fn human(d: Duration) -> String {
-    let s = d.as_secs();
-    let parts: Vec<String> = [(s / 3600, "h"), (s / 60 % 60, "m"), (s % 60, "s")]
-        .into_iter()
-        .filter(|(n, _)| *n > 0)
-        .map(|(n, unit)| format!("{n}{unit}"))
-        .collect();
-    if parts.is_empty() {
-        "0s".to_string()
-    } else {
-        parts.join(" ")
-    }
-}
-
 /// The run's status: `failed` when a job failed that may not fail, else `error` when a job
 /// that may not fail hit an error, else `passed`.
 ///
@@ -443,38 +441,11 @@ pub fn run_exit_code(jobs: &[JobOutcome]) -> i32 {
     }
 }
 
-/// `t` in RFC 3339, UTC, to the second: `2026-11-23T06:06:31Z`. Times before 1970 read
-/// as 1970.
-pub fn timestamp(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
-}
-
-/// Year, month, day of the `days`th day after 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::matrix::Value;
+    use std::time::UNIX_EPOCH;
 
     fn counts(passed: u32, failed: u32, skipped: u32, errors: u32) -> Option<Counts> {
         Some(Counts {
@@ -848,24 +819,14 @@ mod tests {
 
     #[test]
     fn statuses_serialize_kebab_case() {
-        use Status::*;
-        for status in [
-            Passed,
-            Failed,
-            InstallFailed,
-            NoTests,
-            Timeout,
-            LimitExceeded,
-            Error,
-            Cancelled,
-        ] {
+        for status in Status::ALL {
             assert_eq!(
                 serde_json::to_value(status).expect("serializes"),
                 status.as_str(),
                 "{status:?}"
             );
         }
-        assert_eq!(LimitExceeded.to_string(), "limit-exceeded");
+        assert_eq!(Status::LimitExceeded.to_string(), "limit-exceeded");
     }
 }
 

@@ -191,7 +191,7 @@ fn status_post<'a>(seen: &'a Seen, path: &str) -> &'a Value {
 fn finished_run() -> RunResult {
     let mut run = RunResult::new("r42".into(), "demo".into(), "m.yaml".into(), UNIX_EPOCH);
     let mut passed = JobOutcome::new("demo (3.12)", Default::default(), Status::Passed);
-    passed.tests = Some(ponyswarm::junit::Counts {
+    passed.tests = Some(ponyswarm::testresults::Counts {
         passed: 12,
         failed: 0,
         skipped: 2,

@@ -2,10 +2,10 @@
 //! started per test by `tests/fixtures/smtp/server.py`, which writes every message it
 //! receives as JSON (envelope, headers, decoded parts) for the test to read back.
 
-use ponyswarm::junit::Failure;
 use ponyswarm::matrix::Value;
 use ponyswarm::outcome::{JobOutcome, RunResult, Status};
 use ponyswarm::report::mail::{notify, Addresses, MailConfig, MailWhen, Note, SmtpServer};
+use ponyswarm::testresults::Failure;
 use serde_json::Value as Json;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

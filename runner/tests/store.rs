@@ -5,11 +5,11 @@
 //!
 //! Every scenario runs on both backends, each on a fresh database.
 
-use ponyswarm::junit::Failure;
 use ponyswarm::matrix::{Combination, Value};
 use ponyswarm::outcome::{JobOutcome, RunInfo, RunResult, Status, Tests};
 use ponyswarm::sandbox::changes::{ChangeKind, InstallChange};
-use ponyswarm::store::{Owner, Store, StoreError};
+use ponyswarm::store::{RunOwner, Store, StoreError};
+use ponyswarm::testresults::Failure;
 use std::future::Future;
 use std::pin::Pin;
 use std::process::Command;
@@ -182,9 +182,9 @@ async fn unplanned_jobs_sort_after_planned_ones(url: String) {
 }
 
 async fn dead_runs_are_marked_interrupted(url: String) {
-    let dead = Owner {
+    let dead = RunOwner {
         pid: dead_pid(),
-        ..Owner::current()
+        ..RunOwner::current()
     };
     let crashed = Store::open(&url).await.expect("opens").with_owner(dead);
     let run = run_info("crashed", "demo", 100);

@@ -8,7 +8,7 @@ mod swarm_coordinator_support;
 use ponyswarm::outcome::RunResult;
 use ponyswarm::report::github::{CommitStatus, State};
 use ponyswarm::store::outbox::{Delivery, OutboxRow, Target};
-use ponyswarm::store::swarm::SwarmRun;
+use ponyswarm::store::swarm::{SwarmRun, SwarmRunState};
 use ponyswarm::store::Store;
 use std::collections::HashSet;
 use std::time::UNIX_EPOCH;
@@ -23,7 +23,7 @@ async fn store_with_run(url: &str) -> (Store, Target) {
         id: "r1".into(),
         project: "demo".into(),
         matrix_file: "m.yaml".into(),
-        state: "running".into(),
+        state: SwarmRunState::Running,
         quorum: 1,
         origin: "push".into(),
         commit_sha: Some("ab".repeat(20)),

@@ -8,7 +8,6 @@
 //!
 //! Pure: no I/O beyond reading the file in [`load`]; no Docker.
 
-mod duration;
 mod error;
 mod expand;
 mod images;
@@ -22,7 +21,6 @@ mod suggest;
 mod value;
 mod yaml;
 
-pub use duration::{format_duration, parse_duration};
 pub use error::{Pos, SpecError};
 pub use expand::{combinations, expand, MAX_CELLS, MAX_JOBS};
 pub use limits::Limits;

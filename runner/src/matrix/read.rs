@@ -4,13 +4,13 @@
 //! Every section of the format (`spec`, `matrix_def`, `services`, `limits`) reads
 //! through these, so the messages read alike everywhere.
 
-use super::duration::parse_duration;
 use super::error::{Pos, SpecError};
 use super::size::parse_size;
 use super::spec::Spanned;
 use super::suggest;
 use super::value::Value;
 use super::yaml::{Entry, Kind, Node, ScalarNode};
+use crate::time::parse_duration;
 use indexmap::IndexMap;
 use std::path::Path;
 use std::time::Duration;

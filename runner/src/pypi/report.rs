@@ -308,7 +308,7 @@ mod tests {
         let evil = "<script>alert(1)</script>";
         let mut o = outcome(Status::Failed, &["/etc/<b>x</b>"]);
         o.log = evil.into();
-        o.failures = vec![crate::junit::Failure {
+        o.failures = vec![crate::testresults::Failure {
             test: evil.into(),
             message: evil.into(),
         }];

@@ -228,7 +228,7 @@ async fn in_stage(
     Ok(ReleaseReport {
         name: release.name.clone(),
         version: release.version.clone(),
-        tested_at: crate::outcome::timestamp(std::time::SystemTime::now()),
+        tested_at: crate::time::timestamp(std::time::SystemTime::now()),
         run_id: run_id.to_string(),
         metadata: release.metadata.clone(),
         files: file_reports,

@@ -141,35 +141,17 @@ pub fn compare(current: &RunResult, previous: &RunResult) -> Comparison {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::junit::Failure;
-    use crate::matrix::Value;
     use crate::outcome::Tests;
-    use std::time::UNIX_EPOCH;
+    use crate::report::synthetic::SyntheticRun;
 
     /// A run from jobs like `("3.12", Status::Failed, &["t1", "t2"])` on a python axis.
     fn run(id: &str, jobs: &[(&str, Status, &[&str])]) -> RunResult {
-        let mut run = RunResult::new(id.into(), "m".into(), "m.yaml".into(), UNIX_EPOCH);
-        for (python, status, failing) in jobs {
-            let matrix = [("python".to_string(), Value::Str(python.to_string()))]
-                .into_iter()
-                .collect();
-            let mut job = JobOutcome::new(format!("m ({python})"), matrix, *status);
-            job.tests = matches!(status, Status::Passed | Status::Failed).then_some(Tests {
-                passed: 5,
-                failed: failing.len() as u32,
-                skipped: 0,
-                errors: 0,
-            });
-            job.failures = failing
-                .iter()
-                .map(|t| Failure {
-                    test: t.to_string(),
-                    message: String::new(),
-                })
-                .collect();
-            run.jobs.push(job);
-        }
-        run
+        SyntheticRun::new(id, "m")
+            .python_jobs(jobs, |job| {
+                job.tests = matches!(job.status, Status::Passed | Status::Failed)
+                    .then_some(Tests::new(5, job.failures.len() as u32, 0, 0));
+            })
+            .unfinished()
     }
 
     fn tests(changes: &[TestChange]) -> Vec<(&str, Vec<usize>)> {

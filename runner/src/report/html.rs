@@ -223,60 +223,45 @@ pub fn write_pages(rendered: &Rendered, dir: &Path) -> Result<Site, HtmlError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::junit::Failure;
     use crate::matrix::Value;
-    use crate::outcome::{JobOutcome, Status, Tests};
-    use crate::sandbox::changes::{ChangeKind, InstallChange};
-    use std::time::{Duration, UNIX_EPOCH};
+    use crate::outcome::Status;
+    use crate::outcome::Tests;
+    use crate::report::synthetic::{fail, flagged_addition, SyntheticRun};
+    use std::time::Duration;
 
     fn sample(id: &str, failing: &[&str]) -> RunResult {
-        let mut run = RunResult::new(id.into(), "demo <&>".into(), "m.yaml".into(), UNIX_EPOCH);
+        let mut run = SyntheticRun::new(id, "demo <&>");
         for python in ["3.11", "3.12", "3.13"] {
             for db in ["postgres", "mariadb"] {
-                let matrix = [
-                    ("python".to_string(), Value::Str(python.into())),
-                    ("database".to_string(), Value::Str(db.into())),
-                ]
-                .into_iter()
-                .collect();
+                let axes = [
+                    ("python", Value::Str(python.into())),
+                    ("database", Value::Str(db.into())),
+                ];
                 let fails = python == "3.13";
                 let status = if fails {
                     Status::Failed
                 } else {
                     Status::Passed
                 };
-                let mut job = JobOutcome::new(format!("demo ({python}, {db})"), matrix, status);
-                job.tests = Some(Tests {
-                    passed: 10,
-                    failed: u32::from(fails),
-                    skipped: 0,
-                    errors: 0,
+                run = run.job(&axes, status, |job| {
+                    // The run's name is HTML-hostile; the jobs keep a plain one.
+                    job.name = format!("demo ({python}, {db})");
+                    job.tests = Some(Tests::new(10, u32::from(fails), 0, 0));
+                    if fails {
+                        for test in failing {
+                            fail(job, test, "\x1b[31massert <b>\x1b[0m");
+                        }
+                    }
+                    flagged_addition(job, "/etc/evil");
+                    job.record_phase("install", Duration::from_secs(3));
+                    job.record_phase("test", Duration::from_secs(1));
+                    job.images
+                        .insert("python".into(), "sha256:0123456789abcdef".into());
+                    job.log = "\x1b[32mok\x1b[0m <script>\n".repeat(400);
                 });
-                if fails {
-                    job.failures = failing
-                        .iter()
-                        .map(|t| Failure {
-                            test: t.to_string(),
-                            message: "\x1b[31massert <b>\x1b[0m".into(),
-                        })
-                        .collect();
-                }
-                job.install_changes.push(InstallChange {
-                    path: "/etc/evil".into(),
-                    kind: ChangeKind::Added,
-                    flagged: true,
-                    inside: 0,
-                });
-                job.record_phase("install", Duration::from_secs(3));
-                job.record_phase("test", Duration::from_secs(1));
-                job.images
-                    .insert("python".into(), "sha256:0123456789abcdef".into());
-                job.log = "\x1b[32mok\x1b[0m <script>\n".repeat(400);
-                run.jobs.push(job);
             }
         }
-        run.finish(UNIX_EPOCH + Duration::from_secs(75));
-        run
+        run.finished_after(Duration::from_secs(75))
     }
 
     #[test]

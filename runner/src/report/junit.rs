@@ -191,50 +191,36 @@ fn esc(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::junit::Failure;
     use crate::matrix::Value;
     use crate::outcome::Tests;
+    use crate::report::synthetic::{fail, SyntheticRun};
     use quick_xml::events::Event;
     use quick_xml::Reader;
-    use std::time::UNIX_EPOCH;
-
-    fn job(python: &str, status: Status) -> JobOutcome {
-        let matrix = [
-            ("python".to_string(), Value::Str(python.into())),
-            ("django".to_string(), Value::Float(5.1)),
-        ]
-        .into_iter()
-        .collect();
-        JobOutcome::new(format!("demo ({python}, 5.1)"), matrix, status)
-    }
 
     fn sample() -> RunResult {
-        let mut run = RunResult::new("r1".into(), "demo".into(), "m.yaml".into(), UNIX_EPOCH);
-        let mut failed = job("3.12", Status::Failed);
-        failed.tests = Some(Tests {
-            passed: 3,
-            failed: 1,
-            skipped: 1,
-            errors: 0,
-        });
-        failed.failures.push(Failure {
-            test: "tests.test_x::test_<a>".into(),
-            message: "assert 1 == 2\n  where \"x\" & \x1b[31mred\x1b[0m".into(),
-        });
-        failed.phases.insert("test".into(), 1.5);
-        let mut install = job("3.13", Status::InstallFailed);
-        install.detail = Some("install exited with 1".into());
-        let mut allowed = job("3.14", Status::Timeout);
-        allowed.allowed_failure = true;
-        let mut passed = job("3.11", Status::Passed);
-        passed.tests = Some(Tests {
-            passed: 4,
-            failed: 0,
-            skipped: 1,
-            errors: 0,
-        });
-        run.jobs = vec![passed, failed, install, allowed];
-        run
+        let axes = |python: &str| {
+            [
+                ("python", Value::Str(python.into())),
+                ("django", Value::Float(5.1)),
+            ]
+        };
+        SyntheticRun::new("r1", "demo")
+            .job(&axes("3.11"), Status::Passed, |job| {
+                job.tests = Some(Tests::new(4, 0, 1, 0));
+            })
+            .job(&axes("3.12"), Status::Failed, |job| {
+                job.tests = Some(Tests::new(3, 1, 1, 0));
+                let message = "assert 1 == 2\n  where \"x\" & \x1b[31mred\x1b[0m";
+                fail(job, "tests.test_x::test_<a>", message);
+                job.phases.insert("test".into(), 1.5);
+            })
+            .job(&axes("3.13"), Status::InstallFailed, |job| {
+                job.detail = Some("install exited with 1".into());
+            })
+            .job(&axes("3.14"), Status::Timeout, |job| {
+                job.allowed_failure = true;
+            })
+            .unfinished()
     }
 
     /// Parses the XML and returns (element, attributes) for every start tag.

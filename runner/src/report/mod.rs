@@ -14,16 +14,18 @@
 //!
 //! Reports only read outcomes; they never talk to Docker.
 
-pub mod ansi;
+pub(crate) mod ansi;
 pub mod attribution;
 pub mod compare;
 pub mod github;
-pub mod grid;
+pub(crate) mod grid;
 pub mod html;
 pub mod junit;
 pub mod mail;
 pub mod pages;
 pub mod results;
+#[cfg(test)]
+pub(crate) mod synthetic;
 pub mod text;
 
 pub use html::{write_html, HtmlError, Site};

@@ -6,10 +6,10 @@
 //!
 //! Pure apart from [`load`], which reads the file.
 
-use crate::junit::Failure;
 use crate::outcome::{JobOutcome, RunInfo, RunResult, Status, Tests};
 use crate::sandbox::changes::InstallChange;
 use crate::store::codec::combination_from_json;
+use crate::testresults::Failure;
 use indexmap::IndexMap;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -140,44 +140,27 @@ impl Job {
 mod tests {
     use super::*;
     use crate::matrix::Value;
-    use crate::sandbox::changes::ChangeKind;
-    use std::time::{Duration, UNIX_EPOCH};
+    use crate::outcome::Tests;
+    use crate::report::synthetic::{fail, flagged_addition, SyntheticRun};
+    use std::time::Duration;
 
     #[test]
     fn what_run_writes_reads_back_the_same() {
-        let mut job = JobOutcome::new(
-            "demo (3.12, 5.1)",
-            [
-                ("python".to_string(), Value::Str("3.12".into())),
-                ("django".to_string(), Value::Float(5.1)),
-                ("workers".to_string(), Value::Int(2)),
-            ]
-            .into_iter()
-            .collect(),
-            Status::Failed,
-        );
-        job.tests = Some(Tests {
-            passed: 3,
-            failed: 1,
-            skipped: 0,
-            errors: 0,
-        });
-        job.failures.push(Failure {
-            test: "t::a".into(),
-            message: "boom".into(),
-        });
-        job.install_changes.push(InstallChange {
-            path: "/etc/x".into(),
-            kind: ChangeKind::Added,
-            flagged: true,
-            inside: 0,
-        });
-        job.record_phase("install", Duration::from_millis(1500));
-        job.images.insert("python".into(), "sha256:abc".into());
-        job.log = "\x1b[31mred\x1b[0m\n".into();
-        let mut run = RunResult::new("r1".into(), "demo".into(), "m.yaml".into(), UNIX_EPOCH);
-        run.jobs.push(job);
-        run.finish(UNIX_EPOCH + Duration::from_secs(5));
+        let axes = [
+            ("python", Value::Str("3.12".into())),
+            ("django", Value::Float(5.1)),
+            ("workers", Value::Int(2)),
+        ];
+        let run = SyntheticRun::new("r1", "demo")
+            .job(&axes, Status::Failed, |job| {
+                job.tests = Some(Tests::new(3, 1, 0, 0));
+                fail(job, "t::a", "boom");
+                flagged_addition(job, "/etc/x");
+                job.record_phase("install", Duration::from_millis(1500));
+                job.images.insert("python".into(), "sha256:abc".into());
+                job.log = "\x1b[31mred\x1b[0m\n".into();
+            })
+            .finished_after(Duration::from_secs(5));
         let bytes = serde_json::to_vec(&run).expect("serializes");
         let back = parse(&bytes).expect("parses");
         assert_eq!(back, run);

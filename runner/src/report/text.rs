@@ -168,44 +168,35 @@ pub fn runs_table(runs: &[RunSummary]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::junit::Failure;
     use crate::matrix::Value;
-    use crate::outcome::{JobOutcome, Tests};
+    use crate::outcome::Tests;
+    use crate::report::synthetic::{fail, SyntheticRun};
     use indexmap::IndexMap;
-    use std::time::UNIX_EPOCH;
 
     fn run() -> RunResult {
-        let mut run = RunResult::new("r1".into(), "demo".into(), "m.yaml".into(), UNIX_EPOCH);
-        for (python, status) in [
-            ("3.12", Status::Passed),
-            ("3.13", Status::Failed),
-            ("3.14", Status::Timeout),
-        ] {
-            let matrix = [("python".to_string(), Value::Str(python.into()))]
-                .into_iter()
-                .collect();
-            let mut job = JobOutcome::new(format!("demo ({python})"), matrix, status);
-            job.allowed_failure = python == "3.14";
-            if status == Status::Failed {
-                job.tests = Some(Tests {
-                    passed: 9,
-                    failed: 1,
-                    skipped: 0,
-                    errors: 0,
-                });
-                job.failures.push(Failure {
-                    test: "t::a".into(),
-                    message: "boom".into(),
-                });
-                job.detail = None;
-            }
-            if status == Status::Timeout {
-                job.detail = Some("timed out after 10m".into());
-            }
-            run.jobs.push(job);
-        }
-        run.finish(UNIX_EPOCH);
-        run
+        SyntheticRun::new("r1", "demo")
+            .job(
+                &[("python", Value::Str("3.12".into()))],
+                Status::Passed,
+                |_| {},
+            )
+            .job(
+                &[("python", Value::Str("3.13".into()))],
+                Status::Failed,
+                |job| {
+                    job.tests = Some(Tests::new(9, 1, 0, 0));
+                    fail(job, "t::a", "boom");
+                },
+            )
+            .job(
+                &[("python", Value::Str("3.14".into()))],
+                Status::Timeout,
+                |job| {
+                    job.allowed_failure = true;
+                    job.detail = Some("timed out after 10m".into());
+                },
+            )
+            .finished()
     }
 
     #[test]

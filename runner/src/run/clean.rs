@@ -190,33 +190,10 @@ fn removable(labels: &HashMap<String, String>, opts: CleanOptions) -> bool {
     let pid = labels.get(labels::PID).and_then(|p| p.parse::<u32>().ok());
     let start = labels.get(PID_START).and_then(|s| s.parse::<u64>().ok());
     match pid {
-        Some(pid) => !process_alive(pid, start),
+        Some(pid) => !crate::host::process_alive(pid, start),
         // A run object without a pid cannot be told alive: it is not ours to judge.
         None => false,
     }
-}
-
-/// Whether process `pid` runs, and (when `start` is known) is the same process that
-/// had that pid when it labelled the object, not a later one reusing the number.
-/// Where `/proc` is missing, every process counts as alive: keep rather than guess.
-pub fn process_alive(pid: u32, start: Option<u64>) -> bool {
-    if !std::path::Path::new("/proc/self/stat").exists() {
-        return true;
-    }
-    match (process_start(pid), start) {
-        (None, _) => false,
-        (Some(now), Some(then)) => now == then,
-        (Some(_), None) => true,
-    }
-}
-
-/// The start time (clock ticks after boot) of process `pid`, from `/proc/<pid>/stat`.
-pub fn process_start(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) is in parentheses and may hold spaces; field 22,
-    // the start time, is the 20th after it.
-    let after = &stat[stat.rfind(')')? + 1..];
-    after.split_whitespace().nth(19)?.parse().ok()
 }
 
 #[cfg(test)]
@@ -231,18 +208,11 @@ mod tests {
     }
 
     #[test]
-    fn own_process_is_alive() {
-        let me = std::process::id();
-        let start = process_start(me);
-        assert!(start.is_some());
-        assert!(process_alive(me, start));
-        assert!(!process_alive(me, start.map(|s| s + 1)));
-    }
-
-    #[test]
     fn leftovers_of_dead_runs_go_live_ones_and_caches_stay() {
         let me = std::process::id().to_string();
-        let start = process_start(std::process::id()).unwrap().to_string();
+        let start = crate::host::process_start(std::process::id())
+            .expect("/proc is readable")
+            .to_string();
         let live = labels(&[(labels::RUN, "r"), (labels::PID, &me), (PID_START, &start)]);
         let dead = labels(&[(labels::RUN, "r"), (labels::PID, "999999999")]);
         let cache = labels(&[(labels::MANAGED, "1"), (WHEELHOUSE_LABEL, "k")]);

@@ -7,7 +7,6 @@
 //! when the job is cancelled under it).
 
 use crate::detect::{runner_of, with_junit};
-use crate::junit::{self, Counts, Failure};
 use crate::logcap::LogBuffer;
 use crate::outcome::DISK_FULL_SIGNS;
 use crate::plan::JobPlan;
@@ -22,6 +21,7 @@ use crate::sandbox::container::{Container, Exec, ExecEnd, ExecLimits, OomWatch, 
 use crate::sandbox::images::{self, ImageOptions, ResolvedImage};
 use crate::sandbox::network::Network;
 use crate::sandbox::policy::{NetworkAccess, Owner, SandboxBuilder};
+use crate::testresults::{junit, summary, Counts, Failure};
 use bollard::Docker;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -597,7 +597,7 @@ impl Run<'_> {
             ));
         }
         if tested.counts.is_none() {
-            tested.counts = junit::parse_text_counts(&self.log.text());
+            tested.counts = summary::parse_text_counts(&self.log.text());
         }
         Ok((JobEnd::Tested(end), tested))
     }

@@ -15,8 +15,8 @@
 //! objects whose creation was cut short).
 
 pub mod clean;
-pub mod job;
-pub mod pip;
+pub(crate) mod job;
+pub(crate) mod pip;
 pub mod prepare;
 pub mod progress;
 pub mod record;
@@ -115,7 +115,7 @@ impl RunOptions {
 /// `20261123-060631-3fa9c1` (sortable, and safe in Docker object names).
 pub fn new_run_id() -> String {
     let now = SystemTime::now();
-    let stamp = crate::outcome::timestamp(now);
+    let stamp = crate::time::timestamp(now);
     let digits: String = stamp.chars().filter(char::is_ascii_digit).collect();
     let (date, time) = digits.split_at(8.min(digits.len()));
     let mut h = Sha256::new();
@@ -224,7 +224,7 @@ fn job_context(
         run: opts.run_id.clone(),
         job: None,
         pid,
-        pid_start: clean::process_start(pid),
+        pid_start: crate::host::process_start(pid),
     };
     let mut image_options = opts.images.clone();
     if let Some(multi) = progress.multi() {

@@ -5,13 +5,13 @@
 //! Pure: no Docker, no clock.
 
 use crate::detect::runner_of;
-use crate::junit::{Counts, Failure};
 use crate::outcome::{classify, Facts, JobOutcome, Status, TimedOut};
 use crate::plan::JobPlan;
 use crate::run::job::{VENV, WORK};
 use crate::run::progress::Phase;
 use crate::sandbox::changes::{classify_changes, ChangeKind};
 use crate::sandbox::container::ExecEnd;
+use crate::testresults::{Counts, Failure};
 use std::time::Duration;
 
 /// Where a job stopped, and why.

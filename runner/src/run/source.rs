@@ -6,22 +6,11 @@
 //! never held in memory whole. Symlinks are kept as symlinks, never followed: a link
 //! to a host file must not copy that file in.
 
+use crate::skipped_dirs::{is_skipped, Walk};
 use bytes::Bytes;
 use futures_util::Stream;
 use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
-
-/// Directories never copied: caches and virtualenvs that belong to the host, and
-/// ponyswarm's own output (the default report directory lives in `.ponyswarm/`).
-const SKIPPED_DIRS: &[&str] = &[
-    ".ponyswarm",
-    "__pycache__",
-    ".tox",
-    ".nox",
-    ".venv",
-    ".mypy_cache",
-    ".pytest_cache",
-];
 
 /// uid and gid of the sandbox user.
 const OWNER: u64 = 1000;
@@ -164,7 +153,7 @@ fn add_tree<W: Write>(
         let rel = path.strip_prefix(root).unwrap_or(&path);
         let dest = Path::new(top).join(rel);
         if meta.is_dir() {
-            if SKIPPED_DIRS.iter().any(|s| name == *s) {
+            if name.to_str().is_some_and(|n| is_skipped(n, Walk::Sandbox)) {
                 continue;
             }
             let mut h = tar::Header::new_gnu();

@@ -525,22 +525,47 @@ impl Drop for OomWatch {
 
 impl Drop for Container {
     fn drop(&mut self) {
-        if self.removed {
-            return;
-        }
         // Dropped without `remove` (its job was cancelled): remove it in the
         // background. The tracker still lists it until that succeeds, and the run's
         // teardown awaits what is left.
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            let (docker, tracker, name) =
-                (self.docker.clone(), self.tracker.clone(), self.name.clone());
-            handle.spawn(async move {
-                if remove_container(&docker, &name).await.is_ok() {
-                    tracker.forget_container(&name);
-                }
-            });
+        if !self.removed {
+            remove_in_background(&self.docker, &self.tracker, &self.name, Leftover::Container);
         }
     }
+}
+
+/// What a guard dropped without its `remove` leaves behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Leftover {
+    /// A container.
+    Container,
+    /// A network: removed after a pause, as its containers go first.
+    Network,
+}
+
+/// Removes the leftover `name` on the current Tokio runtime, if there is one, and
+/// forgets it in `tracker` once it is gone. Without a runtime (dropped at shutdown),
+/// the run's teardown or the next start's clean removes it.
+pub(crate) fn remove_in_background(docker: &Docker, tracker: &Tracker, name: &str, what: Leftover) {
+    let Ok(handle) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let (docker, tracker, name) = (docker.clone(), tracker.clone(), name.to_string());
+    handle.spawn(async move {
+        let removed = match what {
+            Leftover::Container => remove_container(&docker, &name).await.is_ok(),
+            Leftover::Network => {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                remove_network(&docker, &name).await.is_ok()
+            }
+        };
+        if removed {
+            match what {
+                Leftover::Container => tracker.forget_container(&name),
+                Leftover::Network => tracker.forget_network(&name),
+            }
+        }
+    });
 }
 
 #[cfg(test)]

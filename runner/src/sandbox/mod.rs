@@ -12,4 +12,4 @@ pub mod images;
 pub mod labels;
 pub mod network;
 pub mod policy;
-pub mod service;
+pub(crate) mod service;

@@ -5,7 +5,7 @@
 //! guard is removed or dropped (after the containers on it, which the job removes
 //! first).
 
-use crate::sandbox::container::{remove_network, Tracker};
+use crate::sandbox::container::{remove_in_background, remove_network, Leftover, Tracker};
 use bollard::models::NetworkCreateRequest;
 use bollard::Docker;
 use std::collections::HashMap;
@@ -88,21 +88,11 @@ impl Network {
 
 impl Drop for Network {
     fn drop(&mut self) {
-        if self.removed {
-            return;
-        }
         // Its containers are being removed in the background too; removing the
         // network may race them and fail, so the tracker keeps it listed and the
         // run's teardown (which removes containers first) finishes the job.
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            let (docker, tracker, name) =
-                (self.docker.clone(), self.tracker.clone(), self.name.clone());
-            handle.spawn(async move {
-                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-                if remove_network(&docker, &name).await.is_ok() {
-                    tracker.forget_network(&name);
-                }
-            });
+        if !self.removed {
+            remove_in_background(&self.docker, &self.tracker, &self.name, Leftover::Network);
         }
     }
 }

@@ -34,6 +34,9 @@ pub enum CodecError {
         /// What is wrong with it.
         why: String,
     },
+    /// A state name no version of ponyswarm writes.
+    #[error("unknown state {0:?}")]
+    State(String),
     /// A log that does not inflate, or in an encoding this version does not know.
     #[error("unreadable log: {0}")]
     Log(String),

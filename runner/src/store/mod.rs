@@ -12,7 +12,7 @@
 //!
 //! I/O: this is the SQL edge. The spelling of values in columns is [`codec`] (pure).
 
-pub mod codec;
+pub(crate) mod codec;
 mod migrations;
 pub mod outbox;
 mod owner;
@@ -22,7 +22,7 @@ pub mod swarm;
 mod url;
 mod write;
 
-pub use owner::Owner;
+pub use owner::RunOwner;
 pub use pypi::{Checkpoint, QueueState, QueuedRelease};
 pub use read::{previous_run_of, RunSummary};
 pub use url::{resolve_url, Backend, DEFAULT_URL, ENV_VAR};
@@ -88,7 +88,7 @@ pub enum StoreError {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
-    owner: Owner,
+    owner: RunOwner,
 }
 
 impl Store {
@@ -130,7 +130,7 @@ impl Store {
         Ok(Store {
             pool,
             backend,
-            owner: Owner::current(),
+            owner: RunOwner::current(),
         })
     }
 
@@ -143,7 +143,7 @@ impl Store {
 
     /// Records runs begun from now on as `owner`'s instead of this process's: for an
     /// agent running on behalf of another, and for tests of [`Store::mark_interrupted`].
-    pub fn with_owner(mut self, owner: Owner) -> Store {
+    pub fn with_owner(mut self, owner: RunOwner) -> Store {
         self.owner = owner;
         self
     }

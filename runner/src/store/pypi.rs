@@ -7,8 +7,8 @@
 //! ([`Store::requeue_running_releases`]): it is tested again rather than lost.
 
 use super::{Store, StoreError};
-use crate::outcome::timestamp;
 use crate::pypi::quality::Score;
+use crate::time::timestamp;
 use sqlx::Row;
 use std::time::SystemTime;
 

@@ -5,9 +5,9 @@ use super::codec::{
     decompress_log, map_from_json, matrix_from_json, parse_status, CodecError, JobState,
 };
 use super::{Store, StoreError};
-use crate::junit::Failure;
 use crate::outcome::{run_exit_code, run_status, JobOutcome, RunInfo, RunResult, Status, Tests};
 use crate::sandbox::changes::{ChangeKind, InstallChange};
+use crate::testresults::Failure;
 use indexmap::IndexMap;
 use sqlx::any::AnyRow;
 use sqlx::Row;

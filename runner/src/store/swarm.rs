@@ -6,20 +6,103 @@
 //! never both take a job, lease it twice, or decide it twice. Times that leases compare
 //! are milliseconds since 1970.
 
+use super::codec::CodecError;
 use super::{Store, StoreError};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-/// A job waiting for an agent.
-pub const QUEUED: &str = "queued";
-/// A job an agent holds under a lease.
-pub const LEASED: &str = "leased";
-/// A job whose result counted.
-pub const DONE: &str = "done";
-/// A job whose agents did not agree.
-pub const DISAGREED: &str = "disagreed";
-/// A job whose results vary in a way that says the tests are flaky.
-pub const FLAKY: &str = "flaky";
+/// Where a job of the swarm is: waiting, held by an agent, or decided. Stored as its
+/// [`as_str`](SwarmJobState::as_str) text, so rows written as strings read back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SwarmJobState {
+    /// Waiting for an agent.
+    Queued,
+    /// An agent holds it under a lease.
+    Leased,
+    /// Its result counted.
+    Done,
+    /// Its agents did not agree.
+    Disagreed,
+    /// Its results vary in a way that says the tests are flaky.
+    Flaky,
+}
+
+impl SwarmJobState {
+    /// Every state, in the order a job goes through them.
+    pub const ALL: [SwarmJobState; 5] = [
+        SwarmJobState::Queued,
+        SwarmJobState::Leased,
+        SwarmJobState::Done,
+        SwarmJobState::Disagreed,
+        SwarmJobState::Flaky,
+    ];
+
+    /// The text in the `swarm_jobs.state` column, the API and the pages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SwarmJobState::Queued => "queued",
+            SwarmJobState::Leased => "leased",
+            SwarmJobState::Done => "done",
+            SwarmJobState::Disagreed => "disagreed",
+            SwarmJobState::Flaky => "flaky",
+        }
+    }
+
+    /// Reads the column's text.
+    pub fn parse(text: &str) -> Result<SwarmJobState, CodecError> {
+        SwarmJobState::ALL
+            .into_iter()
+            .find(|s| s.as_str() == text)
+            .ok_or_else(|| CodecError::State(text.to_string()))
+    }
+
+    /// Whether the job is decided (done, disagreed or flaky): no agent runs it again.
+    pub fn is_decided(self) -> bool {
+        !matches!(self, SwarmJobState::Queued | SwarmJobState::Leased)
+    }
+}
+
+/// Whether a run sent to the swarm still has undecided jobs. Stored as its
+/// [`as_str`](SwarmRunState::as_str) text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SwarmRunState {
+    /// Some job is not decided yet.
+    Running,
+    /// Every job is decided.
+    Finished,
+}
+
+impl SwarmRunState {
+    /// The text in the `swarm_runs.state` column, the API and the pages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SwarmRunState::Running => "running",
+            SwarmRunState::Finished => "finished",
+        }
+    }
+
+    /// Reads the column's text.
+    pub fn parse(text: &str) -> Result<SwarmRunState, CodecError> {
+        [SwarmRunState::Running, SwarmRunState::Finished]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+            .ok_or_else(|| CodecError::State(text.to_string()))
+    }
+}
+
+impl std::fmt::Display for SwarmJobState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for SwarmRunState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// A registered agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,8 +130,8 @@ pub struct SwarmRun {
     pub project: String,
     /// The matrix file, relative to the source's root.
     pub matrix_file: String,
-    /// `running` or `finished`.
-    pub state: String,
+    /// Whether jobs are left to decide.
+    pub state: SwarmRunState,
     /// Agreeing results needed per job.
     pub quorum: u32,
     /// `submit`, `push`, `pull_request`.
@@ -78,8 +161,8 @@ pub struct SwarmJob {
     pub services: Vec<String>,
     /// Whether it may fail without failing the run.
     pub allowed_failure: bool,
-    /// `queued`, `leased`, `done`, `disagreed`, `flaky`.
-    pub state: String,
+    /// Where the job is.
+    pub state: SwarmJobState,
     /// The current lease, while leased.
     pub lease_id: Option<String>,
     /// The agent holding it, while leased.
@@ -200,7 +283,7 @@ impl Store {
         .bind(seq)
         .bind(&run.project)
         .bind(&run.matrix_file)
-        .bind(&run.state)
+        .bind(run.state.as_str())
         .bind(i64::from(run.quorum))
         .bind(&run.origin)
         .bind(run.commit_sha.clone())
@@ -222,7 +305,7 @@ impl Store {
             .bind(&job.python)
             .bind(serde_json::to_string(&job.services).unwrap_or_else(|_| "[]".into()))
             .bind(i64::from(job.allowed_failure))
-            .bind(QUEUED)
+            .bind(SwarmJobState::Queued.as_str())
             .execute(&mut *tx)
             .await?;
         }
@@ -245,8 +328,8 @@ impl Store {
                  WHERE r.job_id = j.id AND r.agent_id = $4) \
              ORDER BY j.run_seq, j.position LIMIT $5"
         ))
-        .bind(QUEUED)
-        .bind(LEASED)
+        .bind(SwarmJobState::Queued.as_str())
+        .bind(SwarmJobState::Leased.as_str())
         .bind(now)
         .bind(agent_id)
         .bind(limit as i64)
@@ -270,12 +353,12 @@ impl Store {
             "UPDATE swarm_jobs SET state = $1, lease_id = $2, agent_id = $3, lease_expires = $4, \
              phase = NULL WHERE id = $5 AND (state = $6 OR (state = $1 AND lease_expires < $7))",
         )
-        .bind(LEASED)
+        .bind(SwarmJobState::Leased.as_str())
         .bind(lease)
         .bind(agent_id)
         .bind(expires)
         .bind(job_id)
-        .bind(QUEUED)
+        .bind(SwarmJobState::Queued.as_str())
         .bind(now)
         .execute(&mut *tx)
         .await?;
@@ -313,7 +396,7 @@ impl Store {
         .bind(phase.map(String::from))
         .bind(lease)
         .bind(agent_id)
-        .bind(LEASED)
+        .bind(SwarmJobState::Leased.as_str())
         .bind(now)
         .execute(&self.pool)
         .await?;
@@ -328,10 +411,10 @@ impl Store {
              lease_expires = NULL, phase = NULL \
              WHERE lease_id = $2 AND agent_id = $3 AND state = $4",
         )
-        .bind(QUEUED)
+        .bind(SwarmJobState::Queued.as_str())
         .bind(lease)
         .bind(agent_id)
-        .bind(LEASED)
+        .bind(SwarmJobState::Leased.as_str())
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -419,10 +502,10 @@ impl Store {
             "UPDATE swarm_jobs SET state = $1, lease_id = NULL, agent_id = NULL, \
              lease_expires = NULL, phase = NULL WHERE id = $2 AND lease_id = $3 AND state = $4",
         )
-        .bind(QUEUED)
+        .bind(SwarmJobState::Queued.as_str())
         .bind(job_id)
         .bind(lease)
-        .bind(LEASED)
+        .bind(SwarmJobState::Leased.as_str())
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -434,7 +517,7 @@ impl Store {
     pub async fn swarm_decide(
         &self,
         job_id: &str,
-        state: &str,
+        state: SwarmJobState,
         status: &str,
         counted: &[String],
     ) -> Result<bool, StoreError> {
@@ -443,11 +526,11 @@ impl Store {
             "UPDATE swarm_jobs SET state = $1, status = $2, lease_id = NULL, \
              lease_expires = NULL, phase = NULL WHERE id = $3 AND state IN ($4, $5)",
         )
-        .bind(state)
+        .bind(state.as_str())
         .bind(status)
         .bind(job_id)
-        .bind(QUEUED)
-        .bind(LEASED)
+        .bind(SwarmJobState::Queued.as_str())
+        .bind(SwarmJobState::Leased.as_str())
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {
@@ -467,12 +550,14 @@ impl Store {
     /// finished it (so this caller writes its report).
     pub async fn swarm_finish_if_done(&self, run_id: &str) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE swarm_runs SET state = 'finished' WHERE id = $1 AND state = 'running' \
+            "UPDATE swarm_runs SET state = $4 WHERE id = $1 AND state = $5 \
              AND NOT EXISTS (SELECT 1 FROM swarm_jobs WHERE run_id = $1 AND state IN ($2, $3))",
         )
         .bind(run_id)
-        .bind(QUEUED)
-        .bind(LEASED)
+        .bind(SwarmJobState::Queued.as_str())
+        .bind(SwarmJobState::Leased.as_str())
+        .bind(SwarmRunState::Finished.as_str())
+        .bind(SwarmRunState::Running.as_str())
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -510,10 +595,10 @@ impl Store {
                 AND j.state IN ($3, $4)) AS n_disputed \
              FROM swarm_runs r ORDER BY seq DESC LIMIT $5"
         ))
-        .bind(QUEUED)
-        .bind(LEASED)
-        .bind(DISAGREED)
-        .bind(FLAKY)
+        .bind(SwarmJobState::Queued.as_str())
+        .bind(SwarmJobState::Leased.as_str())
+        .bind(SwarmJobState::Disagreed.as_str())
+        .bind(SwarmJobState::Flaky.as_str())
         .bind(limit as i64)
         .fetch_all(&self.pool)
         .await?;
@@ -563,31 +648,46 @@ fn agent_row(r: &AnyRow) -> Result<AgentRow, StoreError> {
 }
 
 fn run_row(r: &AnyRow) -> Result<SwarmRun, StoreError> {
+    let id: String = r.try_get("id")?;
     Ok(SwarmRun {
-        id: r.try_get("id")?,
         project: r.try_get("project")?,
         matrix_file: r.try_get("matrix_file")?,
-        state: r.try_get("state")?,
+        state: SwarmRunState::parse(&r.try_get::<String, _>("state")?).map_err(|source| {
+            StoreError::Corrupt {
+                run: id.clone(),
+                job: None,
+                source,
+            }
+        })?,
         quorum: u32::try_from(r.try_get::<i64, _>("quorum")?).unwrap_or(1),
         origin: r.try_get("origin")?,
         commit_sha: r.try_get("commit_sha")?,
         source_sha256: r.try_get("source_sha256")?,
         created: r.try_get("created")?,
+        id,
     })
 }
 
 fn job_row(r: &AnyRow) -> Result<SwarmJob, StoreError> {
     let services: String = r.try_get("services")?;
+    let (id, run_id): (String, String) = (r.try_get("id")?, r.try_get("run_id")?);
+    let state = SwarmJobState::parse(&r.try_get::<String, _>("state")?).map_err(|source| {
+        StoreError::Corrupt {
+            run: run_id.clone(),
+            job: Some(id.clone()),
+            source,
+        }
+    })?;
     Ok(SwarmJob {
-        id: r.try_get("id")?,
-        run_id: r.try_get("run_id")?,
+        id,
+        run_id,
         position: usize::try_from(r.try_get::<i64, _>("position")?).unwrap_or(0),
         name: r.try_get("name")?,
         python: r.try_get("python")?,
         // Written by this module from a Vec<String>: unreadable only if edited by hand.
         services: serde_json::from_str(&services).unwrap_or_default(),
         allowed_failure: r.try_get::<i64, _>("allowed_failure")? != 0,
-        state: r.try_get("state")?,
+        state,
         lease_id: r.try_get("lease_id")?,
         agent_id: r.try_get("agent_id")?,
         lease_expires: r.try_get("lease_expires")?,
@@ -607,4 +707,39 @@ fn result_row(r: &AnyRow) -> Result<SwarmResult, StoreError> {
         counted: r.try_get::<i64, _>("counted")? != 0,
         received: r.try_get("received")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_keep_the_text_rows_were_written_with() {
+        let jobs = [
+            (SwarmJobState::Queued, "queued", false),
+            (SwarmJobState::Leased, "leased", false),
+            (SwarmJobState::Done, "done", true),
+            (SwarmJobState::Disagreed, "disagreed", true),
+            (SwarmJobState::Flaky, "flaky", true),
+        ];
+        for (state, text, decided) in jobs {
+            assert_eq!(state.as_str(), text);
+            assert_eq!(SwarmJobState::parse(text), Ok(state));
+            assert_eq!(state.is_decided(), decided, "{text}");
+            assert_eq!(serde_json::to_value(state).ok(), Some(text.into()));
+        }
+        for (state, text) in [
+            (SwarmRunState::Running, "running"),
+            (SwarmRunState::Finished, "finished"),
+        ] {
+            assert_eq!(state.as_str(), text);
+            assert_eq!(SwarmRunState::parse(text), Ok(state));
+            assert_eq!(serde_json::to_value(state).ok(), Some(text.into()));
+        }
+        assert_eq!(
+            SwarmJobState::parse("Queued"),
+            Err(CodecError::State("Queued".into()))
+        );
+        assert!(SwarmRunState::parse("").is_err());
+    }
 }

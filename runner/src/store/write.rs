@@ -3,9 +3,10 @@
 //! marked `interrupted`.
 
 use super::codec::{compress_log, map_to_json, matrix_to_json, JobState, LOG_ENCODING};
-use super::{Owner, Store, StoreError};
+use super::{RunOwner, Store, StoreError};
 use crate::matrix::Combination;
-use crate::outcome::{timestamp, JobOutcome, RunInfo};
+use crate::outcome::{JobOutcome, RunInfo};
+use crate::time::timestamp;
 use sqlx::any::Any;
 use sqlx::{Row, Transaction};
 use std::time::SystemTime;
@@ -154,7 +155,7 @@ impl Store {
             .await?;
         let mut marked = Vec::new();
         for row in rows {
-            let owner = Owner {
+            let owner = RunOwner {
                 host: row.try_get("host")?,
                 pid: u32::try_from(row.try_get::<i64, _>("pid")?).unwrap_or(0),
             };

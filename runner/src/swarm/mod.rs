@@ -13,6 +13,6 @@
 pub mod agent;
 pub mod api;
 pub mod coordinator;
-pub mod quorum;
+pub(crate) mod quorum;
 pub mod sign;
 pub mod submit;

@@ -255,7 +255,7 @@ mod tests {
     fn verdicts_ignore_order_and_repeats_of_failing_tests() {
         let mut a = JobOutcome::new("j", Default::default(), Failed);
         let mut b = a.clone();
-        let fail = |t: &str| crate::junit::Failure {
+        let fail = |t: &str| crate::testresults::Failure {
             test: t.into(),
             message: "m".into(),
         };

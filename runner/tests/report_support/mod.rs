@@ -8,10 +8,10 @@
 
 #![allow(dead_code)]
 
-use ponyswarm::junit::Failure;
 use ponyswarm::matrix::{Combination, Value};
 use ponyswarm::outcome::{JobOutcome, RunResult, Status, Tests};
 use ponyswarm::sandbox::changes::{ChangeKind, InstallChange};
+use ponyswarm::testresults::Failure;
 use std::time::{Duration, UNIX_EPOCH};
 
 /// The matrix of the browser test: 4 × 3 × 2 = 24 jobs.

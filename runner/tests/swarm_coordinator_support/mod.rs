@@ -270,7 +270,7 @@ impl Agent {
             JobOutcome::new(got.spec.job_name.clone(), Combination::default(), status);
         outcome.failures = failing
             .iter()
-            .map(|t| ponyswarm::junit::Failure {
+            .map(|t| ponyswarm::testresults::Failure {
                 test: t.to_string(),
                 message: "boom".into(),
             })

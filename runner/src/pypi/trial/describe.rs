@@ -81,7 +81,7 @@ pub async fn description_renders(
         run: run_id.to_string(),
         job: None,
         pid,
-        pid_start: crate::run::clean::process_start(pid),
+        pid_start: crate::host::process_start(pid),
     };
     let command = crate::catalog::python_entry(python)
         .and_then(|e| e.python)

@@ -21,7 +21,7 @@
 mod bits;
 mod outcomes;
 
-pub use outcomes::{attribute, axes, job_table, job_verdict, Attribution, TestGroup};
+pub use outcomes::{attribute, axes, job_evidence, job_table, Attribution, TestGroup};
 
 use bits::Bits;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -39,7 +39,7 @@ const MAX_ALTERNATIVES: usize = 3;
 
 /// What a job says about a term.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub enum Evidence {
     /// It failed: evidence for the terms that match it.
     Fails,
     /// It passed: evidence against every term that matches it.
@@ -55,7 +55,7 @@ pub struct Table {
     /// Axis names, in matrix order.
     pub axes: Vec<String>,
     /// Each job's values (same length as `axes`) and verdict.
-    pub rows: Vec<(Vec<Option<String>>, Verdict)>,
+    pub rows: Vec<(Vec<Option<String>>, Evidence)>,
 }
 
 /// One axis value: `python=3.13`.
@@ -178,12 +178,12 @@ impl Explanation {
 /// Finds the smallest sets of axis values that explain the failing rows of `table`.
 pub fn explain(table: &Table) -> Explanation {
     let known: Vec<usize> = (0..table.rows.len())
-        .filter(|&i| table.rows[i].1 != Verdict::Unknown)
+        .filter(|&i| table.rows[i].1 != Evidence::Unknown)
         .collect();
     let words = known.len().div_ceil(64);
     let mut fails = Bits::new(words);
     for (k, &row) in known.iter().enumerate() {
-        if table.rows[row].1 == Verdict::Fails {
+        if table.rows[row].1 == Evidence::Fails {
             fails.set(k);
         }
     }
@@ -430,9 +430,9 @@ mod tests {
                 .map(|row| {
                     let mut words: Vec<&str> = row.split_whitespace().collect();
                     let verdict = match words.pop() {
-                        Some("FAIL") => Verdict::Fails,
-                        Some("ok") => Verdict::Passes,
-                        Some("?") => Verdict::Unknown,
+                        Some("FAIL") => Evidence::Fails,
+                        Some("ok") => Evidence::Passes,
+                        Some("?") => Evidence::Unknown,
                         other => panic!("bad verdict {other:?} in {row}"),
                     };
                     let values = words

@@ -1,7 +1,7 @@
 //! From a run's job outcomes to attribution tables: which jobs count as failing, and, per
 //! failing test, where it failed and where it ran without failing. Pure.
 
-use super::{explain, Explanation, Table, Verdict};
+use super::{explain, Evidence, Explanation, Table};
 use crate::outcome::{JobOutcome, Status};
 use std::collections::HashMap;
 
@@ -29,11 +29,11 @@ pub struct TestGroup {
 /// What a job's status says about the project. `error` (Docker's or ponyswarm's fault)
 /// and `cancelled` (stopped by fail-fast or Ctrl-C) say nothing. Allowed failures count
 /// as failures: where they fail is worth knowing too.
-pub fn job_verdict(job: &JobOutcome) -> Verdict {
+pub fn job_evidence(job: &JobOutcome) -> Evidence {
     match job.status {
-        Status::Passed => Verdict::Passes,
-        Status::Error | Status::Cancelled => Verdict::Unknown,
-        _ => Verdict::Fails,
+        Status::Passed => Evidence::Passes,
+        Status::Error | Status::Cancelled => Evidence::Unknown,
+        _ => Evidence::Fails,
     }
 }
 
@@ -61,7 +61,7 @@ pub fn axes(jobs: &[JobOutcome]) -> Vec<String> {
     axes
 }
 
-/// The jobs as an attribution table, by [`job_verdict`].
+/// The jobs as an attribution table, by [`job_evidence`].
 pub fn job_table(jobs: &[JobOutcome]) -> Table {
     let axes = axes(jobs);
     let rows = jobs
@@ -71,7 +71,7 @@ pub fn job_table(jobs: &[JobOutcome]) -> Table {
                 .iter()
                 .map(|a| job.matrix.get(a).map(|v| v.text()))
                 .collect();
-            (values, job_verdict(job))
+            (values, job_evidence(job))
         })
         .collect();
     Table { axes, rows }
@@ -101,11 +101,11 @@ pub fn attribute(jobs: &[JobOutcome]) -> Attribution {
             tests.sort();
             for (i, row) in per_test.rows.iter_mut().enumerate() {
                 row.1 = if failing_jobs.binary_search(&i).is_ok() {
-                    Verdict::Fails
+                    Evidence::Fails
                 } else if tests_ran(&jobs[i]) {
-                    Verdict::Passes
+                    Evidence::Passes
                 } else {
-                    Verdict::Unknown
+                    Evidence::Unknown
                 };
             }
             TestGroup {

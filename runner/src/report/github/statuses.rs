@@ -225,7 +225,7 @@ fn truncate(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::junit::Counts;
+    use crate::testresults::Counts;
     use std::time::UNIX_EPOCH;
     use Status as S;
 

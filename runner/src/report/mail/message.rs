@@ -145,41 +145,22 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::junit::Failure;
-    use crate::matrix::Value;
-    use crate::outcome::{JobOutcome, Status, Tests};
+    use crate::outcome::Status;
+    use crate::outcome::Tests;
+    use crate::report::synthetic::SyntheticRun;
     use std::time::UNIX_EPOCH;
 
     /// A finished run of jobs `(python, status, failing tests)`.
     fn run(id: &str, jobs: &[(&str, Status, &[&str])]) -> RunResult {
-        let mut run = RunResult::new(
-            id.into(),
-            "demo".into(),
-            "ponyswarm.yaml".into(),
-            UNIX_EPOCH,
-        );
-        for (python, status, failing) in jobs {
-            let matrix = [("python".to_string(), Value::Str(python.to_string()))]
-                .into_iter()
-                .collect();
-            let mut job = JobOutcome::new(format!("demo ({python})"), matrix, *status);
-            job.tests = Some(Tests {
-                passed: 3,
-                failed: failing.len() as u32,
-                skipped: 1,
-                errors: 0,
-            });
-            job.failures = failing
-                .iter()
-                .map(|t| Failure {
-                    test: t.to_string(),
-                    message: "assert 1 < 0 & more".to_string(),
-                })
-                .collect();
-            run.jobs.push(job);
-        }
-        run.finish(UNIX_EPOCH);
-        run
+        SyntheticRun::new(id, "demo")
+            .matrix_file("ponyswarm.yaml")
+            .python_jobs(jobs, |job| {
+                job.tests = Some(Tests::new(3, job.failures.len() as u32, 1, 0));
+                for failure in &mut job.failures {
+                    failure.message = "assert 1 < 0 & more".to_string();
+                }
+            })
+            .finished()
     }
 
     fn render(

@@ -121,30 +121,14 @@ fn words(status: Status) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::junit::Failure;
-    use crate::matrix::Value;
-    use std::time::UNIX_EPOCH;
+    use crate::report::synthetic::SyntheticRun;
     use Status::{Error, Failed, Passed};
 
     /// A finished run of jobs `(python, status, failing tests)`.
     fn run(id: &str, jobs: &[(&str, Status, &[&str])]) -> RunResult {
-        let mut run = RunResult::new(id.into(), "m".into(), "m.yaml".into(), UNIX_EPOCH);
-        for (python, status, failing) in jobs {
-            let matrix = [("python".to_string(), Value::Str(python.to_string()))]
-                .into_iter()
-                .collect();
-            let mut job = crate::outcome::JobOutcome::new(format!("m ({python})"), matrix, *status);
-            job.failures = failing
-                .iter()
-                .map(|t| Failure {
-                    test: t.to_string(),
-                    message: String::new(),
-                })
-                .collect();
-            run.jobs.push(job);
-        }
-        run.finish(UNIX_EPOCH);
-        run
+        SyntheticRun::new(id, "m")
+            .python_jobs(jobs, |_| {})
+            .finished()
     }
 
     #[test]

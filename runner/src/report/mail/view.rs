@@ -8,6 +8,7 @@
 use crate::outcome::{RunResult, Status};
 use crate::report::compare::{Comparison, TestChange};
 use crate::report::pages::job_files;
+use crate::shorten::shorten;
 use serde::Serialize;
 use url::Url;
 
@@ -120,7 +121,7 @@ pub fn build(
             let message = job
                 .failures
                 .first()
-                .map(|f| cut(f.message.trim(), MAX_MESSAGE_CHARS))
+                .map(|f| shorten(f.message.trim(), MAX_MESSAGE_CHARS))
                 .filter(|m| !m.is_empty());
             FailingJob {
                 name: job.name.clone(),
@@ -191,8 +192,9 @@ fn tests_line(result: &RunResult) -> String {
     if counts.is_empty() {
         return String::new();
     }
-    let sum =
-        |f: fn(&crate::junit::Counts) -> u32| counts.iter().map(f).map(u64::from).sum::<u64>();
+    let sum = |f: fn(&crate::testresults::Counts) -> u32| {
+        counts.iter().map(f).map(u64::from).sum::<u64>()
+    };
     let (passed, failed, skipped, errors) = (
         sum(|c| c.passed),
         sum(|c| c.failed),
@@ -243,13 +245,5 @@ fn plural(n: usize, what: &str) -> String {
     match n {
         1 => format!("1 {what}"),
         n => format!("{n} {what}s"),
-    }
-}
-
-/// At most `max` characters, ending in `…` when cut.
-fn cut(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_string(),
     }
 }

@@ -3,10 +3,11 @@
 //! did not pass. Pure.
 
 use super::findings::{attribution_view, compare_view, AttributionView, CompareView};
-use super::{counts_text, duration, job_files, label, parse_timestamp, JobLink, STATUS_ORDER};
+use super::{counts_text, duration, job_files, label, JobLink, STATUS_ORDER};
 use crate::outcome::{RunResult, Status};
 use crate::report::compare::Comparison;
 use crate::report::grid::{self, Grid};
+use crate::time::parse_timestamp;
 use serde::Serialize;
 
 /// The run's page.
@@ -313,42 +314,29 @@ fn cell_job(run: &RunResult, i: usize, link: &JobLink) -> CellJob {
 mod tests {
     use super::super::findings::{MAX_TERMS, MAX_TEST_GROUPS};
     use super::*;
-    use crate::junit::Failure;
     use crate::matrix::Value;
-    use crate::outcome::{JobOutcome, Tests};
-    use std::time::UNIX_EPOCH;
+    use crate::outcome::Tests;
+    use crate::report::synthetic::{fail, SyntheticRun};
 
     /// `n` jobs on one axis; job `i` fails test `t{i}` when `i` is odd, so every failing
     /// test is a group of its own.
     fn run(n: usize) -> RunResult {
-        let mut run = RunResult::new("r".into(), "m".into(), "m.yaml".into(), UNIX_EPOCH);
-        for i in 0..n {
-            let matrix = [("shard".to_string(), Value::Int(i as i64))]
-                .into_iter()
-                .collect();
-            let failing = i % 2 == 1;
-            let status = if failing {
-                Status::Failed
-            } else {
-                Status::Passed
-            };
-            let mut job = JobOutcome::new(format!("m ({i})"), matrix, status);
-            job.tests = Some(Tests {
-                passed: 3,
-                failed: u32::from(failing),
-                skipped: 0,
-                errors: 0,
-            });
-            if failing {
-                job.failures.push(Failure {
-                    test: format!("t{i:03}"),
-                    message: "x".into(),
-                });
-            }
-            run.jobs.push(job);
-        }
-        run.finish(UNIX_EPOCH);
-        run
+        (0..n)
+            .fold(SyntheticRun::new("r", "m"), |run, i| {
+                let failing = i % 2 == 1;
+                let status = if failing {
+                    Status::Failed
+                } else {
+                    Status::Passed
+                };
+                run.job(&[("shard", Value::Int(i as i64))], status, |job| {
+                    job.tests = Some(Tests::new(3, u32::from(failing), 0, 0));
+                    if failing {
+                        fail(job, &format!("t{i:03}"), "x");
+                    }
+                })
+            })
+            .finished()
     }
 
     #[test]

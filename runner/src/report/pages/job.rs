@@ -42,7 +42,7 @@ pub struct JobView {
     /// Image name → id.
     pub images: Vec<Image>,
     /// Phases with their share of the job's time.
-    pub phases: Vec<Phase>,
+    pub phases: Vec<PhaseRow>,
     /// All phases together.
     pub total: String,
     /// Test counts; `None` when unknown.
@@ -91,7 +91,7 @@ pub struct Image {
 
 /// A phase and its timing.
 #[derive(Debug, Clone, Serialize)]
-pub struct Phase {
+pub struct PhaseRow {
     /// Name.
     pub name: String,
     /// How long.
@@ -194,7 +194,7 @@ pub fn build(run: &RunResult, i: usize, files: &[String]) -> JobView {
         phases: job
             .phases
             .iter()
-            .map(|(name, &secs)| Phase {
+            .map(|(name, &secs)| PhaseRow {
                 name: name.clone(),
                 took: duration(secs),
                 percent: if total > 0.0 {

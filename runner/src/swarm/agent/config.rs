@@ -301,12 +301,7 @@ fn parse_offer(value: &str, kind: Kind) -> Result<Offer, String> {
 
 /// The machine's name, for an agent that gives none.
 fn host_name() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "agent".to_string())
+    crate::host::name().unwrap_or_else(|| "agent".to_string())
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! agent's key.
 //!
 //! - [`config`]: the INI file;
-//! - [`detect`]: `detect` offers, from the local images;
+//! - [`local_images`]: `detect` offers, from the local images;
 //! - [`client`]: the API calls;
 //! - [`session`]: registration, and registering again after a coordinator restart;
 //! - [`trust`]: whether a claimed spec may run here (pure);
@@ -21,13 +21,13 @@
 
 pub mod client;
 pub mod config;
-pub mod detect;
 pub mod execute;
+pub mod local_images;
 pub mod offers;
-pub mod session;
+pub(crate) mod session;
 mod slot;
-pub mod trust;
-pub mod unpack;
+pub(crate) mod trust;
+pub(crate) mod unpack;
 
 use crate::swarm::api::{Capabilities, RegisterRequest};
 use crate::swarm::sign::Keypair;

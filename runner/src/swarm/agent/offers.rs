@@ -2,7 +2,7 @@
 //! configuration, with `detect` resolved from the images this machine has.
 
 use super::config::{AgentConfig, Offer};
-use super::detect::{self, Detected};
+use super::local_images::{self, LocalImages};
 use crate::sandbox::images::{ImageError, ImageOptions};
 use crate::swarm::api::Capabilities;
 use bollard::Docker;
@@ -33,15 +33,15 @@ pub async fn resolve(
     images: &ImageOptions,
 ) -> Result<Capabilities, OffersError> {
     let detected = if config.pythons == Offer::Detect || config.services == Offer::Detect {
-        detect::detect(docker, images).await?
+        local_images::scan(docker, images).await?
     } else {
-        Detected::default()
+        LocalImages::default()
     };
     offers(config, &detected)
 }
 
 /// The offers of `config` given what detection found (pure).
-fn offers(config: &AgentConfig, detected: &Detected) -> Result<Capabilities, OffersError> {
+fn offers(config: &AgentConfig, detected: &LocalImages) -> Result<Capabilities, OffersError> {
     let pick = |offer: &Offer, found: &[String]| match offer {
         Offer::Detect => found.to_vec(),
         Offer::List(names) => names.clone(),
@@ -71,7 +71,7 @@ mod tests {
 
     #[test]
     fn detect_takes_what_the_machine_has_and_lists_are_kept() {
-        let found = Detected {
+        let found = LocalImages {
             pythons: vec!["3.11".into(), "3.13".into()],
             services: vec!["postgres".into()],
         };
@@ -107,7 +107,7 @@ mod tests {
 
     #[test]
     fn an_agent_without_a_python_is_refused_naming_its_file() {
-        let err = offers(&config("pythons = detect\n"), &Detected::default()).unwrap_err();
+        let err = offers(&config("pythons = detect\n"), &LocalImages::default()).unwrap_err();
         assert!(
             err.to_string()
                 .starts_with("/a/agent.ini: this agent offers no Python"),

@@ -17,21 +17,21 @@
 //! can share one PostgreSQL.
 
 pub mod config;
-pub mod enqueue;
+pub(crate) mod enqueue;
 mod error;
 pub mod github;
 pub mod outbox;
 mod pages;
-pub mod queue;
-pub mod results;
+pub(crate) mod queue;
+pub(crate) mod results;
 mod routes;
 pub mod tarball;
-pub mod webhook;
+pub(crate) mod webhook;
 
 pub use config::{Config, ConfigError, Project};
 pub use error::ApiError;
 
-use crate::store::{Owner, Store};
+use crate::store::{RunOwner, Store};
 use crate::swarm::sign::Keypair;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -69,7 +69,7 @@ impl Coordinator {
             .unwrap_or(public_url)
             .trim_end_matches('/')
             .to_string();
-        let store = store.with_owner(Owner {
+        let store = store.with_owner(RunOwner {
             host: "ponyswarm-coordinator".into(),
             pid: 0,
         });

@@ -8,7 +8,7 @@
 //! Plain handlebars templates (`templates/serve-*.hbs`), embedded in the binary.
 
 use super::{results, ApiError, Coordinator};
-use crate::store::swarm::SwarmJob;
+use crate::store::swarm::{SwarmJob, SwarmJobState, SwarmRunState};
 use crate::swarm::api::JobResult;
 use crate::swarm::quorum::Verdict;
 use axum::extract::{Path, State};
@@ -78,7 +78,7 @@ async fn index(State(c): State<Arc<Coordinator>>) -> Result<Html<String>, ApiErr
             json!({
                 "id": s.run.id, "project": s.run.project, "origin": s.run.origin,
                 "commit": s.run.commit_sha.map(|c| c.chars().take(12).collect::<String>()),
-                "state": s.run.state, "finished": s.run.state == "finished",
+                "state": s.run.state, "finished": s.run.state == SwarmRunState::Finished,
                 "jobs": s.jobs, "decided": s.decided, "disputed": s.disputed,
             })
         })
@@ -118,7 +118,7 @@ async fn run_page(
     let data = json!({
         "title": format!("run {}", r.id),
         "statuses": statuses,
-        "finished": r.state == "finished",
+        "finished": r.state == SwarmRunState::Finished,
         "run": {
             "id": r.id, "project": r.project, "matrix_file": r.matrix_file,
             "origin": r.origin, "commit_sha": r.commit_sha, "quorum": r.quorum, "state": r.state,
@@ -141,13 +141,13 @@ async fn job_view(c: &Coordinator, job: &SwarmJob) -> Result<serde_json::Value, 
             "status": r.status, "verdict": verdict, "counted": r.counted,
         }));
     }
-    if job.state == crate::store::swarm::DISAGREED {
+    if job.state == SwarmJobState::Disagreed {
         detail = Some("the agents disagree: no result counts");
-    } else if job.state == crate::store::swarm::FLAKY {
+    } else if job.state == SwarmJobState::Flaky {
         detail = Some("flaky: the failing tests differ from run to run");
     }
     let holder = match &job.agent_id {
-        Some(id) if job.state == crate::store::swarm::LEASED => Some(agent_name(c, id).await?),
+        Some(id) if job.state == SwarmJobState::Leased => Some(agent_name(c, id).await?),
         _ => None,
     };
     Ok(json!({
@@ -182,7 +182,7 @@ async fn job_page(
         .store
         .swarm_run(&run)
         .await?
-        .is_some_and(|r| r.state == "finished");
+        .is_some_and(|r| r.state == SwarmRunState::Finished);
     if finished {
         let result = c.store.load_run(&run).await?;
         let file = crate::report::pages::job_files(&result)
@@ -218,7 +218,7 @@ async fn serve_report(c: &Coordinator, run: &str, rel: &str) -> Result<Response,
         .store
         .swarm_run(run)
         .await?
-        .is_some_and(|r| r.state == "finished");
+        .is_some_and(|r| r.state == SwarmRunState::Finished);
     if !finished {
         return Err(ApiError::not_found(format!(
             "run {run} has no report yet: it is not finished"

@@ -92,7 +92,7 @@ async fn issue(c: &Coordinator, job: &SwarmJob, lease: String) -> Result<Claim, 
         source_path: format!("{}/runs/{}/source", crate::swarm::api::PREFIX, run.id),
         source_sha256: run.source_sha256,
         lease: lease.clone(),
-        issued_at: crate::outcome::timestamp(std::time::SystemTime::now()),
+        issued_at: crate::time::timestamp(std::time::SystemTime::now()),
     };
     tracing::info!("job {} leased as {lease}", job.id);
     Ok(Claim {

@@ -8,7 +8,7 @@
 
 use super::{now_ms, ApiError, Coordinator};
 use crate::outcome::{JobOutcome, Status};
-use crate::store::swarm::{self as queue, AgentRow, SwarmJob, SwarmResult};
+use crate::store::swarm::{AgentRow, SwarmJob, SwarmJobState, SwarmResult};
 use crate::swarm::api::{JobResult, ResultAck, Signed};
 use crate::swarm::quorum::{self, Decision, Received, Verdict};
 use crate::swarm::sign;
@@ -51,7 +51,7 @@ pub async fn receive(
         .swarm_job(&job_id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no job {job_id}")))?;
-    let decided = job.state != queue::QUEUED && job.state != queue::LEASED;
+    let decided = job.state.is_decided();
     let row = SwarmResult {
         lease_id: lease.to_string(),
         job_id: job_id.clone(),
@@ -139,7 +139,7 @@ async fn decide(c: &Coordinator, job: &SwarmJob, lease: &str) -> Result<ResultAc
         }
         Decision::Agreed { results } => {
             let leases: Vec<String> = results.iter().map(|&i| outcomes[i].0.clone()).collect();
-            (queue::DONE, outcomes[results[0]].1.clone(), leases)
+            (SwarmJobState::Done, outcomes[results[0]].1.clone(), leases)
         }
         Decision::Disagreed | Decision::Flaky => {
             let mut o = outcomes[outcomes.len() - 1].1.clone();
@@ -152,9 +152,9 @@ async fn decide(c: &Coordinator, job: &SwarmJob, lease: &str) -> Result<ResultAc
             ));
             (
                 if flaky {
-                    queue::FLAKY
+                    SwarmJobState::Flaky
                 } else {
-                    queue::DISAGREED
+                    SwarmJobState::Disagreed
                 },
                 o,
                 Vec::new(),

@@ -4,7 +4,7 @@
 
 use super::enqueue::{self, Origin};
 use super::{random_id, sha256_hex, ApiError, Coordinator};
-use crate::store::swarm::AgentRow;
+use crate::store::swarm::{AgentRow, SwarmJobState, SwarmRunState};
 use crate::swarm::api::{
     ClaimRequest, Heartbeat, Info, JobState, RegisterRequest, RegisterResponse, RunState, Signed,
     PREFIX,
@@ -110,7 +110,7 @@ async fn register(
         token_hash: sha256_hex(token.as_bytes()),
         capabilities: serde_json::to_string(&req.capabilities)
             .map_err(|e| ApiError::internal(e.to_string()))?,
-        registered: crate::outcome::timestamp(std::time::SystemTime::now()),
+        registered: crate::time::timestamp(std::time::SystemTime::now()),
     };
     c.store.swarm_add_agent(&row).await?;
     tracing::info!("agent {} registered as {}", row.name, row.id);
@@ -255,14 +255,14 @@ async fn run_state(State(c): Shared, Path(run): Path<String>) -> Result<Json<Run
         states.push(JobState {
             job_id: job.id.clone(),
             name: job.name.clone(),
-            state: job.state.clone(),
+            state: job.state.as_str().into(),
             status: job.status.clone(),
             agents,
         });
     }
-    let state = if swarm_run.state == "finished" {
+    let state = if swarm_run.state == SwarmRunState::Finished {
         "finished"
-    } else if jobs.iter().any(|j| j.state != crate::store::swarm::QUEUED) {
+    } else if jobs.iter().any(|j| j.state != SwarmJobState::Queued) {
         "running"
     } else {
         "queued"

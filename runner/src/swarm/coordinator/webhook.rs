@@ -125,7 +125,7 @@ async fn handle(c: &Coordinator, headers: &HeaderMap, body: &[u8]) -> Result<Res
     let delivery = header(headers, "x-github-delivery")
         .filter(|d| !d.is_empty())
         .ok_or_else(|| ApiError::bad_request("no X-GitHub-Delivery header"))?;
-    let now = crate::outcome::timestamp(std::time::SystemTime::now());
+    let now = crate::time::timestamp(std::time::SystemTime::now());
     if !c
         .store
         .swarm_record_delivery(delivery, &event, repository, &now)

@@ -4,7 +4,7 @@
 //! now: see [`crate::sandbox::images::list`]), so the agent never claims a job it
 //! would first have to spend many minutes building for. A registry image the catalog
 //! knows how to talk to (`postgres:16`, `redis:7`) is offered as that reference.
-//! [`offers`] is the pure decision; [`detect`] lists the engine.
+//! [`offers`] is the pure decision; [`scan`] lists the engine.
 
 use crate::catalog::{self, Kind};
 use crate::sandbox::images::{self, ImageError, ImageOptions, ImageRow};
@@ -13,7 +13,7 @@ use bollard::Docker;
 
 /// What the local images offer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Detected {
+pub struct LocalImages {
     /// Catalog Pythons.
     pub pythons: Vec<String>,
     /// Catalog services, then service references.
@@ -21,7 +21,7 @@ pub struct Detected {
 }
 
 /// Lists the engine's images and maps them to offers.
-pub async fn detect(docker: &Docker, opts: &ImageOptions) -> Result<Detected, ImageError> {
+pub async fn scan(docker: &Docker, opts: &ImageOptions) -> Result<LocalImages, ImageError> {
     let rows = images::list(docker, opts).await?;
     let all = docker
         .list_images(None::<ListImagesOptions>)
@@ -38,8 +38,8 @@ pub async fn detect(docker: &Docker, opts: &ImageOptions) -> Result<Detected, Im
 /// The offers of ponyswarm's own image `rows` (only current ones count) and the
 /// engine's other `tags` (only services the catalog can connect to count; tags under
 /// `prefix` are ponyswarm's, already judged by their rows).
-pub fn offers(rows: &[ImageRow], tags: &[String], prefix: &str) -> Detected {
-    let mut d = Detected::default();
+pub fn offers(rows: &[ImageRow], tags: &[String], prefix: &str) -> LocalImages {
+    let mut d = LocalImages::default();
     for entry in catalog::ENTRIES {
         if rows.iter().any(|r| r.current && r.name == entry.name) {
             match entry.kind {
@@ -97,6 +97,6 @@ mod tests {
 
     #[test]
     fn nothing_local_offers_nothing() {
-        assert_eq!(offers(&[], &[], "ponyswarm"), Detected::default());
+        assert_eq!(offers(&[], &[], "ponyswarm"), LocalImages::default());
     }
 }
