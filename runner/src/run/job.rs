@@ -11,6 +11,8 @@ use crate::junit::{self, Counts, Failure};
 use crate::logcap::LogBuffer;
 use crate::outcome::DISK_FULL_SIGNS;
 use crate::plan::JobPlan;
+use crate::run::image_cache::ImageCache;
+use crate::run::layout::{side_area, AREAS, HOME, JUNIT, PATH, SRC, VENV, WORK};
 use crate::run::prepare::{PrepareError, PrepareRequest, Wheelhouses, WHEELS};
 use crate::run::progress::{Phase, Progress};
 use crate::run::record::{JobEnd, JobRecord};
@@ -19,43 +21,17 @@ use crate::run::source;
 use crate::sandbox::areas;
 use crate::sandbox::changes::ChangeKind;
 use crate::sandbox::container::{Container, Exec, ExecEnd, ExecLimits, OomWatch, Tracker};
-use crate::sandbox::images::{self, ImageOptions, ResolvedImage};
+use crate::sandbox::images::{ImageOptions, ResolvedImage};
 use crate::sandbox::network::Network;
 use crate::sandbox::policy::{NetworkAccess, Owner, SandboxBuilder};
 use bollard::Docker;
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
-/// The job's work area: the source tree, the venv and the test output.
-pub const WORK: &str = "/work";
-/// The sandbox user's home directory, a writable area of its own.
-pub const HOME: &str = "/home/pony";
-/// The writable areas of a job's container: the only places it can write (its root
-/// is read-only), listed before and after the install to find what it changed.
-/// `/dev/shm` is the engine's own 64 MiB tmpfs.
-const AREAS: &[&str] = &[WORK, HOME, "/tmp", "/dev/shm"];
-/// The most `/tmp` and the home directory (a service's `/tmp`) may each hold.
-const SIDE_AREA: u64 = 512 << 20;
-
-/// The size of `/tmp` and of the home directory for a job whose `limits.disk` is
-/// `disk`: [`SIDE_AREA`], or `disk` when that is smaller.
-pub(super) fn side_area(disk: u64) -> u64 {
-    disk.min(SIDE_AREA)
-}
-/// Where the job's venv is made.
-pub const VENV: &str = "/work/venv";
-/// Where the source tree is extracted.
-pub const SRC: &str = "/work/src";
-/// Where pytest is asked to write its JUnit XML.
-pub const JUNIT: &str = "/work/ponyswarm-junit.xml";
 /// The longest a service may take to become healthy (within the job's timeout).
 pub(super) const SERVICE_HEALTH_TIMEOUT: Duration = Duration::from_secs(180);
-/// PATH inside the job: the venv first, then Debian's usual directories.
-const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// What every job of a run shares.
 pub struct JobContext {
@@ -75,37 +51,6 @@ pub struct JobContext {
     pub wheelhouses: Wheelhouses,
     /// The display.
     pub progress: Arc<Progress>,
-}
-
-/// Images of a run, each resolved once however many jobs need it.
-#[derive(Default)]
-pub struct ImageCache {
-    slots: Mutex<HashMap<String, ImageSlot>>,
-}
-
-/// One image being resolved, or resolved (or why not).
-type ImageSlot = Arc<OnceCell<Result<ResolvedImage, String>>>;
-
-impl ImageCache {
-    /// The resolved image `name`, made available on first use.
-    pub async fn get(
-        &self,
-        docker: &Docker,
-        name: &str,
-        opts: &ImageOptions,
-    ) -> Result<ResolvedImage, String> {
-        let slot = {
-            let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-            slots.entry(name.to_string()).or_default().clone()
-        };
-        slot.get_or_init(|| async {
-            images::ensure(docker, name, opts)
-                .await
-                .map_err(|e| format!("image {name}: {e}"))
-        })
-        .await
-        .clone()
-    }
 }
 
 /// The job's own record being built as it goes.

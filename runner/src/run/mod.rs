@@ -2,6 +2,8 @@
 //! with fail-fast, Ctrl-C and `results.json` written as jobs end.
 //!
 //! - [`job`]: one job's life (images, network and services, install, tests);
+//! - [`layout`]: where the work area, venv, source and results are in a job's container;
+//! - [`image_cache`]: the run's images, each resolved once;
 //! - [`record`]: what a job's life observed, and the outcome it makes;
 //! - [`pip`]: `pip install` lines rewritten to fetch, offline-ready;
 //! - [`prepare`]: the wheelhouse, filled with the network on, shared by jobs and runs;
@@ -15,7 +17,9 @@
 //! objects whose creation was cut short).
 
 pub mod clean;
+pub mod image_cache;
 pub mod job;
+pub mod layout;
 pub mod pip;
 pub mod prepare;
 pub mod progress;
@@ -33,7 +37,8 @@ use crate::sandbox::policy::Owner;
 use bollard::Docker;
 use clean::{clean as clean_leftovers, CleanOptions};
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use job::{run_job, ImageCache, JobContext};
+use image_cache::ImageCache;
+use job::{run_job, JobContext};
 use prepare::Wheelhouses;
 use progress::{JobLine, OutputMode, Progress};
 use record::outcome_of;
