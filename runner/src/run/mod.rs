@@ -7,6 +7,7 @@
 //! - [`record`]: what a job's life observed, and the outcome it makes;
 //! - [`pip`]: `pip install` lines rewritten to fetch, offline-ready;
 //! - [`prepare`]: the wheelhouse, filled with the network on, shared by jobs and runs;
+//! - [`environment`]: the dependencies installed once per key into an image jobs start from;
 //! - [`source`]: the source tree as a tar stream;
 //! - [`mod@clean`]: removing what killed runs left behind;
 //! - [`progress`]: what the user sees while it runs.
@@ -17,6 +18,7 @@
 //! objects whose creation was cut short).
 
 pub mod clean;
+pub mod environment;
 pub mod image_cache;
 pub mod job;
 pub mod layout;
@@ -36,6 +38,7 @@ use crate::sandbox::images::ImageOptions;
 use crate::sandbox::policy::Owner;
 use bollard::Docker;
 use clean::{clean as clean_leftovers, CleanOptions};
+use environment::Environments;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use image_cache::ImageCache;
 use job::{run_job, JobContext};
@@ -242,7 +245,8 @@ fn job_context(
         source: spec.source.clone(),
         image_options,
         images: ImageCache::default(),
-        wheelhouses: Wheelhouses::new(docker, tracker, opts.egress.clone(), owner),
+        wheelhouses: Wheelhouses::new(docker, tracker, opts.egress.clone(), owner.clone()),
+        environments: Environments::new(docker, tracker, owner),
         progress: progress.clone(),
     })
 }
