@@ -147,3 +147,49 @@ async fn environment_is_reused_across_jobs_and_runs_and_rebuilt_for_new_dependen
     assert!(changed.iter().all(|(img, _)| *img != image), "{changed:?}");
     assert!(changed.iter().any(|(_, how)| how == "built"), "{changed:?}");
 }
+
+/// The flagged paths of each job's install changes.
+fn flagged(results: &Value) -> Vec<Vec<String>> {
+    let jobs = results["jobs"].as_array().expect("jobs");
+    jobs.iter()
+        .map(|j| {
+            let changes = j["install_changes"].as_array().expect("install_changes");
+            changes
+                .iter()
+                .filter(|c| c["flagged"] == true)
+                .filter_map(|c| c["path"].as_str().map(str::to_string))
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_outside_the_venv_stay_flagged_on_jobs_that_reuse_the_environment() {
+    let _serial = serial().await;
+    ensure_images(&docker().await, &["3.11"]).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    unique_copy("env-outside", dir.path());
+    let written = vec![vec!["/home/pony/.ponyswarm-outside.ini".to_string()]];
+
+    let first = run_in(dir.path()).await;
+    assert_eq!(environments(&first)[0].1, "built", "{first:#}");
+    assert_eq!(flagged(&first), written, "{first:#}");
+
+    // Reused: nothing installed in the job, the build's write still shown.
+    let second = run_in(dir.path()).await;
+    assert_eq!(environments(&second)[0].1, "reused", "{second:#}");
+    assert!(!installed_in_a_job(&second), "{second:#}");
+    assert_eq!(flagged(&second), written, "{second:#}");
+
+    // The code changed and the project is not installed editable: the job installs
+    // the project alone (its setup.py runs again), on the same environment.
+    append(&dir.path().join("envoutside.py"), "# edited\n");
+    let third = run_in(dir.path()).await;
+    assert_eq!(environments(&third)[0].1, "reused", "{third:#}");
+    let log = third["jobs"][0]["log"].as_str().unwrap_or_default();
+    assert!(
+        log.contains("$ python -m pip install --no-deps --force-reinstall ."),
+        "{log}"
+    );
+    assert_eq!(flagged(&third), written, "{third:#}");
+}
