@@ -193,3 +193,30 @@ async fn writes_outside_the_venv_stay_flagged_on_jobs_that_reuse_the_environment
     );
     assert_eq!(flagged(&third), written, "{third:#}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn environment_images_are_listed_with_size_and_last_use_and_removed() {
+    use ponyswarm::run::env_images;
+    let _serial = serial().await;
+    let docker = docker().await;
+    ensure_images(&docker, &["3.11"]).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    unique_copy("env-reuse", dir.path());
+    let image = environments(&run_in(dir.path()).await)[0].0.clone();
+    let listed = env_images::list(&docker).await.expect("listed");
+    let mine = listed
+        .iter()
+        .find(|i| i.image == image)
+        .unwrap_or_else(|| panic!("{image} not in {listed:?}"));
+    // Its own layer holds the venv (pytest and its dependencies): megabytes, not the
+    // whole Python image under it.
+    assert!(mine.size > 1 << 20, "{mine:?}");
+    assert!(mine.size < 200 << 20, "{mine:?}");
+    assert!(!mine.last_used.is_empty(), "{mine:?}");
+    assert_eq!(
+        env_images::remove(&docker, std::slice::from_ref(&image)).await,
+        vec![image.clone()]
+    );
+    let after = env_images::list(&docker).await.expect("listed");
+    assert!(after.iter().all(|i| i.image != image), "{after:?}");
+}

@@ -253,6 +253,8 @@ impl Environments {
         let image = format!("{ENV_REPO}:{key}");
         if let Ok(found) = self.docker.inspect_image(&image).await {
             let labels = found.config.and_then(|c| c.labels).unwrap_or_default();
+            // Its last use, for the size cap; failing to record it costs nothing now.
+            let _ = crate::run::env_images::touch(&self.docker, &image).await;
             return Ok(from_labels(&image, &labels));
         }
         self.build(key, &image, req).await

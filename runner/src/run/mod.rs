@@ -8,6 +8,7 @@
 //! - [`pip`]: `pip install` lines rewritten to fetch, offline-ready;
 //! - [`prepare`]: the wheelhouse, filled with the network on, shared by jobs and runs;
 //! - [`environment`]: the dependencies installed once per key into an image jobs start from;
+//! - [`env_images`]: those images listed, removed, and held under a size cap;
 //! - [`source`]: the source tree as a tar stream;
 //! - [`mod@clean`]: removing what killed runs left behind;
 //! - [`progress`]: what the user sees while it runs.
@@ -18,6 +19,7 @@
 //! objects whose creation was cut short).
 
 pub mod clean;
+pub mod env_images;
 pub mod environment;
 pub mod image_cache;
 pub mod job;
@@ -85,6 +87,9 @@ pub struct RunOptions {
     /// Told of each job as it starts and ends, in that order (commit statuses, an
     /// agent's heartbeats). A receiver that went away is ignored.
     pub events: Option<UnboundedSender<RunEvent>>,
+    /// Most bytes the environment images (their own layers) may hold after the run;
+    /// the least recently used beyond it are removed. `None`: no cap.
+    pub env_cap: Option<u64>,
 }
 
 /// What a run tells [`RunOptions::events`] as it goes.
@@ -115,6 +120,7 @@ impl RunOptions {
             cancel: CancellationToken::new(),
             store: None,
             events: None,
+            env_cap: None,
         }
     }
 }
@@ -202,6 +208,18 @@ pub async fn run(
     failed.extend(clean::sweep_run(docker, &opts.run_id).await);
     for f in failed {
         progress.note(&format!("ponyswarm: could not remove {f}"));
+    }
+
+    if let Some(cap) = opts.env_cap {
+        match env_images::enforce_cap(docker, cap).await {
+            Ok(removed) if !removed.is_empty() => progress.note(&format!(
+                "ponyswarm: removed {} least recently used environment images (cap {} MiB)",
+                removed.len(),
+                cap >> 20
+            )),
+            Ok(_) => {}
+            Err(e) => progress.note(&format!("ponyswarm: environment size cap: {e}")),
+        }
     }
 
     let result = record.finish()?;
