@@ -8,11 +8,8 @@
 
 mod run_support;
 
-use ponyswarm::detect::{self, SourceTree};
-use ponyswarm::matrix;
-use ponyswarm::plan::{self, TestCommand};
 use ponyswarm::run;
-use run_support::{docker, ensure_images, fixture, leftovers, options, serial, status};
+use run_support::{docker, ensure_images, fixture, leftovers, options, plans_of, serial, status};
 use serde_json::Value;
 use std::path::Path;
 
@@ -51,17 +48,7 @@ fn append(path: &Path, text: &str) {
 /// Runs the matrix in `dir` and returns results.json.
 async fn run_in(dir: &Path) -> Value {
     let docker = docker().await;
-    let spec = matrix::load(&dir.join("ponyswarm.yaml")).unwrap_or_else(|e| panic!("{e}"));
-    let jobs = matrix::expand(&spec).unwrap_or_else(|e| panic!("{e}"));
-    let templates = plan::load_templates(&spec).unwrap_or_else(|e| panic!("{e}"));
-    let tree = SourceTree::read(&spec.source).expect("source tree");
-    let d = detect::detect(&tree);
-    let default_test = TestCommand {
-        command: d.command,
-        detected: Some(d.reason),
-    };
-    let plans =
-        plan::plan_all(&spec, &jobs, &templates, &default_test).unwrap_or_else(|e| panic!("{e}"));
+    let (spec, plans) = plans_of(&dir.join("ponyswarm.yaml"));
     let report = tempfile::tempdir().expect("tempdir");
     let opts = options(report.path());
     let run_id = opts.run_id.clone();

@@ -393,26 +393,20 @@ impl Filling<'_> {
 
     /// Runs `exec` for its output (trimmed), not logged; the exit code with it.
     async fn read(&mut self, exec: Exec) -> Result<(i64, String), PrepareError> {
-        let mut out = Vec::new();
-        let limits = ExecLimits {
-            deadline: Some(self.deadline),
-            no_output: None,
-        };
-        let end = self
-            .container
-            .exec(&exec, limits, &mut |b: &[u8]| out.extend_from_slice(b))
-            .await?;
-        let text = String::from_utf8_lossy(&out).trim().to_string();
-        match end {
-            ExecEnd::Exited(code) => Ok((code, text)),
-            ExecEnd::TimedOut | ExecEnd::NoOutput(_) => Err(PrepareError::Timeout {
-                log: std::mem::take(&mut self.log),
-            }),
-        }
+        let (code, out) = self.output(exec).await?;
+        Ok((code, String::from_utf8_lossy(&out).trim().to_string()))
     }
 
+    /// Runs `exec` as the step `step`, its output into the log.
     async fn step(&mut self, step: &str, exec: Exec) -> Result<i64, PrepareError> {
         self.log.push_str(&format!("$ {step}\n"));
+        let (code, out) = self.output(exec).await?;
+        self.log.push_str(&String::from_utf8_lossy(&out));
+        Ok(code)
+    }
+
+    /// Runs `exec` by the deadline: its exit code and output.
+    async fn output(&mut self, exec: Exec) -> Result<(i64, Vec<u8>), PrepareError> {
         let mut out = Vec::new();
         let limits = ExecLimits {
             deadline: Some(self.deadline),
@@ -422,12 +416,14 @@ impl Filling<'_> {
             .container
             .exec(&exec, limits, &mut |b: &[u8]| out.extend_from_slice(b))
             .await?;
-        self.log.push_str(&String::from_utf8_lossy(&out));
         match end {
-            ExecEnd::Exited(code) => Ok(code),
-            ExecEnd::TimedOut | ExecEnd::NoOutput(_) => Err(PrepareError::Timeout {
-                log: std::mem::take(&mut self.log),
-            }),
+            ExecEnd::Exited(code) => Ok((code, out)),
+            ExecEnd::TimedOut | ExecEnd::NoOutput(_) => {
+                self.log.push_str(&String::from_utf8_lossy(&out));
+                Err(PrepareError::Timeout {
+                    log: std::mem::take(&mut self.log),
+                })
+            }
         }
     }
 

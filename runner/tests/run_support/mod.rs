@@ -61,8 +61,12 @@ pub async fn ensure_images(docker: &Docker, names: &[&str]) {
 
 /// The spec and plans of a fixture's ponyswarm.yaml, as `ponyswarm run` makes them.
 pub fn plans(name: &str) -> (Spec, Vec<JobPlan>) {
-    let path = fixture(name).join("ponyswarm.yaml");
-    let spec = matrix::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    plans_of(&fixture(name).join("ponyswarm.yaml"))
+}
+
+/// The spec and plans of the matrix file at `path`, as `ponyswarm run` makes them.
+pub fn plans_of(path: &Path) -> (Spec, Vec<JobPlan>) {
+    let spec = matrix::load(path).unwrap_or_else(|e| panic!("{e}"));
     let jobs = matrix::expand(&spec).unwrap_or_else(|e| panic!("{e}"));
     let templates = plan::load_templates(&spec).unwrap_or_else(|e| panic!("{e}"));
     let tree = SourceTree::read(&spec.source).expect("source tree");
