@@ -113,6 +113,18 @@ pub fn to_evict(images: &[EnvImage], cap: u64) -> Vec<String> {
     out
 }
 
+/// The rows `ponyswarm images list` shows for environment images: a header, then
+/// image, own size and last use, least recently used first.
+pub fn table(images: &[EnvImage]) -> Vec<String> {
+    let mut rows = vec![format!("{:<32} {:>9}  LAST USED", "ENVIRONMENT", "SIZE")];
+    rows.extend(images.iter().map(|i| {
+        // `2026-11-29 22:54:20.519 +0000 UTC` → to the second.
+        let used = i.last_used.get(..19).unwrap_or(&i.last_used);
+        format!("{:<32} {:>7.1}MB  {used}", i.image, i.size as f64 / 1e6)
+    }));
+    rows
+}
+
 /// Removes `images`; returns those removed. One in use by a running container stays.
 pub async fn remove(docker: &Docker, images: &[String]) -> Vec<String> {
     let mut removed = Vec::new();
@@ -148,6 +160,21 @@ mod tests {
             size,
             last_used: used.to_string(),
         }
+    }
+
+    #[test]
+    fn table_shows_size_and_last_use_to_the_second() {
+        let rows = table(&[img(
+            "ponyswarm/env:0123456789abcdef",
+            12_500_000,
+            "2026-11-29 22:54:20.51936179 +0000 UTC",
+        )]);
+        assert_eq!(rows.len(), 2);
+        assert!(rows[0].starts_with("ENVIRONMENT"), "{rows:?}");
+        assert_eq!(
+            rows[1],
+            "ponyswarm/env:0123456789abcdef      12.5MB  2026-11-29 22:54:20"
+        );
     }
 
     #[test]
