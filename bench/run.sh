@@ -2,13 +2,15 @@
 # The cost of isolation, measured in one go on this machine:
 #   1. ponyswarm's time per trivial job against the plain docker CLI doing the same
 #      container work (create, start, wait, rm) in the same image;
-#   2. a 12-job matrix of matrix/projects/pony-lib (3 Pythons x 4 variants): ponyswarm
-#      warm against its own cold run (wheelhouse removed first) and against `tox -p`
-#      running the same tests on the host without isolation;
+#   2. a 12-job matrix of matrix/projects/pony-lib (3.9, 3.11, 3.13, PyPy x 3 variants):
+#      ponyswarm warm against its own cold run (wheelhouses and environment images
+#      removed first), a warm rerun after one test file changed, and `tox -p` running
+#      the same tests on the host without isolation;
 #   3. ponyswarm's peak memory (max RSS) during a 50-job run.
 #
-# Usage: bench/run.sh            (from anywhere; needs Docker, python3.9/3.11/3.13 on
-#                                 PATH or under ~/.pyenv, and PyPI for tox and pytest)
+# Usage: bench/run.sh            (from anywhere; needs Docker, python3.9/3.11/3.13 and
+#                                 pypy3 on PATH or under ~/.pyenv, and PyPI for tox and
+#                                 pytest)
 # Knobs:  N=10 (trivial jobs each way), BIG=50 (jobs in the memory run),
 #         PONYSWARM=path/to/ponyswarm (default: a release build, made if missing).
 set -euo pipefail
@@ -82,8 +84,8 @@ cp -r "$ROOT/matrix/projects/pony-lib" "$WORK/pony-lib"
 cat >"$WORK/pony-lib/ponyswarm.yaml" <<'YAML'
 name: bench-pony-lib
 matrix:
-  python: ["3.9", "3.11", "3.13"]
-  variant: [a, b, c, d]
+  python: ["3.9", "3.11", "3.13", "pypy3"]
+  variant: [a, b, c]
 install:
   - pip install -e .[test]
 test: python -m pytest -q
@@ -96,7 +98,13 @@ import json, re, sys
 logs = "\n".join(j["log"] for j in json.load(open(sys.argv[1]))["jobs"])
 print("\n".join(sorted(set(re.findall(r"wheelhouse (ponyswarm-wheels-[0-9a-f]+)", logs)))))
 PY
-# A volume another run is using stays (and that run stays unharmed).
+python3 - "$WORK/report-discover/results.json" >"$WORK/envs" <<'PY'
+import json, re, sys
+logs = "\n".join(j["log"] for j in json.load(open(sys.argv[1]))["jobs"])
+print("\n".join(sorted(set(re.findall(r"environment (ponyswarm/env:[0-9a-f]+)", logs)))))
+PY
+# A volume or image another run is using stays (and that run stays unharmed).
+xargs -r docker rmi <"$WORK/envs" >/dev/null 2>&1 || true
 xargs -r docker volume rm <"$WORK/volumes" >/dev/null 2>&1 || true
 t0=$(now)
 swarm "$WORK/pony-lib/ponyswarm.yaml" cold
@@ -104,20 +112,26 @@ cold_s=$(minus "$(now)" "$t0")
 t0=$(now)
 swarm "$WORK/pony-lib/ponyswarm.yaml" warm
 warm_s=$(minus "$(now)" "$t0")
+# One test file edited: the environments stay, only the tests see the change.
+printf '\n\ndef test_bench_edit():\n    assert True\n' >>"$(ls "$WORK"/pony-lib/tests/test_*.py | head -n1)"
+t0=$(now)
+swarm "$WORK/pony-lib/ponyswarm.yaml" edited
+edited_s=$(minus "$(now)" "$t0")
 
-for v in 3.9 3.11 3.13; do
+for v in 3.9 3.11 3.13 pypy3; do
   for d in "$HOME"/.pyenv/versions/"$v".*/bin; do [[ -d $d ]] && PATH="$d:$PATH"; done
 done
 python3 -m venv "$WORK/tox-venv"
 "$WORK/tox-venv/bin/pip" install -q tox >&2
 cat >"$WORK/pony-lib/tox.ini" <<'INI'
 [tox]
-env_list = p{39,311,313}-{a,b,c,d}
+env_list = p{39,311,313,py3}-{a,b,c}
 [testenv]
 base_python =
     p39: python3.9
     p311: python3.11
     p313: python3.13
+    ppy3: pypy3
 extras = test
 package = editable
 commands = python -m pytest -q
@@ -142,13 +156,17 @@ $TIME -v "$PONYSWARM" run "$WORK/big/ponyswarm.yaml" --quiet --report-dir "$WORK
 big_s=$(minus "$(now)" "$t0")
 rss_kb=$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$WORK/big.time")
 
+# "$1 / $2 = ratio  (goal <= $3x: ok|MISSED)"
+goal() { python3 -c "r = $1 / $2; print(f'{r:.2f}x  (goal <= $3x: ' + ('ok' if r <= $3 else 'MISSED') + ')')"; }
+
 cat <<REPORT
 ponyswarm bench ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $("$PONYSWARM" --version 2>/dev/null || echo ponyswarm))
-1. trivial job, $N one at a time:  docker CLI $(per "$docker_s" "$N")s/job, ponyswarm $(per "$swarm_s" "$N")s/job  -> ratio $(ratio "$swarm_s" "$docker_s")x
-   (ponyswarm's job also makes a venv, uploads the source and records the result)
-2. pony-lib, 12 jobs, 2 at once:    ponyswarm warm ${warm_s}s, cold ${cold_s}s;
-   tox -p 2 on the host: envs reused ${tox_s}s, envs made ${tox_cold_s}s
-   -> ponyswarm warm / tox reused $(ratio "$warm_s" "$tox_s")x, warm / tox made $(ratio "$warm_s" "$tox_cold_s")x,
-      ponyswarm cold / warm $(ratio "$cold_s" "$warm_s")x
-3. $BIG trivial jobs, 2 at once:      ${big_s}s, ponyswarm peak RSS $(python3 -c "print(f'{$rss_kb / 1024:.1f}')") MiB
+1. trivial job, $N one at a time:  docker CLI $(per "$docker_s" "$N")s/job, ponyswarm $(per "$swarm_s" "$N")s/job
+   -> ponyswarm / docker CLI $(goal "$swarm_s" "$docker_s" 1.3)
+2. pony-lib, 12 jobs (PyPy included), 2 at once: ponyswarm warm ${warm_s}s, cold ${cold_s}s,
+   warm after a test-file edit ${edited_s}s; tox -p 2 on the host: envs reused ${tox_s}s, envs made ${tox_cold_s}s
+   -> warm / tox reused      $(goal "$warm_s" "$tox_s" 1.0)
+   -> cold / tox made        $(goal "$cold_s" "$tox_cold_s" 1.0)
+   -> edited / warm          $(goal "$edited_s" "$warm_s" 1.1)
+3. $BIG trivial jobs, 2 at once:      ${big_s}s, ponyswarm peak RSS $(python3 -c "print(f'{$rss_kb / 1024:.1f}')") MiB  (goal < 100 MiB)
 REPORT

@@ -62,6 +62,15 @@ pub async fn list(args: &DockerArgs) -> Result<ExitCode, CliError> {
             }
         );
     }
+    let envs = ponyswarm::run::env_images::list(&docker)
+        .await
+        .map_err(|e| CliError::Infra(e.to_string()))?;
+    if !envs.is_empty() {
+        println!();
+        for row in ponyswarm::run::env_images::table(&envs) {
+            println!("{row}");
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

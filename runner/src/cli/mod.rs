@@ -109,6 +109,9 @@ enum Command {
         /// Also remove those of runs that may still be going.
         #[arg(long)]
         all: bool,
+        /// Also remove the environment images (dependencies installed per key).
+        #[arg(long)]
+        envs: bool,
     },
     /// The swarm's coordinator: queue, API for agents, GitHub webhook, pages.
     Serve(serve::ServeArgs),
@@ -255,7 +258,7 @@ async fn docker_command(
         }
         Command::Images(ImagesCommand::Build { names }) => images::build(&names, docker).await,
         Command::Images(ImagesCommand::List) => images::list(docker).await,
-        Command::Clean { all } => {
+        Command::Clean { all, envs } => {
             let docker = docker::connect().await?;
             let report =
                 ponyswarm::run::clean(&docker, ponyswarm::run::clean::CleanOptions { all })
@@ -267,6 +270,12 @@ async fn docker_command(
                 report.networks.len(),
                 report.volumes.len()
             );
+            if envs {
+                let removed = ponyswarm::run::env_images::remove_all(&docker)
+                    .await
+                    .map_err(|e| CliError::Infra(e.to_string()))?;
+                println!("removed {} environment images", removed.len());
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -10,7 +10,14 @@ use crate::detect::{runner_of, with_junit};
 use crate::logcap::LogBuffer;
 use crate::outcome::DISK_FULL_SIGNS;
 use crate::plan::JobPlan;
-use crate::run::prepare::{PrepareError, PrepareRequest, Wheelhouses, WHEELS};
+use crate::run::environment::{
+    project_reinstall, source_digest, venv_link_command, EnvError, EnvRequest, Environment,
+    Environments,
+};
+use crate::run::image_cache::ImageCache;
+use crate::run::layout::{side_area, AREAS, HOME, JUNIT, PATH, SRC, VENV, WORK};
+use crate::run::pip::project_targets;
+use crate::run::prepare::{PrepareError, PrepareRequest, Wheelhouse, Wheelhouses, WHEELS};
 use crate::run::progress::{Phase, Progress};
 use crate::run::record::{JobEnd, JobRecord};
 use crate::run::services::start_services;
@@ -18,44 +25,18 @@ use crate::run::source;
 use crate::sandbox::areas;
 use crate::sandbox::changes::ChangeKind;
 use crate::sandbox::container::{Container, Exec, ExecEnd, ExecLimits, OomWatch, Tracker};
-use crate::sandbox::images::{self, ImageOptions, ResolvedImage};
+use crate::sandbox::images::{ImageOptions, ResolvedImage};
 use crate::sandbox::network::Network;
 use crate::sandbox::policy::{NetworkAccess, Owner, SandboxBuilder};
 use crate::testresults::{junit, summary, Counts, Failure};
 use bollard::Docker;
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
-/// The job's work area: the source tree, the venv and the test output.
-pub const WORK: &str = "/work";
-/// The sandbox user's home directory, a writable area of its own.
-pub const HOME: &str = "/home/pony";
-/// The writable areas of a job's container: the only places it can write (its root
-/// is read-only), listed before and after the install to find what it changed.
-/// `/dev/shm` is the engine's own 64 MiB tmpfs.
-const AREAS: &[&str] = &[WORK, HOME, "/tmp", "/dev/shm"];
-/// The most `/tmp` and the home directory (a service's `/tmp`) may each hold.
-const SIDE_AREA: u64 = 512 << 20;
-
-/// The size of `/tmp` and of the home directory for a job whose `limits.disk` is
-/// `disk`: [`SIDE_AREA`], or `disk` when that is smaller.
-pub(super) fn side_area(disk: u64) -> u64 {
-    disk.min(SIDE_AREA)
-}
-/// Where the job's venv is made.
-pub const VENV: &str = "/work/venv";
-/// Where the source tree is extracted.
-pub const SRC: &str = "/work/src";
-/// Where pytest is asked to write its JUnit XML.
-pub const JUNIT: &str = "/work/ponyswarm-junit.xml";
 /// The longest a service may take to become healthy (within the job's timeout).
 pub(super) const SERVICE_HEALTH_TIMEOUT: Duration = Duration::from_secs(180);
-/// PATH inside the job: the venv first, then Debian's usual directories.
-const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// What every job of a run shares.
 pub struct JobContext {
@@ -73,39 +54,10 @@ pub struct JobContext {
     pub images: ImageCache,
     /// The run's wheelhouses.
     pub wheelhouses: Wheelhouses,
+    /// The run's environment images.
+    pub environments: Environments,
     /// The display.
     pub progress: Arc<Progress>,
-}
-
-/// Images of a run, each resolved once however many jobs need it.
-#[derive(Default)]
-pub struct ImageCache {
-    slots: Mutex<HashMap<String, ImageSlot>>,
-}
-
-/// One image being resolved, or resolved (or why not).
-type ImageSlot = Arc<OnceCell<Result<ResolvedImage, String>>>;
-
-impl ImageCache {
-    /// The resolved image `name`, made available on first use.
-    pub async fn get(
-        &self,
-        docker: &Docker,
-        name: &str,
-        opts: &ImageOptions,
-    ) -> Result<ResolvedImage, String> {
-        let slot = {
-            let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-            slots.entry(name.to_string()).or_default().clone()
-        };
-        slot.get_or_init(|| async {
-            images::ensure(docker, name, opts)
-                .await
-                .map_err(|e| format!("image {name}: {e}"))
-        })
-        .await
-        .clone()
-    }
 }
 
 /// The job's own record being built as it goes.
@@ -286,12 +238,27 @@ impl Run<'_> {
                 return Err(end);
             }
         };
-        self.main_container(&python, &wheels, objects).await?;
+        self.wheelhouse_used(&wheels);
+        let t = self.enter(Phase::Install);
+        let env = match self.environment(&python, &wheels.0).await {
+            Ok(env) => env,
+            Err(end) => {
+                self.phases.push((Phase::Install, t.elapsed()));
+                return match end {
+                    JobEnd::Install { .. } => Ok((end, None)),
+                    other => Err(other),
+                };
+            }
+        };
+        let started = self.main_container(&env.image, &wheels.0, objects).await;
+        if let Err(end) = started {
+            self.phases.push((Phase::Install, t.elapsed()));
+            return Err(end);
+        }
         let Some(main) = objects.main.as_ref() else {
             return Err(self.error("the job's container vanished".into()));
         };
-        let t = self.enter(Phase::Install);
-        let installed = self.install(main).await;
+        let installed = self.install(main, &env).await;
         self.phases.push((Phase::Install, t.elapsed()));
         if let Some(end) = installed? {
             self.check_full(objects, &end).await;
@@ -334,25 +301,71 @@ impl Run<'_> {
         Ok(out.swap_remove(0))
     }
 
-    /// Creates and starts the job's container, with the source in it.
-    async fn main_container(
-        &mut self,
-        python: &ResolvedImage,
-        wheels: &Prepared,
-        objects: &mut Objects,
-    ) -> Result<(), JobEnd> {
-        let (volume, cached, log, took) = wheels;
+    /// Records the wheelhouse the job uses and the time it waited for it.
+    fn wheelhouse_used(&mut self, (w, took): &Prepared) {
         self.phases.push((Phase::Prepare, *took));
-        self.wheelhouse = Some((volume.clone(), *cached));
+        self.wheelhouse = Some((w.volume.clone(), w.cached));
         self.note(&format!(
-            "ponyswarm: wheelhouse {volume} ({})",
-            if *cached { "cached" } else { "filled" }
+            "ponyswarm: wheelhouse {} ({})",
+            w.volume,
+            if w.cached { "cached" } else { "filled" }
         ));
-        if !*cached {
-            for line in log.lines() {
+        if !w.cached {
+            for line in w.log.lines() {
                 self.note(line);
             }
         }
+    }
+
+    /// The job's environment image, built when no job or run made it before; an
+    /// install command that failed in the build is the job's `Install` end.
+    async fn environment(
+        &mut self,
+        python: &ResolvedImage,
+        wheels: &Wheelhouse,
+    ) -> Result<Environment, JobEnd> {
+        let ctx = self.ctx;
+        let req = EnvRequest {
+            image: python.reference.clone(),
+            image_id: python.id.clone(),
+            python: python_command(self.plan).to_string(),
+            install: self.plan.install.clone(),
+            source: ctx.source.clone(),
+            files: files_of(self.plan),
+            wheels: wheels.volume.clone(),
+            wheels_content: wheels.content.clone(),
+            env: self.job_env(),
+            limits: self.plan.limits.clone(),
+            deadline: self.deadline,
+        };
+        match ctx.environments.get(&req).await {
+            Ok(env) => {
+                let how = if env.built { "built" } else { "reused" };
+                self.note(&format!("ponyswarm: environment {} ({how})", env.image));
+                for line in env.log.lines() {
+                    self.note(line);
+                }
+                Ok(env)
+            }
+            Err(EnvError::Install { command, end, log }) => {
+                for line in log.lines() {
+                    self.note(line);
+                }
+                Err(JobEnd::Install { command, end })
+            }
+            Err(EnvError::Docker(e)) => Err(self.error(e)),
+        }
+    }
+
+    /// Creates and starts the job's container from its environment image `image`, with
+    /// the source in it.
+    async fn main_container(
+        &mut self,
+        image: &str,
+        wheels: &Wheelhouse,
+        objects: &mut Objects,
+    ) -> Result<(), JobEnd> {
+        let volume = &wheels.volume;
         for (rel, _) in &self.plan.files {
             if let Err(e) = source::check_relative(rel) {
                 return Err(self.error(e.to_string()));
@@ -367,7 +380,7 @@ impl Run<'_> {
         };
         let limits = &self.plan.limits;
         let side = side_area(limits.disk);
-        let config = SandboxBuilder::new(&python.reference)
+        let config = SandboxBuilder::new(image)
             .command(vec!["sleep".into(), "infinity".into()])
             // Not SRC: the source arrives after the start (see below).
             .working_dir(WORK)
@@ -475,29 +488,43 @@ impl Run<'_> {
         }
     }
 
-    /// Makes the venv and runs the install commands; `Some(end)` when one failed.
-    async fn install(&mut self, main: &Container) -> Result<Option<JobEnd>, JobEnd> {
-        let before = self.listing(main).await;
-        let python = python_command(self.plan);
-        // Making the venv is ponyswarm's step and prints nothing: only the wall clock
-        // bounds it, not the no-output timeout meant for the project's commands.
-        let venv = venv_command(python);
-        self.note(&format!(
-            "$ {python} -m venv {VENV}  (pip from the wheelhouse)"
-        ));
-        let end = self.shell(main, &venv, false).await?;
+    /// Puts the environment's venv at `/work/venv` and, when the environment's copy
+    /// of the project is stale, installs the project alone into a copy of it;
+    /// `Some(end)` when that failed. The install changes are the environment's plus,
+    /// listed around it, the project install's own.
+    async fn install(
+        &mut self,
+        main: &Container,
+        env: &Environment,
+    ) -> Result<Option<JobEnd>, JobEnd> {
+        self.install_changes = env.changes.clone();
+        let source_changed = if project_targets(&self.plan.install).is_empty() {
+            false
+        } else {
+            let (source, files) = (self.ctx.source.clone(), files_of(self.plan));
+            let digest = tokio::task::spawn_blocking(move || source_digest(&source, &files))
+                .await
+                .unwrap_or_default();
+            digest != env.source_digest
+        };
+        let reinstall = project_reinstall(&self.plan.install, source_changed, env.wrote_source);
+        let link = venv_link_command(!reinstall.is_empty());
+        let end = self.shell(main, &link, false).await?;
         if end != ExecEnd::Exited(0) {
-            return Ok(Some(JobEnd::Install { command: venv, end }));
+            return Ok(Some(JobEnd::Install { command: link, end }));
         }
-        for command in self.plan.install.clone() {
+        if reinstall.is_empty() {
+            return Ok(None);
+        }
+        let before = self.listing(main).await;
+        for command in reinstall {
             let end = self.shell(main, &command, true).await?;
             if end != ExecEnd::Exited(0) {
                 return Ok(Some(JobEnd::Install { command, end }));
             }
         }
-        // Right after the install: what it changed outside the venv and the tree.
         if let (Some(before), Some(after)) = (before, self.listing(main).await) {
-            self.install_changes = areas::compare(&before, &after);
+            self.install_changes.extend(areas::compare(&before, &after));
         }
         Ok(None)
     }
@@ -603,9 +630,8 @@ impl Run<'_> {
     }
 }
 
-/// A filled wheelhouse: volume, whether it was cached, the prepare's log, the time
-/// this job waited for it.
-type Prepared = (String, bool, String, Duration);
+/// A filled wheelhouse and the time this job waited for it.
+type Prepared = (Wheelhouse, Duration);
 
 /// `64 MiB`, `2 GiB`: an area's size as a detail shows it.
 fn mib(bytes: u64) -> String {
@@ -621,19 +647,6 @@ fn files_of(plan: &JobPlan) -> Vec<(String, String)> {
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
-}
-
-/// Makes the job's venv. ensurepip takes seconds (it installs and byte-compiles pip
-/// and setuptools); a venv without pip, with pip installed into it from the
-/// wheelhouse's wheel, takes one. Without a pip wheel (a wheelhouse of an older
-/// ponyswarm), ensurepip it is.
-fn venv_command(python: &str) -> String {
-    format!(
-        "w=$(ls {WHEELS}/pip-*.whl 2>/dev/null | head -n 1); \
-         if [ -n \"$w\" ]; then {python} -m venv --without-pip {VENV} && \
-         {VENV}/bin/python \"$w/pip\" install --quiet --no-compile \"$w\"; \
-         else {python} -m venv {VENV}; fi"
-    )
 }
 
 /// The interpreter command in the job's Python image: the catalog's, else `python3`.
@@ -670,7 +683,7 @@ async fn prepare(
     let waited = t.elapsed();
     match got {
         Err(_) | Ok(Err(PrepareError::Timeout { .. })) => Err(JobEnd::PrepareTimedOut),
-        Ok(Ok(w)) => Ok((w.volume, w.cached, w.log, waited)),
+        Ok(Ok(w)) => Ok((w, waited)),
         Ok(Err(PrepareError::Fetch { step, log })) => {
             Err(JobEnd::PrepareFailed(format!("{step}\n{log}")))
         }

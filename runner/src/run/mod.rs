@@ -2,9 +2,13 @@
 //! with fail-fast, Ctrl-C and `results.json` written as jobs end.
 //!
 //! - [`job`]: one job's life (images, network and services, install, tests);
+//! - [`layout`]: where the work area, venv, source and results are in a job's container;
+//! - [`image_cache`]: the run's images, each resolved once;
 //! - [`record`]: what a job's life observed, and the outcome it makes;
 //! - [`pip`]: `pip install` lines rewritten to fetch, offline-ready;
 //! - [`prepare`]: the wheelhouse, filled with the network on, shared by jobs and runs;
+//! - [`environment`]: the dependencies installed once per key into an image jobs start from;
+//! - [`env_images`]: those images listed, removed, and held under a size cap;
 //! - [`source`]: the source tree as a tar stream;
 //! - [`mod@clean`]: removing what killed runs left behind;
 //! - [`progress`]: what the user sees while it runs.
@@ -15,7 +19,11 @@
 //! objects whose creation was cut short).
 
 pub mod clean;
+pub mod env_images;
+pub(crate) mod environment;
+pub(crate) mod image_cache;
 pub(crate) mod job;
+pub(crate) mod layout;
 pub(crate) mod pip;
 pub mod prepare;
 pub mod progress;
@@ -32,8 +40,10 @@ use crate::sandbox::images::ImageOptions;
 use crate::sandbox::policy::Owner;
 use bollard::Docker;
 use clean::{clean as clean_leftovers, CleanOptions};
+use environment::Environments;
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use job::{run_job, ImageCache, JobContext};
+use image_cache::ImageCache;
+use job::{run_job, JobContext};
 use prepare::Wheelhouses;
 use progress::{JobLine, OutputMode, Progress};
 use record::outcome_of;
@@ -77,6 +87,9 @@ pub struct RunOptions {
     /// Told of each job as it starts and ends, in that order (commit statuses, an
     /// agent's heartbeats). A receiver that went away is ignored.
     pub events: Option<UnboundedSender<RunEvent>>,
+    /// Most bytes the environment images (their own layers) may hold after the run;
+    /// the least recently used beyond it are removed. `None`: no cap.
+    pub env_cap: Option<u64>,
 }
 
 /// What a run tells [`RunOptions::events`] as it goes.
@@ -107,6 +120,7 @@ impl RunOptions {
             cancel: CancellationToken::new(),
             store: None,
             events: None,
+            env_cap: None,
         }
     }
 }
@@ -196,6 +210,18 @@ pub async fn run(
         progress.note(&format!("ponyswarm: could not remove {f}"));
     }
 
+    if let Some(cap) = opts.env_cap {
+        match env_images::enforce_cap(docker, cap).await {
+            Ok(removed) if !removed.is_empty() => progress.note(&format!(
+                "ponyswarm: removed {} least recently used environment images (cap {} MiB)",
+                removed.len(),
+                cap >> 20
+            )),
+            Ok(_) => {}
+            Err(e) => progress.note(&format!("ponyswarm: environment size cap: {e}")),
+        }
+    }
+
     let result = record.finish()?;
     if let Some(store) = &store {
         if let Err(e) = store.finish_run(&result.run).await {
@@ -237,7 +263,8 @@ fn job_context(
         source: spec.source.clone(),
         image_options,
         images: ImageCache::default(),
-        wheelhouses: Wheelhouses::new(docker, tracker, opts.egress.clone(), owner),
+        wheelhouses: Wheelhouses::new(docker, tracker, opts.egress.clone(), owner.clone()),
+        environments: Environments::new(docker, tracker, owner),
         progress: progress.clone(),
     })
 }

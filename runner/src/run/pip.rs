@@ -132,6 +132,70 @@ fn rewrite_args(args: &[String]) -> Vec<String> {
     out
 }
 
+/// A local project a `pip install` names (`.`, `-e .[test]`, `./sub`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectTarget {
+    /// As written, extras included (`.[test]`).
+    pub path: String,
+    /// Installed with `-e`/`--editable`.
+    pub editable: bool,
+}
+
+/// The local projects the `pip install`s of `install` name: arguments that are paths
+/// (`.`, `./x`, `/x`, `../x`, with or without extras), not requirements, files of
+/// `-r`/`-c` or option values.
+pub fn project_targets(install: &[String]) -> Vec<ProjectTarget> {
+    let mut out = Vec::new();
+    for command in install {
+        let Ok(words) = shell_words::split(command) else {
+            continue;
+        };
+        for simple in words.split(|w| matches!(w.as_str(), "&&" | "||" | ";" | "|")) {
+            let Some(args) = pip_install_args(simple) else {
+                continue;
+            };
+            let mut it = args.iter();
+            let mut editable = false;
+            while let Some(arg) = it.next() {
+                if arg == "-e" || arg == "--editable" {
+                    editable = true;
+                    continue;
+                }
+                let (arg, inline_editable) = match arg.strip_prefix("--editable=") {
+                    Some(target) => (target, true),
+                    None => (arg.as_str(), false),
+                };
+                if arg.starts_with('-') {
+                    // An option's value is not a project (`-r req.txt`, `--target /x`).
+                    let takes_value = matches!(arg, "-r" | "-c" | "-t" | "-f" | "-i")
+                        || INSTALL_ONLY.iter().any(|(o, v)| *o == arg && *v)
+                        || matches!(
+                            arg,
+                            "--requirement" | "--constraint" | "--find-links" | "--index-url"
+                        );
+                    if takes_value {
+                        it.next();
+                    }
+                    continue;
+                }
+                if arg == "."
+                    || arg.starts_with("./")
+                    || arg.starts_with("../")
+                    || arg.starts_with('/')
+                    || arg.starts_with(".[")
+                {
+                    out.push(ProjectTarget {
+                        path: arg.to_string(),
+                        editable: editable || inline_editable,
+                    });
+                }
+                editable = false;
+            }
+        }
+    }
+    out
+}
+
 /// The paths named by `-r`/`-c` (and their long forms) in the install commands: they
 /// are part of the wheelhouse's key.
 pub fn referenced_files(install: &[String]) -> Vec<String> {
@@ -260,6 +324,35 @@ mod tests {
             build_requires(Some("[project]\nname='x'\n")),
             v(&["setuptools>=40.8.0", "wheel"])
         );
+    }
+
+    #[test]
+    fn local_projects_are_found() {
+        let t = |path: &str, editable| ProjectTarget {
+            path: path.to_string(),
+            editable,
+        };
+        let cases: &[(&str, Vec<ProjectTarget>)] = &[
+            ("pip install -e .[test]", vec![t(".[test]", true)]),
+            ("pip install . pytest", vec![t(".", false)]),
+            (
+                "pip install --editable=./sub -r req.txt",
+                vec![t("./sub", true)],
+            ),
+            ("pip install -r ./req.txt pytest", vec![]),
+            (
+                "cd x && python -m pip install -e ../y",
+                vec![t("../y", true)],
+            ),
+            (
+                "pip install -e . /abs",
+                vec![t(".", true), t("/abs", false)],
+            ),
+            ("python setup.py develop", vec![]),
+        ];
+        for (command, want) in cases {
+            assert_eq!(&project_targets(&v(&[command])), want, "{command}");
+        }
     }
 
     #[test]

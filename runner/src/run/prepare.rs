@@ -105,6 +105,10 @@ pub struct Wheelhouse {
     pub log: String,
     /// How long the prepare took.
     pub duration: Duration,
+    /// What it holds, as a digest of its wheels' names and sizes written when it was
+    /// completed (empty for a wheelhouse of an older ponyswarm): a wheelhouse removed
+    /// and filled again may hold other wheels.
+    pub content: String,
 }
 
 /// Why a wheelhouse could not be filled.
@@ -260,12 +264,13 @@ impl Wheelhouses {
         .run(req, &partial)
         .await;
         let _ = container.remove().await;
-        let (cached, log) = result?;
+        let (cached, log, content) = result?;
         Ok(Wheelhouse {
             volume,
             cached,
             log,
             duration: started.elapsed(),
+            content,
         })
     }
 
@@ -289,7 +294,7 @@ impl Wheelhouses {
 }
 
 /// A tar holding one directory entry, owned by the sandbox user.
-fn owned_dir_tar(
+pub(super) fn owned_dir_tar(
     name: &str,
 ) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static {
     let mut tar = tar::Builder::new(Vec::new());
@@ -316,7 +321,8 @@ struct Filling<'a> {
 const PREP_VENV: &str = "/tmp/prepare-venv";
 
 impl Filling<'_> {
-    /// Returns whether the wheelhouse was complete already, and the log.
+    /// Returns whether the wheelhouse was complete already, the log, and the digest of
+    /// its content (see [`Wheelhouse::content`]).
     ///
     /// Downloads go to a directory of this fill's own inside the volume and are moved
     /// into place at the end, so another process filling the same wheelhouse at the
@@ -325,12 +331,12 @@ impl Filling<'_> {
         mut self,
         req: &PrepareRequest,
         partial: &str,
-    ) -> Result<(bool, String), PrepareError> {
-        let check = Exec::shell(format!("test -f {MARKER}"));
-        if self.step("check", check).await? == 0 {
+    ) -> Result<(bool, String, String), PrepareError> {
+        let check = Exec::shell(format!("cat {MARKER}"));
+        if let (0, content) = self.read(check).await? {
             self.log
                 .push_str("wheelhouse complete already: nothing fetched\n");
-            return Ok((true, self.log));
+            return Ok((true, self.log, content));
         }
         let downloads = downloads(req)?;
         let source = crate::run::source::tar_stream(req.source.clone(), "src", req.files.clone());
@@ -372,14 +378,35 @@ impl Filling<'_> {
         exec.env = pip_env();
         self.must("pip wheel (sdists)", exec).await?;
         let publish = format!(
-            "set -e; for f in {partial}/*; do [ -e \"$f\" ] && mv -f \"$f\" {WHEELS}/; done; rmdir {partial}; touch {MARKER}"
+            "set -e; for f in {partial}/*; do [ -e \"$f\" ] && mv -f \"$f\" {WHEELS}/; done; rmdir {partial}; \
+             find {WHEELS} -maxdepth 1 -type f ! -name '.*' -printf '%f %s\\n' | sort | sha256sum | cut -c1-16 > {MARKER}; \
+             cat {MARKER}"
         );
-        self.must("publish", Exec::shell(publish)).await?;
-        Ok((false, self.log))
+        match self.read(Exec::shell(publish)).await? {
+            (0, content) => Ok((false, self.log, content)),
+            (code, _) => Err(PrepareError::Fetch {
+                step: format!("publish (exit {code})"),
+                log: std::mem::take(&mut self.log),
+            }),
+        }
     }
 
+    /// Runs `exec` for its output (trimmed), not logged; the exit code with it.
+    async fn read(&mut self, exec: Exec) -> Result<(i64, String), PrepareError> {
+        let (code, out) = self.output(exec).await?;
+        Ok((code, String::from_utf8_lossy(&out).trim().to_string()))
+    }
+
+    /// Runs `exec` as the step `step`, its output into the log.
     async fn step(&mut self, step: &str, exec: Exec) -> Result<i64, PrepareError> {
         self.log.push_str(&format!("$ {step}\n"));
+        let (code, out) = self.output(exec).await?;
+        self.log.push_str(&String::from_utf8_lossy(&out));
+        Ok(code)
+    }
+
+    /// Runs `exec` by the deadline: its exit code and output.
+    async fn output(&mut self, exec: Exec) -> Result<(i64, Vec<u8>), PrepareError> {
         let mut out = Vec::new();
         let limits = ExecLimits {
             deadline: Some(self.deadline),
@@ -389,12 +416,14 @@ impl Filling<'_> {
             .container
             .exec(&exec, limits, &mut |b: &[u8]| out.extend_from_slice(b))
             .await?;
-        self.log.push_str(&String::from_utf8_lossy(&out));
         match end {
-            ExecEnd::Exited(code) => Ok(code),
-            ExecEnd::TimedOut | ExecEnd::NoOutput(_) => Err(PrepareError::Timeout {
-                log: std::mem::take(&mut self.log),
-            }),
+            ExecEnd::Exited(code) => Ok((code, out)),
+            ExecEnd::TimedOut | ExecEnd::NoOutput(_) => {
+                self.log.push_str(&String::from_utf8_lossy(&out));
+                Err(PrepareError::Timeout {
+                    log: std::mem::take(&mut self.log),
+                })
+            }
         }
     }
 

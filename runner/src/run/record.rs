@@ -7,7 +7,7 @@
 use crate::detect::runner_of;
 use crate::outcome::{classify, Facts, JobOutcome, Status, TimedOut};
 use crate::plan::JobPlan;
-use crate::run::job::{VENV, WORK};
+use crate::run::layout::{VENV, WORK};
 use crate::run::progress::Phase;
 use crate::sandbox::changes::{classify_changes, ChangeKind};
 use crate::sandbox::container::ExecEnd;

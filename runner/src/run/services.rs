@@ -5,7 +5,8 @@
 //! whatever happens next.
 
 use crate::plan::JobPlan;
-use crate::run::job::{object_name, side_area, JobContext, Objects, SERVICE_HEALTH_TIMEOUT};
+use crate::run::job::{object_name, JobContext, Objects, SERVICE_HEALTH_TIMEOUT};
+use crate::run::layout::side_area;
 use crate::run::record::JobEnd;
 use crate::sandbox::network::Network;
 use crate::sandbox::policy::{NetworkAccess, Owner, SandboxBuilder};

@@ -60,8 +60,12 @@ pub async fn ensure_images(docker: &Docker, names: &[&str]) {
 
 /// The spec and plans of a fixture's ponyswarm.yaml, as `ponyswarm run` makes them.
 pub fn plans(name: &str) -> (Spec, Vec<JobPlan>) {
-    let path = fixture(name).join("ponyswarm.yaml");
-    let plans = plan::from_file(&path, &Selection::all()).unwrap_or_else(|e| panic!("{e}"));
+    plans_of(&fixture(name).join("ponyswarm.yaml"))
+}
+
+/// The spec and plans of the matrix file at `path`, as `ponyswarm run` makes them.
+pub fn plans_of(path: &Path) -> (Spec, Vec<JobPlan>) {
+    let plans = plan::from_file(path, &Selection::all()).unwrap_or_else(|e| panic!("{e}"));
     (plans.spec, plans.jobs)
 }
 

@@ -1,0 +1,695 @@
+//! Environment images: a job's dependencies installed once per key, kept as a local
+//! image `ponyswarm/env:<key>` that every job with that key starts a fresh container
+//! from.
+//!
+//! The key is (Python image id, interpreter, rendered install commands, the
+//! dependency-declaring files, the wheelhouse): change any and a new environment is
+//! built; edit a test or the code and the environment is reused.
+//!
+//! The build runs the job's own venv and install commands, offline (no network, the
+//! wheelhouse read-only), in a container confined as a job's is (read-only root,
+//! capped work areas); the writable areas are listed before and after the install,
+//! and what it changed is kept in a label, so that every job using the image shows
+//! it. The venv is byte-compiled, then copied into a container of the Python image
+//! that never runs, at [`ENV_VENV`], and that container is committed. A job links
+//! `/work/venv` to it, or copies it when the project itself must be installed again
+//! (see [`project_reinstall`]).
+//!
+//! Jobs of one run with the same key share one build; runs share the image.
+
+use crate::matrix::Limits;
+use crate::run::layout::{side_area, AREAS, HOME, SRC, VENV, WORK};
+use crate::run::pip::{project_targets, ProjectTarget};
+use crate::run::prepare::{self, WHEELS};
+use crate::sandbox::areas;
+use crate::sandbox::changes::ChangeKind;
+use crate::sandbox::container::{Container, Exec, ExecEnd, ExecLimits, Tracker};
+use crate::sandbox::labels;
+use crate::sandbox::policy::{NetworkAccess, Owner, SandboxBuilder};
+use bollard::models::ContainerConfig;
+use bollard::query_parameters::{
+    CommitContainerOptionsBuilder, DownloadFromContainerOptionsBuilder,
+};
+use bollard::Docker;
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use tokio::sync::OnceCell;
+use tokio::time::Instant;
+
+/// The repository environment images are tagged in (`ponyswarm/env:<key>`).
+pub const ENV_REPO: &str = "ponyswarm/env";
+/// Label on environment images: their key.
+pub const ENV_LABEL: &str = "io.ponyswarm.env";
+/// Label: the files the install changed, as gzipped JSON in hex.
+const CHANGES_LABEL: &str = "io.ponyswarm.env.changes";
+/// Label: the digest of the source the environment was built with.
+const SOURCE_LABEL: &str = "io.ponyswarm.env.source";
+/// Label: `1` when the install wrote into the source tree (an in-place build).
+const WROTE_SOURCE_LABEL: &str = "io.ponyswarm.env.wrote-source";
+/// Where the venv is kept in the image; jobs reach it at [`VENV`].
+pub const ENV_VENV: &str = "/opt/ponyswarm/venv";
+/// Changes to how an environment is built invalidate every earlier one.
+const RECIPE: &str = "ponyswarm-env-v3";
+/// The areas listed around the build's install: the job's writable areas, for the
+/// build is confined as a job is.
+const BUILD_AREAS: &[&str] = AREAS;
+/// Most bytes of build output kept for the jobs' logs (the end is kept).
+const MAX_BUILD_LOG: usize = 1 << 20;
+
+/// What an environment is made from.
+#[derive(Debug, Clone)]
+pub struct EnvRequest {
+    /// The Python image reference.
+    pub image: String,
+    /// Its id.
+    pub image_id: String,
+    /// The interpreter command (`python3.11`, `pypy3`).
+    pub python: String,
+    /// The rendered install commands.
+    pub install: Vec<String>,
+    /// The source tree.
+    pub source: PathBuf,
+    /// The rendered `files:`.
+    pub files: Vec<(String, String)>,
+    /// The wheelhouse volume.
+    pub wheels: String,
+    /// The wheelhouse's content digest: a wheelhouse made again may hold other
+    /// wheels, so it makes another environment.
+    pub wheels_content: String,
+    /// The job's environment variables (PATH, pip's offline settings, the plan's).
+    pub env: Vec<String>,
+    /// Limits of the build container.
+    pub limits: Limits,
+    /// The build must end by then.
+    pub deadline: Instant,
+}
+
+/// A ready environment image.
+#[derive(Debug, Clone)]
+pub struct Environment {
+    /// The image reference (`ponyswarm/env:<key>`).
+    pub image: String,
+    /// Whether this job built it (else: reused).
+    pub built: bool,
+    /// What the install changed, recorded when it was built.
+    pub changes: Vec<(String, ChangeKind)>,
+    /// The digest of the source it was built with.
+    pub source_digest: String,
+    /// Whether its install wrote into the source tree.
+    pub wrote_source: bool,
+    /// What the build printed (empty when reused).
+    pub log: String,
+}
+
+/// Why an environment could not be had.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EnvError {
+    /// One of the job's install commands (or the venv) failed: `install-failed`.
+    #[error("install command {command:?} ended {end:?}")]
+    Install {
+        /// The command.
+        command: String,
+        /// How it ended.
+        end: ExecEnd,
+        /// What the build printed.
+        log: String,
+    },
+    /// Docker failed (`error`).
+    #[error("environment: {0}")]
+    Docker(String),
+}
+
+/// The environment key (see the module doc).
+pub fn key(req: &EnvRequest) -> String {
+    let deps = prepare::key(&req.image_id, &req.install, &req.source, &req.files);
+    let mut h = Sha256::new();
+    for part in [
+        RECIPE,
+        &req.image_id,
+        &req.python,
+        &deps,
+        &req.wheels,
+        &req.wheels_content,
+    ] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    for command in &req.install {
+        h.update(command.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(h.finalize())[..16].to_string()
+}
+
+/// The digest of the source as a job receives it (the tree with `files:` over it).
+pub fn source_digest(source: &std::path::Path, files: &[(String, String)]) -> String {
+    struct Hasher(Sha256);
+    impl Write for Hasher {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut h = Hasher(Sha256::new());
+    match crate::run::source::write_tar(&mut h, source, "src", files) {
+        Ok(()) => hex::encode(h.0.finalize())[..16].to_string(),
+        // Unreadable: never equal to a recorded digest, so the project is installed.
+        Err(e) => format!("unreadable: {e}"),
+    }
+}
+
+/// The commands a job runs to install its project into a copy of the environment's
+/// venv, or none when the environment's install still stands: the project is
+/// installed from a local path, and either it is not editable and the source changed
+/// since the build, or the build wrote into the source tree (an in-place build, whose
+/// products a fresh source tree lacks).
+pub fn project_reinstall(
+    install: &[String],
+    source_changed: bool,
+    wrote_source: bool,
+) -> Vec<String> {
+    let targets = project_targets(install);
+    let stale = |t: &ProjectTarget| wrote_source || (source_changed && !t.editable);
+    if !targets.iter().any(stale) {
+        return Vec::new();
+    }
+    targets
+        .iter()
+        .map(|t| {
+            let mut args = vec![
+                "python".to_string(),
+                "-m".to_string(),
+                "pip".to_string(),
+                "install".to_string(),
+                "--no-deps".to_string(),
+                "--force-reinstall".to_string(),
+            ];
+            if t.editable {
+                args.push("-e".to_string());
+            }
+            args.push(t.path.clone());
+            shell_words::join(args)
+        })
+        .collect()
+}
+
+type Slot = Arc<OnceCell<Result<Environment, EnvError>>>;
+
+/// The run's environments: one build per key, however many jobs ask.
+#[derive(Clone)]
+pub struct Environments {
+    docker: Docker,
+    tracker: Tracker,
+    owner: Owner,
+    slots: Arc<Mutex<HashMap<String, Slot>>>,
+}
+
+impl Environments {
+    /// Environments for a run; `owner` labels the build containers.
+    pub fn new(docker: &Docker, tracker: &Tracker, owner: Owner) -> Self {
+        Environments {
+            docker: docker.clone(),
+            tracker: tracker.clone(),
+            owner,
+            slots: Arc::default(),
+        }
+    }
+
+    /// The environment for `req`: the image when there is one, else built now.
+    /// Concurrent callers with the same key wait for one build; only the one that
+    /// built it sees `built`.
+    pub async fn get(&self, req: &EnvRequest) -> Result<Environment, EnvError> {
+        let key = key(req);
+        let slot = {
+            let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+            slots.entry(key.clone()).or_default().clone()
+        };
+        let mut first = false;
+        let result = slot
+            .get_or_init(|| {
+                first = true;
+                self.find_or_build(&key, req)
+            })
+            .await
+            .clone();
+        match result {
+            Ok(env) if !first => Ok(Environment {
+                built: false,
+                log: String::new(),
+                ..env
+            }),
+            other => other,
+        }
+    }
+
+    async fn find_or_build(&self, key: &str, req: &EnvRequest) -> Result<Environment, EnvError> {
+        let image = format!("{ENV_REPO}:{key}");
+        if let Ok(found) = self.docker.inspect_image(&image).await {
+            let labels = found.config.and_then(|c| c.labels).unwrap_or_default();
+            // Its last use, for the size cap; failing to record it costs nothing now.
+            let _ = crate::run::env_images::touch(&self.docker, &image).await;
+            return Ok(from_labels(&image, &labels));
+        }
+        self.build(key, &image, req).await
+    }
+
+    async fn build(
+        &self,
+        key: &str,
+        image: &str,
+        req: &EnvRequest,
+    ) -> Result<Environment, EnvError> {
+        let docker_err = |e: &dyn std::fmt::Display| EnvError::Docker(e.to_string());
+        // The install runs confined as a job is (read-only root, capped work areas, no
+        // network): the project's build code runs here.
+        let side = side_area(req.limits.disk);
+        let config = SandboxBuilder::new(&req.image)
+            .command(vec!["sleep".into(), "infinity".into()])
+            .working_dir(WORK)
+            .network(NetworkAccess::None)
+            .work_area(WORK, req.limits.disk)
+            .scratch(HOME, side)
+            .tmp_size(Some(side))
+            .volume(&req.wheels, WHEELS, false)
+            .env(req.env.clone())
+            .memory_limit(req.limits.memory)
+            .cpu_limit(req.limits.cpus)
+            .pids_limit(req.limits.pids)
+            .labels(self.owner.labels())
+            .build()
+            .map_err(|e| docker_err(&e))?;
+        let name = format!("ponyswarm-{}-env-{key}", self.owner.run);
+        let container = Container::create(&self.docker, &self.tracker, &name, config)
+            .await
+            .map_err(|e| docker_err(&e))?;
+        let digest = {
+            let (source, files) = (req.source.clone(), req.files.clone());
+            tokio::task::spawn_blocking(move || source_digest(&source, &files))
+                .await
+                .map_err(|e| docker_err(&e))?
+        };
+        let started = Instant::now();
+        let built = Building {
+            container: &container,
+            req,
+            log: String::new(),
+        }
+        .run()
+        .await;
+        let result = match built {
+            Ok((changes, wrote_source, log)) => {
+                let labels = env_labels(key, &changes, &digest, wrote_source);
+                let installed = started.elapsed();
+                self.keep(&container, req, key, image, labels.clone())
+                    .await
+                    .map(|()| {
+                        let mut env = from_labels(image, &labels);
+                        env.built = true;
+                        let total = started.elapsed();
+                        env.log = format!(
+                            "{log}ponyswarm: environment built in {:.1}s (commit {:.1}s)\n",
+                            total.as_secs_f64(),
+                            (total - installed).as_secs_f64()
+                        );
+                        env
+                    })
+            }
+            Err(e) => Err(e),
+        };
+        let _ = container.remove().await;
+        result
+    }
+
+    /// Copies the venv of `built` into a container of the Python image that never
+    /// runs, at [`ENV_VENV`], and commits that as `image`: no project code runs in a
+    /// container with a writable root, and the copy is bounded by the work area's cap.
+    async fn keep(
+        &self,
+        built: &Container,
+        req: &EnvRequest,
+        key: &str,
+        image: &str,
+        labels: HashMap<String, String>,
+    ) -> Result<(), EnvError> {
+        let docker_err = |e: &dyn std::fmt::Display| EnvError::Docker(e.to_string());
+        let config = SandboxBuilder::new(&req.image)
+            .network(NetworkAccess::None)
+            .writable_root()
+            .tmp_size(None)
+            .labels(self.owner.labels())
+            .build()
+            .map_err(|e| docker_err(&e))?;
+        let name = format!("ponyswarm-{}-envstage-{key}", self.owner.run);
+        let stage = Container::create(&self.docker, &self.tracker, &name, config)
+            .await
+            .map_err(|e| docker_err(&e))?;
+        let parent = ENV_VENV.rsplit_once('/').map_or("/", |(p, _)| p);
+        let result = async {
+            stage
+                .upload("/", prepare::owned_dir_tar(parent.trim_start_matches('/')))
+                .await
+                .map_err(|e| docker_err(&e))?;
+            let opts = DownloadFromContainerOptionsBuilder::new()
+                .path(VENV)
+                .build();
+            let venv = self
+                .docker
+                .download_from_container(built.name(), Some(opts))
+                .map(|r| r.map_err(std::io::Error::other));
+            stage
+                .upload(parent, venv)
+                .await
+                .map_err(|e| docker_err(&e))?;
+            self.commit(&stage, image, labels).await
+        }
+        .await;
+        let _ = stage.remove().await;
+        result
+    }
+
+    async fn commit(
+        &self,
+        container: &Container,
+        image: &str,
+        labels: HashMap<String, String>,
+    ) -> Result<(), EnvError> {
+        let (repo, tag) = image.split_once(':').unwrap_or((image, "latest"));
+        let opts = CommitContainerOptionsBuilder::new()
+            .container(container.name())
+            .repo(repo)
+            .tag(tag)
+            .pause(false)
+            .build();
+        let config = ContainerConfig {
+            labels: Some(labels),
+            ..Default::default()
+        };
+        self.docker
+            .commit_container(opts, config)
+            .await
+            .map(drop)
+            .map_err(|e| EnvError::Docker(format!("docker: commit {image}: {e}")))
+    }
+}
+
+/// The labels of a new environment image.
+fn env_labels(
+    key: &str,
+    changes: &[(String, ChangeKind)],
+    digest: &str,
+    wrote_source: bool,
+) -> HashMap<String, String> {
+    HashMap::from([
+        (labels::MANAGED.to_string(), "1".to_string()),
+        (ENV_LABEL.to_string(), key.to_string()),
+        (CHANGES_LABEL.to_string(), encode_changes(changes)),
+        (SOURCE_LABEL.to_string(), digest.to_string()),
+        (
+            WROTE_SOURCE_LABEL.to_string(),
+            if wrote_source { "1" } else { "0" }.to_string(),
+        ),
+    ])
+}
+
+/// An environment as its image's labels describe it.
+fn from_labels(image: &str, labels: &HashMap<String, String>) -> Environment {
+    let get = |k: &str| labels.get(k).cloned().unwrap_or_default();
+    Environment {
+        image: image.to_string(),
+        built: false,
+        changes: decode_changes(&get(CHANGES_LABEL)).unwrap_or_default(),
+        source_digest: get(SOURCE_LABEL),
+        // Missing: assume the worst, the project is installed again.
+        wrote_source: get(WROTE_SOURCE_LABEL) != "0",
+        log: String::new(),
+    }
+}
+
+/// Changes as a label value: JSON, gzipped, in hex (a venv's thousands of paths
+/// compress well).
+fn encode_changes(changes: &[(String, ChangeKind)]) -> String {
+    let json = serde_json::to_vec(changes).unwrap_or_default();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    match gz.write_all(&json).and_then(|()| gz.finish()) {
+        Ok(bytes) => hex::encode(bytes),
+        Err(_) => String::new(),
+    }
+}
+
+/// The changes of a label value; `None` when it cannot be read.
+fn decode_changes(label: &str) -> Option<Vec<(String, ChangeKind)>> {
+    let bytes = hex::decode(label).ok()?;
+    let mut json = Vec::new();
+    flate2::read::GzDecoder::new(&bytes[..])
+        .read_to_end(&mut json)
+        .ok()?;
+    serde_json::from_slice(&json).ok()
+}
+
+/// Whether the install made something in the source tree that a job's fresh copy
+/// lacks and needs (an extension built in place): a change under it other than the
+/// metadata and caches builds leave behind (`*.egg-info`, `__pycache__`, `build/`) and
+/// the directories above them.
+fn writes_into_source(changes: &[(String, ChangeKind)]) -> bool {
+    let prefix = format!("{SRC}/");
+    let left_behind = |rel: &str| {
+        rel == "build"
+            || rel.starts_with("build/")
+            || rel
+                .split('/')
+                .any(|part| part == "__pycache__" || part.ends_with(".egg-info"))
+    };
+    let is_parent = |path: &str| {
+        changes
+            .iter()
+            .any(|(other, _)| other.len() > path.len() && other.starts_with(&format!("{path}/")))
+    };
+    changes.iter().any(|(path, kind)| {
+        let Some(rel) = path.strip_prefix(&prefix) else {
+            return false;
+        };
+        let above_others = *kind == ChangeKind::Changed && is_parent(path);
+        !(left_behind(rel) || above_others)
+    })
+}
+
+/// One build in progress in its container.
+struct Building<'a> {
+    container: &'a Container,
+    req: &'a EnvRequest,
+    log: String,
+}
+
+impl Building<'_> {
+    /// Installs; returns what the install changed, whether it wrote into the source
+    /// tree, and the log.
+    async fn run(mut self) -> Result<(Vec<(String, ChangeKind)>, bool, String), EnvError> {
+        let docker_err = |e: &dyn std::fmt::Display| EnvError::Docker(e.to_string());
+        self.container.start().await.map_err(|e| docker_err(&e))?;
+        let source =
+            crate::run::source::tar_stream(self.req.source.clone(), "src", self.req.files.clone());
+        self.container
+            .upload(WORK, source)
+            .await
+            .map_err(|e| docker_err(&e))?;
+        let before = self.listing().await;
+        let venv = venv_command(&self.req.python);
+        self.log.push_str(&format!(
+            "$ {} -m venv {VENV}  (pip from the wheelhouse)\n",
+            self.req.python
+        ));
+        self.must(&venv, false).await?;
+        for command in self.req.install.clone() {
+            self.log.push_str(&format!("$ {command}\n"));
+            self.must(&command, true).await?;
+        }
+        let changes = match (before, self.listing().await) {
+            (Some(before), Some(after)) => areas::compare(&before, &after),
+            _ => Vec::new(),
+        };
+        let wrote_source = writes_into_source(&changes);
+        // Byte-compiled once here rather than by every job; files that do not compile
+        // (a package's Python 2 test data) are left as they are.
+        // pip is left out: a job runs it only to install its project again.
+        let compile = format!(
+            "{VENV}/bin/python -m compileall -q -j 0 -x '/pip/' {VENV} >/dev/null 2>&1; true"
+        );
+        self.must(&compile, false).await?;
+        Ok((changes, wrote_source, self.log))
+    }
+
+    /// The writable areas' listing, or `None` with a line in the log.
+    async fn listing(&mut self) -> Option<areas::Listing> {
+        let limits = ExecLimits {
+            deadline: Some(self.req.deadline),
+            no_output: None,
+        };
+        match areas::list(self.container, BUILD_AREAS, limits).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                self.log
+                    .push_str(&format!("ponyswarm: install changes not recorded: {e}\n"));
+                None
+            }
+        }
+    }
+
+    /// Runs `line` in the source tree; an end other than exit 0 fails the build. The
+    /// no-output timeout applies when `quiet_limit` (the project's commands).
+    async fn must(&mut self, line: &str, quiet_limit: bool) -> Result<(), EnvError> {
+        let mut exec = Exec::shell(line);
+        exec.working_dir = Some(SRC.to_string());
+        let limits = ExecLimits {
+            deadline: Some(self.req.deadline),
+            no_output: quiet_limit.then_some(self.req.limits.no_output_timeout),
+        };
+        let mut out = Vec::new();
+        let end = self
+            .container
+            .exec(&exec, limits, &mut |b: &[u8]| {
+                out.extend_from_slice(b);
+                if out.len() > MAX_BUILD_LOG {
+                    out.drain(..out.len() - MAX_BUILD_LOG);
+                }
+            })
+            .await
+            .map_err(|e| EnvError::Docker(e.to_string()))?;
+        self.log.push_str(&String::from_utf8_lossy(&out));
+        if end == ExecEnd::Exited(0) {
+            return Ok(());
+        }
+        if let ExecEnd::Exited(code) = end {
+            self.log.push_str(&format!("ponyswarm: exit code {code}\n"));
+        }
+        Err(EnvError::Install {
+            command: line.to_string(),
+            end,
+            log: std::mem::take(&mut self.log),
+        })
+    }
+}
+
+/// Makes the venv. ensurepip takes seconds (it installs and byte-compiles pip and
+/// setuptools); a venv without pip, with pip installed into it from the wheelhouse's
+/// wheel, takes one. Without a pip wheel (a wheelhouse of an older ponyswarm),
+/// ensurepip it is.
+pub fn venv_command(python: &str) -> String {
+    format!(
+        "w=$(ls {WHEELS}/pip-*.whl 2>/dev/null | head -n 1); \
+         if [ -n \"$w\" ]; then {python} -m venv --without-pip {VENV} && \
+         {VENV}/bin/python \"$w/pip\" install --quiet --no-compile \"$w\"; \
+         else {python} -m venv {VENV}; fi"
+    )
+}
+
+/// The line a job runs to reach the environment's venv at [`VENV`]: a link when it
+/// only reads it, a copy when it installs the project into it.
+pub fn venv_link_command(writable: bool) -> String {
+    if writable {
+        format!("cp -a {ENV_VENV} {VENV}")
+    } else {
+        format!("ln -s {ENV_VENV} {VENV}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(words: &[&str]) -> Vec<String> {
+        words.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn changes_survive_the_label() {
+        let changes = vec![
+            ("/work/venv/bin/x".to_string(), ChangeKind::Added),
+            ("/home/pony/.evil".to_string(), ChangeKind::Changed),
+            ("/tmp/gone".to_string(), ChangeKind::Deleted),
+        ];
+        assert_eq!(decode_changes(&encode_changes(&changes)), Some(changes));
+        assert_eq!(decode_changes("not hex"), None);
+    }
+
+    #[test]
+    fn only_products_in_the_source_tree_count_as_writes_into_it() {
+        let c = |items: &[(&str, ChangeKind)]| -> Vec<(String, ChangeKind)> {
+            items.iter().map(|(p, k)| (p.to_string(), *k)).collect()
+        };
+        use ChangeKind::*;
+        let cases: &[(&[(&str, ChangeKind)], bool)] = &[
+            (&[], false),
+            (
+                &[("/work/venv/lib/x.py", Added), ("/home/pony/.x", Added)],
+                false,
+            ),
+            (
+                &[
+                    ("/work/src/src", Changed),
+                    ("/work/src/src/ponylib.egg-info", Added),
+                    ("/work/src/src/ponylib.egg-info/PKG-INFO", Added),
+                ],
+                false,
+            ),
+            (
+                &[
+                    ("/work/src/build/lib/x.py", Added),
+                    ("/work/src/build", Added),
+                ],
+                false,
+            ),
+            (&[("/work/src/pkg/__pycache__/a.pyc", Added)], false),
+            (
+                &[
+                    ("/work/src/pkg", Changed),
+                    ("/work/src/pkg/_speedups.so", Added),
+                ],
+                true,
+            ),
+            (&[("/work/src/version.py", Changed)], true),
+        ];
+        for (changes, want) in cases {
+            assert_eq!(writes_into_source(&c(changes)), *want, "{changes:?}");
+        }
+    }
+
+    #[test]
+    fn project_is_installed_again_only_when_stale() {
+        let editable = v(&["pip install -e .[test]"]);
+        let plain = v(&["pip install .[test] pytest"]);
+        let deps_only = v(&["pip install -r requirements.txt pytest"]);
+        let cases: &[(&[String], bool, bool, &[&str])] = &[
+            (&editable, false, false, &[]),
+            // Editable: the venv points at the source, whatever it holds now.
+            (&editable, true, false, &[]),
+            (
+                &editable,
+                false,
+                true,
+                &["python -m pip install --no-deps --force-reinstall -e '.[test]'"],
+            ),
+            (&plain, false, false, &[]),
+            (
+                &plain,
+                true,
+                false,
+                &["python -m pip install --no-deps --force-reinstall '.[test]'"],
+            ),
+            (&deps_only, true, true, &[]),
+        ];
+        for (install, changed, wrote, want) in cases {
+            assert_eq!(
+                project_reinstall(install, *changed, *wrote),
+                v(want),
+                "{install:?} changed={changed} wrote={wrote}"
+            );
+        }
+    }
+}

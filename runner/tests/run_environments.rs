@@ -1,0 +1,209 @@
+//! End to end: environment images. The dependencies of a job are installed once per
+//! key into `ponyswarm/env:<key>`; jobs and later runs start from it, an edited test
+//! reuses it, a changed dependency file makes a new one.
+//!
+//! Each test works on a copy of the `env-reuse` fixture with a unique line in its
+//! pyproject.toml, so that its first run builds its own environment whatever ran
+//! before.
+
+mod run_support;
+
+use ponyswarm::run;
+use run_support::{docker, ensure_images, fixture, leftovers, options, plans_of, serial, status};
+use serde_json::Value;
+use std::path::Path;
+
+/// Copies the fixture `name` into `dir`, its pyproject.toml made unique.
+fn unique_copy(name: &str, dir: &Path) {
+    let from = fixture(name);
+    for entry in walk(&from) {
+        let rel = entry.strip_prefix(&from).expect("inside the fixture");
+        let to = dir.join(rel);
+        std::fs::create_dir_all(to.parent().expect("a parent")).expect("mkdir");
+        std::fs::copy(&entry, &to).expect("copy");
+    }
+    let salt = format!("# {}\n", run::new_run_id());
+    append(&dir.join("pyproject.toml"), &salt);
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("read_dir").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn append(path: &Path, text: &str) {
+    let mut s = std::fs::read_to_string(path).expect("read");
+    s.push_str(text);
+    std::fs::write(path, s).expect("write");
+}
+
+/// Runs the matrix in `dir` and returns results.json.
+async fn run_in(dir: &Path) -> Value {
+    let docker = docker().await;
+    let (spec, plans) = plans_of(&dir.join("ponyswarm.yaml"));
+    let report = tempfile::tempdir().expect("tempdir");
+    let opts = options(report.path());
+    let run_id = opts.run_id.clone();
+    run::run(&docker, &spec, plans, opts)
+        .await
+        .expect("the run records its results");
+    let text = std::fs::read_to_string(report.path().join("results.json")).expect("results");
+    assert_eq!(leftovers(&docker, &run_id).await, Vec::<String>::new());
+    serde_json::from_str(&text).expect("results.json is JSON")
+}
+
+/// Each job's environment line: (`ponyswarm/env:<key>`, `built` or `reused`).
+fn environments(results: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for j in results["jobs"].as_array().expect("jobs") {
+        assert_eq!(status(j), "passed", "{j:#}");
+        let log = j["log"].as_str().unwrap_or_default();
+        let line = log
+            .lines()
+            .find_map(|l| l.strip_prefix("ponyswarm: environment "))
+            .unwrap_or_else(|| panic!("no environment line: {log}"));
+        let (image, how) = line.split_once(' ').expect("image and how");
+        out.push((image.to_string(), how.trim_matches(['(', ')']).to_string()));
+    }
+    out
+}
+
+/// Whether any job of `results` ran an install command itself.
+fn installed_in_a_job(results: &Value) -> bool {
+    results["jobs"].as_array().expect("jobs").iter().any(|j| {
+        let log = j["log"].as_str().unwrap_or_default();
+        log.lines()
+            .any(|l| l.starts_with("$ ") && l.contains("pip install"))
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn environment_is_reused_across_jobs_and_runs_and_rebuilt_for_new_dependencies() {
+    let _serial = serial().await;
+    ensure_images(&docker().await, &["3.11"]).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    unique_copy("env-reuse", dir.path());
+
+    // First run: one job builds, the other waits for it and reuses it.
+    let first = environments(&run_in(dir.path()).await);
+    assert_eq!(first.len(), 2, "{first:?}");
+    assert_eq!(
+        first[0].0, first[1].0,
+        "one environment for both: {first:?}"
+    );
+    let mut hows: Vec<&str> = first.iter().map(|(_, h)| h.as_str()).collect();
+    hows.sort();
+    assert_eq!(hows, ["built", "reused"], "{first:?}");
+    let image = first[0].0.clone();
+
+    // Second run, nothing changed: no job installs anything.
+    let second = run_in(dir.path()).await;
+    assert!(!installed_in_a_job(&second), "{second:#}");
+    for (img, how) in environments(&second) {
+        assert_eq!((img.as_str(), how.as_str()), (image.as_str(), "reused"));
+    }
+
+    // A test file edited: the same environment, still no install.
+    append(
+        &dir.path().join("tests/test_answer.py"),
+        "\n\ndef test_more():\n    assert envpkg.answer() > 0\n",
+    );
+    let edited = run_in(dir.path()).await;
+    assert!(!installed_in_a_job(&edited), "{edited:#}");
+    for j in edited["jobs"].as_array().expect("jobs") {
+        assert_eq!(j["tests"]["passed"], 2, "{j:#}");
+    }
+    for (img, how) in environments(&edited) {
+        assert_eq!((img.as_str(), how.as_str()), (image.as_str(), "reused"));
+    }
+
+    // A dependency file changed: a new environment.
+    append(
+        &dir.path().join("pyproject.toml"),
+        "# a new dependency line\n",
+    );
+    let changed = environments(&run_in(dir.path()).await);
+    assert!(changed.iter().all(|(img, _)| *img != image), "{changed:?}");
+    assert!(changed.iter().any(|(_, how)| how == "built"), "{changed:?}");
+}
+
+/// The flagged paths of each job's install changes.
+fn flagged(results: &Value) -> Vec<Vec<String>> {
+    let jobs = results["jobs"].as_array().expect("jobs");
+    jobs.iter()
+        .map(|j| {
+            let changes = j["install_changes"].as_array().expect("install_changes");
+            changes
+                .iter()
+                .filter(|c| c["flagged"] == true)
+                .filter_map(|c| c["path"].as_str().map(str::to_string))
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_outside_the_venv_stay_flagged_on_jobs_that_reuse_the_environment() {
+    let _serial = serial().await;
+    ensure_images(&docker().await, &["3.11"]).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    unique_copy("env-outside", dir.path());
+    let written = vec![vec!["/home/pony/.ponyswarm-outside.ini".to_string()]];
+
+    let first = run_in(dir.path()).await;
+    assert_eq!(environments(&first)[0].1, "built", "{first:#}");
+    assert_eq!(flagged(&first), written, "{first:#}");
+
+    // Reused: nothing installed in the job, the build's write still shown.
+    let second = run_in(dir.path()).await;
+    assert_eq!(environments(&second)[0].1, "reused", "{second:#}");
+    assert!(!installed_in_a_job(&second), "{second:#}");
+    assert_eq!(flagged(&second), written, "{second:#}");
+
+    // The code changed and the project is not installed editable: the job installs
+    // the project alone (its setup.py runs again), on the same environment.
+    append(&dir.path().join("envoutside.py"), "# edited\n");
+    let third = run_in(dir.path()).await;
+    assert_eq!(environments(&third)[0].1, "reused", "{third:#}");
+    let log = third["jobs"][0]["log"].as_str().unwrap_or_default();
+    assert!(
+        log.contains("$ python -m pip install --no-deps --force-reinstall ."),
+        "{log}"
+    );
+    assert_eq!(flagged(&third), written, "{third:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn environment_images_are_listed_with_size_and_last_use_and_removed() {
+    use ponyswarm::run::env_images;
+    let _serial = serial().await;
+    let docker = docker().await;
+    ensure_images(&docker, &["3.11"]).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    unique_copy("env-reuse", dir.path());
+    let image = environments(&run_in(dir.path()).await)[0].0.clone();
+    let listed = env_images::list(&docker).await.expect("listed");
+    let mine = listed
+        .iter()
+        .find(|i| i.image == image)
+        .unwrap_or_else(|| panic!("{image} not in {listed:?}"));
+    // Its own layer holds the venv (pytest and its dependencies): megabytes, not the
+    // whole Python image under it.
+    assert!(mine.size > 1 << 20, "{mine:?}");
+    assert!(mine.size < 200 << 20, "{mine:?}");
+    assert!(!mine.last_used.is_empty(), "{mine:?}");
+    assert_eq!(
+        env_images::remove(&docker, std::slice::from_ref(&image)).await,
+        vec![image.clone()]
+    );
+    let after = env_images::list(&docker).await.expect("listed");
+    assert!(after.iter().all(|i| i.image != image), "{after:?}");
+}
