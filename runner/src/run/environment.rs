@@ -17,6 +17,7 @@
 //!
 //! Jobs of one run with the same key share one build; runs share the image.
 
+use super::once_per_key::OncePerKey;
 use crate::matrix::Limits;
 use crate::run::layout::{side_area, AREAS, HOME, SRC, VENV, WORK};
 use crate::run::pip::{project_targets, ProjectTarget};
@@ -36,8 +37,6 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
-use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
 /// The repository environment images are tagged in (`ponyswarm/env:<key>`).
@@ -200,15 +199,13 @@ pub fn project_reinstall(
         .collect()
 }
 
-type Slot = Arc<OnceCell<Result<Environment, EnvError>>>;
-
 /// The run's environments: one build per key, however many jobs ask.
 #[derive(Clone)]
 pub struct Environments {
     docker: Docker,
     tracker: Tracker,
     owner: Owner,
-    slots: Arc<Mutex<HashMap<String, Slot>>>,
+    slots: OncePerKey<Result<Environment, EnvError>>,
 }
 
 impl Environments {
@@ -218,7 +215,7 @@ impl Environments {
             docker: docker.clone(),
             tracker: tracker.clone(),
             owner,
-            slots: Arc::default(),
+            slots: OncePerKey::default(),
         }
     }
 
@@ -227,18 +224,10 @@ impl Environments {
     /// built it sees `built`.
     pub async fn get(&self, req: &EnvRequest) -> Result<Environment, EnvError> {
         let key = key(req);
-        let slot = {
-            let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-            slots.entry(key.clone()).or_default().clone()
-        };
-        let mut first = false;
-        let result = slot
-            .get_or_init(|| {
-                first = true;
-                self.find_or_build(&key, req)
-            })
-            .await
-            .clone();
+        let (result, first) = self
+            .slots
+            .get_or_init(&key, || self.find_or_build(&key, req))
+            .await;
         match result {
             Ok(env) if !first => Ok(Environment {
                 built: false,

@@ -24,6 +24,7 @@ pub(crate) mod environment;
 pub(crate) mod image_cache;
 pub(crate) mod job;
 pub(crate) mod layout;
+pub(crate) mod once_per_key;
 pub(crate) mod pip;
 pub mod prepare;
 pub mod progress;

@@ -11,6 +11,7 @@
 //! and `pip wheel` for the sdists among the downloads. The project's own code runs only
 //! as far as pip needs it to read its metadata.
 
+use super::once_per_key::OncePerKey;
 use crate::run::pip::{build_requires, download_args, referenced_files, RewriteError};
 use crate::sandbox::container::{Container, ContainerError, Exec, ExecEnd, ExecLimits, Tracker};
 use crate::sandbox::egress::Egress;
@@ -21,9 +22,7 @@ use bollard::Docker;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
 /// Where the wheelhouse is mounted.
@@ -170,8 +169,6 @@ pub struct PrepareRequest {
     pub timeout: Duration,
 }
 
-type Slot = Arc<OnceCell<Result<Wheelhouse, PrepareError>>>;
-
 /// The run's wheelhouses: one prepare per key, however many jobs ask.
 #[derive(Clone)]
 pub struct Wheelhouses {
@@ -179,7 +176,7 @@ pub struct Wheelhouses {
     tracker: Tracker,
     egress: Egress,
     owner: crate::sandbox::policy::Owner,
-    slots: Arc<Mutex<HashMap<String, Slot>>>,
+    slots: OncePerKey<Result<Wheelhouse, PrepareError>>,
 }
 
 impl Wheelhouses {
@@ -195,7 +192,7 @@ impl Wheelhouses {
             tracker: tracker.clone(),
             egress,
             owner,
-            slots: Arc::default(),
+            slots: OncePerKey::default(),
         }
     }
 
@@ -203,18 +200,7 @@ impl Wheelhouses {
     /// key wait for one prepare; all but the one that filled it see `cached`.
     pub async fn get(&self, req: &PrepareRequest) -> Result<Wheelhouse, PrepareError> {
         let key = key(&req.image_id, &req.install, &req.source, &req.files);
-        let slot = {
-            let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-            slots.entry(key.clone()).or_default().clone()
-        };
-        let mut first = false;
-        let result = slot
-            .get_or_init(|| {
-                first = true;
-                self.fill(&key, req)
-            })
-            .await
-            .clone();
+        let (result, first) = self.slots.get_or_init(&key, || self.fill(&key, req)).await;
         match result {
             Ok(w) if !first => Ok(Wheelhouse {
                 cached: true,
