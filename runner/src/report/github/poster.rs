@@ -5,7 +5,7 @@
 //! land as [`PostFailure`]s, for the caller to log and show.
 
 use super::auth::Credentials;
-use super::retry::{RateHeaders, RetryPolicy, Verdict};
+use super::retry::{RateHeaders, RetryDecision, RetryPolicy};
 use super::statuses::{self, CommitStatus, State};
 use crate::outcome::{JobOutcome, RunResult};
 use octocrab::Octocrab;
@@ -251,8 +251,8 @@ impl GithubStatuses {
                 Err(error) => Reason::Transport(error.clone()),
             };
             match self.policy.decide(attempt, code, rate, now) {
-                Verdict::Done => return Ok(()),
-                Verdict::RetryAfter(wait) => {
+                RetryDecision::Done => return Ok(()),
+                RetryDecision::RetryAfter(wait) => {
                     tracing::info!(
                         "commit status {:?}: {} after attempt {attempt}; retrying in {}s",
                         status.context,
@@ -262,10 +262,10 @@ impl GithubStatuses {
                     tokio::time::sleep(wait).await;
                     attempt += 1;
                 }
-                Verdict::RateLimited(wait) => {
+                RetryDecision::RateLimited(wait) => {
                     return Err(failure(attempt, Reason::RateLimited { wait }))
                 }
-                Verdict::GiveUp => return Err(failure(attempt, reason())),
+                RetryDecision::GiveUp => return Err(failure(attempt, reason())),
             }
         }
     }

@@ -1,7 +1,7 @@
 //! When to try a status post again, and how long to wait first: server errors back off,
 //! rate limits wait as long as GitHub says (up to a cap), anything else is final.
 //!
-//! Pure: a response's status code and headers in, a [`Verdict`] out; the clock is handed in.
+//! Pure: a response's status code and headers in, a [`RetryDecision`] out; the clock is handed in.
 
 use std::time::Duration;
 
@@ -41,7 +41,7 @@ pub struct RateHeaders<'a> {
 
 /// What to do after an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub enum RetryDecision {
     /// The status was created.
     Done,
     /// Try again after waiting this long.
@@ -61,18 +61,20 @@ impl RetryPolicy {
         status: Option<u16>,
         rate: RateHeaders<'_>,
         now: u64,
-    ) -> Verdict {
+    ) -> RetryDecision {
         let last = attempt >= self.attempts;
         match status {
-            Some(200..=299) => Verdict::Done,
+            Some(200..=299) => RetryDecision::Done,
             Some(403 | 429) => match rate_limit_wait(status, rate, now) {
-                Some(wait) if wait > self.max_wait || last => Verdict::RateLimited(wait),
-                Some(wait) => Verdict::RetryAfter(wait),
+                Some(wait) if wait > self.max_wait || last => RetryDecision::RateLimited(wait),
+                Some(wait) => RetryDecision::RetryAfter(wait),
                 // A 403 that is no rate limit is a permission problem: retrying won't help.
-                None => Verdict::GiveUp,
+                None => RetryDecision::GiveUp,
             },
-            Some(500..=599) | None if !last => Verdict::RetryAfter(self.backoff_after(attempt)),
-            _ => Verdict::GiveUp,
+            Some(500..=599) | None if !last => {
+                RetryDecision::RetryAfter(self.backoff_after(attempt))
+            }
+            _ => RetryDecision::GiveUp,
         }
     }
 
@@ -117,44 +119,64 @@ mod tests {
         };
         let secs = Duration::from_secs;
         let cases = [
-            (1, Some(201), none, Verdict::Done),
-            (1, Some(502), none, Verdict::RetryAfter(secs(1))),
-            (2, Some(500), none, Verdict::RetryAfter(secs(2))),
-            (3, Some(500), none, Verdict::GiveUp),
-            (1, None, none, Verdict::RetryAfter(secs(1))),
-            (3, None, none, Verdict::GiveUp),
-            (1, Some(422), none, Verdict::GiveUp),
-            (1, Some(404), after("1"), Verdict::GiveUp),
-            (1, Some(403), none, Verdict::GiveUp),
-            (1, Some(403), after("1"), Verdict::RetryAfter(secs(1))),
-            (1, Some(429), after(" 30 "), Verdict::RetryAfter(secs(30))),
-            (1, Some(429), after("61"), Verdict::RateLimited(secs(61))),
-            (3, Some(429), after("1"), Verdict::RateLimited(secs(1))),
-            (1, Some(429), none, Verdict::RetryAfter(secs(60))),
+            (1, Some(201), none, RetryDecision::Done),
+            (1, Some(502), none, RetryDecision::RetryAfter(secs(1))),
+            (2, Some(500), none, RetryDecision::RetryAfter(secs(2))),
+            (3, Some(500), none, RetryDecision::GiveUp),
+            (1, None, none, RetryDecision::RetryAfter(secs(1))),
+            (3, None, none, RetryDecision::GiveUp),
+            (1, Some(422), none, RetryDecision::GiveUp),
+            (1, Some(404), after("1"), RetryDecision::GiveUp),
+            (1, Some(403), none, RetryDecision::GiveUp),
+            (1, Some(403), after("1"), RetryDecision::RetryAfter(secs(1))),
+            (
+                1,
+                Some(429),
+                after(" 30 "),
+                RetryDecision::RetryAfter(secs(30)),
+            ),
+            (
+                1,
+                Some(429),
+                after("61"),
+                RetryDecision::RateLimited(secs(61)),
+            ),
+            (
+                3,
+                Some(429),
+                after("1"),
+                RetryDecision::RateLimited(secs(1)),
+            ),
+            (1, Some(429), none, RetryDecision::RetryAfter(secs(60))),
             (
                 1,
                 Some(403),
                 spent(Some("1010")),
-                Verdict::RetryAfter(secs(10)),
+                RetryDecision::RetryAfter(secs(10)),
             ),
             (
                 1,
                 Some(403),
                 spent(Some("999")),
-                Verdict::RetryAfter(secs(1)),
+                RetryDecision::RetryAfter(secs(1)),
             ),
             (
                 1,
                 Some(403),
                 spent(Some("5000")),
-                Verdict::RateLimited(secs(4000)),
+                RetryDecision::RateLimited(secs(4000)),
             ),
-            (1, Some(403), spent(None), Verdict::RetryAfter(secs(60))),
+            (
+                1,
+                Some(403),
+                spent(None),
+                RetryDecision::RetryAfter(secs(60)),
+            ),
             (
                 1,
                 Some(403),
                 spent(Some("soon")),
-                Verdict::RetryAfter(secs(60)),
+                RetryDecision::RetryAfter(secs(60)),
             ),
         ];
         for (attempt, status, rate, want) in cases {

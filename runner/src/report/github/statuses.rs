@@ -5,6 +5,7 @@
 
 use crate::outcome::{JobOutcome, RunResult, Status};
 use crate::report::pages::{job_files, STATUS_ORDER};
+use crate::shorten::shorten;
 use serde::Serialize;
 use url::Url;
 
@@ -63,12 +64,12 @@ pub struct CommitStatus {
 /// The context of a job's status: `ponyswarm/<job name>`, the job name already being
 /// `<matrix name> (v1, v2, …)`.
 pub fn job_context(job_name: &str) -> String {
-    truncate(&format!("ponyswarm/{job_name}"), MAX_CONTEXT)
+    shorten(&format!("ponyswarm/{job_name}"), MAX_CONTEXT)
 }
 
 /// The context of the run's status: `ponyswarm/<matrix name>`.
 pub fn run_context(matrix_name: &str) -> String {
-    truncate(&format!("ponyswarm/{matrix_name}"), MAX_CONTEXT)
+    shorten(&format!("ponyswarm/{matrix_name}"), MAX_CONTEXT)
 }
 
 /// The status of a job that has just started. It carries no link: the report is written
@@ -124,7 +125,7 @@ pub fn job_finished(job: &JobOutcome, target_url: Option<String>) -> CommitStatu
     CommitStatus {
         state,
         context: job_context(&job.name),
-        description: truncate(&description, MAX_DESCRIPTION),
+        description: shorten(&description, MAX_DESCRIPTION),
         target_url,
     }
 }
@@ -154,7 +155,7 @@ pub fn run_finished(result: &RunResult, target_url: Option<String>) -> CommitSta
     CommitStatus {
         state: state_of(result.run.status),
         context: run_context(&result.run.name),
-        description: truncate(description.trim_end_matches(": "), MAX_DESCRIPTION),
+        description: shorten(description.trim_end_matches(": "), MAX_DESCRIPTION),
         target_url,
     }
 }
@@ -210,16 +211,6 @@ fn what_happened(job: &JobOutcome) -> String {
 /// `<base>/<run id>`, without a doubled slash whether or not `base` ends in one.
 fn run_url(base: &Url, run_id: &str) -> String {
     format!("{}/{run_id}", base.as_str().trim_end_matches('/'))
-}
-
-/// At most `max` characters (GitHub counts characters, not bytes), ending in `…` when cut.
-fn truncate(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
 }
 
 #[cfg(test)]
@@ -337,7 +328,7 @@ mod tests {
         assert!(status.context.starts_with("ponyswarm/xxx") && status.context.ends_with('…'));
         assert_eq!(status.description.chars().count(), MAX_DESCRIPTION);
         assert!(status.description.starts_with("allowed to fail: error: éé"));
-        assert_eq!(truncate("short", 140), "short");
+        assert_eq!(shorten("short", 140), "short");
     }
 
     fn run(jobs: Vec<JobOutcome>) -> RunResult {

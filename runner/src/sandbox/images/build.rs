@@ -3,6 +3,7 @@
 //! streaming its log to tracing and the progress bar, and turning a failure into an
 //! error that shows the failing step and the log's last lines.
 
+use crate::shorten::shorten;
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 
@@ -164,21 +165,13 @@ impl BuildLog {
         if line.starts_with("Step ") {
             // A RUN continued over lines arrives with their indentation: squeeze it.
             let step = line.split_whitespace().collect::<Vec<_>>().join(" ");
-            self.step = Some(shorten(&step, 120));
-            progress.set(&shorten(&step, 70));
+            self.step = Some(shorten(&step, 121));
+            progress.set(&shorten(&step, 71));
         }
         if self.tail.len() == TAIL_LINES {
             self.tail.pop_front();
         }
         self.tail.push_back(line.to_owned());
-    }
-}
-
-/// `s` cut to at most `max` characters, with an ellipsis when cut.
-fn shorten(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_owned(),
     }
 }
 
