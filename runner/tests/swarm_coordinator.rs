@@ -245,6 +245,11 @@ async fn submits_are_checked() {
         home.contains("--project NAME --token TOKEN"),
         "the home page's submit command lacks --token: {home}"
     );
+    assert_eq!(
+        c.printed_key,
+        c.key().await,
+        "serve prints the key agents pin"
+    );
     let tree = project(dir.path(), "pony", &["3.11"], None);
     assert_eq!(
         c.submit(&tree, "stranger").await.status(),

@@ -41,10 +41,15 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
         .map_err(|e| CliError::Infra(format!("cannot listen on {listen}: {e}")))?;
     let coordinator = Coordinator::new(config, store.clone(), format!("http://{addr}"))
         .map_err(CliError::Infra)?;
+    let key = coordinator.key.public_hex();
     let app = Arc::new(coordinator).router();
-    // Tests and scripts wait for exactly this line.
-    println!("listening on http://{addr}");
-    let _ = std::io::stdout().flush();
+    // Tests and scripts wait for exactly this line, then the key agents may pin
+    // (`coordinator_key` in agent.ini).
+    // A reader that went away must not take the coordinator with it: errors ignored.
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "listening on http://{addr}");
+    let _ = writeln!(out, "coordinator key {key}");
+    let _ = out.flush();
     axum::serve(listener, app)
         .with_graceful_shutdown(super::stop_signal())
         .await

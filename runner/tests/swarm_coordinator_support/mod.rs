@@ -39,6 +39,8 @@ pub struct Coordinator {
     child: Child,
     /// `http://127.0.0.1:PORT`.
     pub url: String,
+    /// The key it printed at start, for agents to pin.
+    pub printed_key: String,
     /// Its stderr, for failures.
     pub log: PathBuf,
 }
@@ -64,10 +66,11 @@ impl Coordinator {
             .spawn()
             .expect("starts ponyswarm serve");
         let stdout = child.stdout.take().expect("stdout");
+        let mut stdout = BufReader::new(stdout);
         let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("reads stdout");
+        stdout.read_line(&mut line).expect("reads stdout");
+        let mut key_line = String::new();
+        stdout.read_line(&mut key_line).expect("reads stdout");
         let Some(url) = line.trim().strip_prefix("listening on ") else {
             let _ = child.kill();
             let _ = child.wait();
@@ -78,6 +81,10 @@ impl Coordinator {
         };
         Coordinator {
             url: url.to_string(),
+            printed_key: key_line
+                .trim()
+                .trim_start_matches("coordinator key ")
+                .to_string(),
             child,
             log,
         }
