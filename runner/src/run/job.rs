@@ -60,8 +60,8 @@ pub struct JobContext {
     pub progress: Arc<Progress>,
 }
 
-/// The job's own record being built as it goes.
-struct Run<'a> {
+/// One job under way: its record, built as it goes.
+struct JobUnderWay<'a> {
     ctx: &'a JobContext,
     plan: &'a JobPlan,
     owner: Owner,
@@ -79,7 +79,7 @@ pub async fn run_job(ctx: &JobContext, plan: &JobPlan) -> JobRecord {
     let started = Instant::now();
     let mut owner = ctx.owner.clone();
     owner.job = Some(plan.job.index);
-    let mut run = Run {
+    let mut job = JobUnderWay {
         ctx,
         plan,
         owner,
@@ -97,7 +97,7 @@ pub async fn run_job(ctx: &JobContext, plan: &JobPlan) -> JobRecord {
         full_area: None,
     };
     let mut objects = Objects::default();
-    let result = run.go(&mut objects).await;
+    let result = job.go(&mut objects).await;
     // Teardown, timed as a phase: main container, then services, then the network.
     let teardown = Instant::now();
     ctx.progress
@@ -108,23 +108,23 @@ pub async fn run_job(ctx: &JobContext, plan: &JobPlan) -> JobRecord {
     };
     let (oom_killed, problems) = objects.teardown(&end).await;
     for problem in problems {
-        run.note(&format!("ponyswarm: {problem}"));
+        job.note(&format!("ponyswarm: {problem}"));
     }
-    run.phases.push((Phase::Teardown, teardown.elapsed()));
+    job.phases.push((Phase::Teardown, teardown.elapsed()));
     let tested = tested.unwrap_or_default();
     JobRecord {
         end,
-        phases: run.phases,
-        images: run.record_images,
-        wheelhouse: run.wheelhouse,
+        phases: job.phases,
+        images: job.record_images,
+        wheelhouse: job.wheelhouse,
         counts: tested.counts,
         failures: tested.failures,
         junit_problem: tested.junit_problem,
-        install_changes: run.install_changes,
-        full_area: run.full_area,
+        install_changes: job.install_changes,
+        full_area: job.full_area,
         oom_killed,
         test_command: tested.command,
-        log: run.log.text(),
+        log: job.log.text(),
     }
 }
 
@@ -181,7 +181,7 @@ struct Tested {
     junit_problem: Option<String>,
 }
 
-impl Run<'_> {
+impl JobUnderWay<'_> {
     fn note(&mut self, line: &str) {
         self.log.push_line(line, std::time::Instant::now());
     }
