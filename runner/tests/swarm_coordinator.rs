@@ -312,6 +312,44 @@ async fn the_submit_command_sends_a_run() {
     );
     let run_id = stdout.split_whitespace().nth(1).expect("run <id>");
     assert_eq!(c.run_state(run_id).await.jobs.len(), 2);
+
+    // --commit names the commit the tree is; a malformed one is refused as bad input.
+    let submit_with_commit = |commit: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ponyswarm"))
+            .arg("submit")
+            .arg(tree.join("ponyswarm.yaml"))
+            .args([
+                "--coordinator",
+                &c.url,
+                "--project",
+                "pony",
+                "--commit",
+                commit,
+            ])
+            .env(
+                "PONYSWARM_SUBMIT_TOKEN",
+                swarm_coordinator_support::SUBMIT_TOKEN,
+            )
+            .output()
+            .unwrap()
+    };
+    let bad = submit_with_commit("not-a-sha");
+    assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    let good = submit_with_commit(sha);
+    assert!(good.status.success(), "{good:?}");
+    let stdout = String::from_utf8_lossy(&good.stdout);
+    let with_commit = stdout.split_whitespace().nth(1).expect("run <id>");
+    let page = c
+        .client()
+        .get(format!("{}/runs/{with_commit}", c.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(sha), "the run page names the commit: {page}");
     let a = Agent::register(&c.url, "a", &["3.11"], &[]).await;
     let got = a.claim(0).await.expect("a job");
     let source = c

@@ -24,10 +24,19 @@ pub struct ServeArgs {
     /// picks a free one.
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
+    /// The GitHub API that commit statuses go to, e.g. `https://HOST/api/v3` for GitHub
+    /// Enterprise (default: the file's `github_api`, else PONYSWARM_GITHUB_API, else
+    /// api.github.com).
+    #[arg(long, value_name = "URL")]
+    pub github_api: Option<String>,
 }
 
 pub async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
-    let config = Config::load(&args.config).map_err(|e| CliError::BadInput(e.to_string()))?;
+    let mut config = Config::load(&args.config).map_err(|e| CliError::BadInput(e.to_string()))?;
+    if let Some(api) = &args.github_api {
+        url::Url::parse(api).map_err(|e| CliError::BadInput(format!("--github-api {api}: {e}")))?;
+        config.github_api = Some(api.clone());
+    }
     let database = args.database.clone().or_else(|| config.database.clone());
     let store = Store::open_default(database.as_deref())
         .await
@@ -77,6 +86,10 @@ pub struct SubmitArgs {
         hide_env_values = true
     )]
     pub token: String,
+    /// The commit the tree is (a full SHA); the coordinator then posts the run's
+    /// commit statuses when the project has `[project.github]`.
+    #[arg(long, value_name = "SHA")]
+    pub commit: Option<String>,
 }
 
 /// Sends the matrix file and its tree to the coordinator; prints the run's URL.
@@ -86,6 +99,7 @@ pub async fn submit(args: SubmitArgs) -> Result<ExitCode, CliError> {
         coordinator: &args.coordinator,
         project: &args.project,
         token: &args.token,
+        commit: args.commit.as_deref(),
     };
     let submitted = submit::submit(&submission).await.map_err(|e| {
         if e.is_bad_input() {

@@ -18,6 +18,9 @@ pub struct Submission<'a> {
     pub project: &'a str,
     /// A submit token the coordinator accepts.
     pub token: &'a str,
+    /// The commit the tree is (a full SHA): the coordinator then posts the run's
+    /// commit statuses to the project's repository, as for a webhook push.
+    pub commit: Option<&'a str>,
 }
 
 /// Why a run could not be submitted.
@@ -94,11 +97,11 @@ pub async fn submit(s: &Submission<'_>) -> Result<Submitted, SubmitError> {
     let client = crate::http::client(&Default::default())
         .map_err(|e| SubmitError::Unreachable(e.to_string()))?;
     let base = format!("{}{PREFIX}/runs", s.coordinator.trim_end_matches('/'));
-    let url = url::Url::parse_with_params(
-        &base,
-        &[("project", s.project), ("matrix", matrix.as_str())],
-    )
-    .map_err(|e| SubmitError::BadUrl {
+    let mut params = vec![("project", s.project), ("matrix", matrix.as_str())];
+    if let Some(commit) = s.commit {
+        params.push(("commit", commit));
+    }
+    let url = url::Url::parse_with_params(&base, &params).map_err(|e| SubmitError::BadUrl {
         url: s.coordinator.to_string(),
         reason: e.to_string(),
     })?;
