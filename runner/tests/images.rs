@@ -47,6 +47,22 @@ impl OwnPrefix {
             ..shared_options()
         }
     }
+
+    /// Tags the shared bookworm base (built if missing) as this prefix's base, so a
+    /// test builds on it instead of running debootstrap again.
+    async fn tag_shared_base(&self, docker: &Docker) {
+        ensure(docker, "3.11", &shared_options())
+            .await
+            .expect("shared base");
+        let options = TagImageOptionsBuilder::default()
+            .repo(&format!("{}/debian", self.0))
+            .tag("bookworm")
+            .build();
+        docker
+            .tag_image(&shared_base(docker).await, Some(options))
+            .await
+            .expect("tag base");
+    }
 }
 
 impl Drop for OwnPrefix {
@@ -131,19 +147,9 @@ async fn image_labels(docker: &Docker, reference: &str) -> HashMap<String, Strin
 #[tokio::test]
 async fn a_service_builds_once_on_the_base_then_nothing_is_rebuilt() {
     let docker = connect().await.expect("docker");
-    ensure(&docker, "3.11", &shared_options())
-        .await
-        .expect("shared base");
     let prefix = OwnPrefix::new("scratch");
+    prefix.tag_shared_base(&docker).await;
     let base = format!("{}/debian:bookworm", prefix.0);
-    let options = TagImageOptionsBuilder::default()
-        .repo(&format!("{}/debian", prefix.0))
-        .tag("bookworm")
-        .build();
-    docker
-        .tag_image(&shared_base(&docker).await, Some(options))
-        .await
-        .expect("tag base");
     let opts = ImageOptions {
         pull: PullPolicy::Never,
         ..prefix.options()
@@ -400,20 +406,9 @@ async fn redis_passes_its_health_check_and_answers_on_its_address() {
 #[tokio::test]
 async fn ca_bundle_reaches_apt_and_pip_inside_an_image_build() {
     let docker = connect().await.expect("docker");
-    // Shares the bookworm base rather than making its own: tag it under this prefix.
-    ensure(&docker, "3.11", &shared_options())
-        .await
-        .expect("shared base");
+    // Shares the bookworm base rather than making its own.
     let prefix = OwnPrefix::new("egress");
-    let (repo, tag) = (format!("{}/debian", prefix.0), "bookworm");
-    let options = TagImageOptionsBuilder::default()
-        .repo(&repo)
-        .tag(tag)
-        .build();
-    docker
-        .tag_image(&shared_base(&docker).await, Some(options))
-        .await
-        .expect("tag base");
+    prefix.tag_shared_base(&docker).await;
 
     let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/images/egress");
     let without = ImageOptions {
@@ -459,18 +454,8 @@ async fn ca_bundle_reaches_apt_and_pip_inside_an_image_build() {
 #[tokio::test]
 async fn a_build_step_longer_than_two_minutes_succeeds() {
     let docker = connect().await.expect("docker");
-    ensure(&docker, "3.11", &shared_options())
-        .await
-        .expect("shared base");
     let prefix = OwnPrefix::new("slow");
-    let options = TagImageOptionsBuilder::default()
-        .repo(&format!("{}/debian", prefix.0))
-        .tag("bookworm")
-        .build();
-    docker
-        .tag_image(&shared_base(&docker).await, Some(options))
-        .await
-        .expect("tag base");
+    prefix.tag_shared_base(&docker).await;
     let opts = ImageOptions {
         images_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/images/slow"),
         pull: PullPolicy::Never,

@@ -232,15 +232,7 @@ async fn submits_are_checked() {
     let dir = tempfile::tempdir().unwrap();
     let c = start(dir.path(), 60, TRUSTED);
     // An empty coordinator shows a submit command that works as written.
-    let home = c
-        .client()
-        .get(format!("{}/", c.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let home = c.page("/").await;
     assert!(
         home.contains("--project NAME --token TOKEN"),
         "the home page's submit command lacks --token: {home}"
@@ -340,15 +332,7 @@ async fn the_submit_command_sends_a_run() {
     assert!(good.status.success(), "{good:?}");
     let stdout = String::from_utf8_lossy(&good.stdout);
     let with_commit = stdout.split_whitespace().nth(1).expect("run <id>");
-    let page = c
-        .client()
-        .get(format!("{}/runs/{with_commit}", c.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = c.page(&format!("/runs/{with_commit}")).await;
     assert!(page.contains(sha), "the run page names the commit: {page}");
     let a = Agent::register(&c.url, "a", &["3.11"], &[]).await;
     let got = a.claim(0).await.expect("a job");

@@ -96,6 +96,18 @@ impl Coordinator {
         let _ = self.child.wait();
     }
 
+    /// The text of the page at `path` (`/`, `/runs/ID`).
+    pub async fn page(&self, path: &str) -> String {
+        self.client()
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .expect("the page answers")
+            .text()
+            .await
+            .expect("the page reads")
+    }
+
     /// An HTTP client.
     pub fn client(&self) -> reqwest::Client {
         ponyswarm::http::client(&Default::default()).expect("a client")
