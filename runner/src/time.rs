@@ -112,7 +112,7 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
 }
 
 /// Year, month, day of the `days`th day after 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
+pub fn civil_from_days(days: u64) -> (u64, u64, u64) {
     let z = days + 719_468;
     let era = z / 146_097;
     let doe = z % 146_097;
