@@ -41,6 +41,9 @@ const SCENARIOS: &[(&str, Scenario)] = &[
         Box::pin(reopening_migrates_once(u))
     }),
     ("mistakes_are_errors", |u| Box::pin(mistakes_are_errors(u))),
+    ("a_key_registers_as_one_agent", |u| {
+        Box::pin(a_key_registers_as_one_agent(u))
+    }),
 ];
 
 #[tokio::test]
@@ -345,6 +348,43 @@ async fn reopening_migrates_once(url: String) {
     store.close().await;
     let again = Store::open(&url).await.expect("reopens");
     assert_eq!(again.list_runs(5).await.expect("lists").len(), 1);
+}
+
+async fn a_key_registers_as_one_agent(url: String) {
+    use ponyswarm::store::swarm::AgentRow;
+    let store = Store::open(&url).await.expect("opens");
+    let row = |id: &str, key: &str, token: &str, operator: &str| AgentRow {
+        id: id.into(),
+        name: format!("name-{id}"),
+        public_key: key.into(),
+        token_hash: token.into(),
+        capabilities: "{}".into(),
+        registered: "2026-11-30T00:00:00Z".into(),
+        operator: Some(operator.into()),
+    };
+    let reg = |r: AgentRow| {
+        let store = &store;
+        async move { store.swarm_register_agent(&r).await.expect("registers") }
+    };
+    assert_eq!(reg(row("a1", "k1", "t1", "op1")).await, "a1");
+    assert_eq!(reg(row("b1", "k2", "t2", "op1")).await, "b1", "a new key");
+    assert_eq!(
+        reg(row("a2", "k1", "t3", "op2")).await,
+        "a1",
+        "the same key keeps its id"
+    );
+    let a = store.swarm_agent("a1").await.expect("reads").expect("a1");
+    assert_eq!((a.name.as_str(), a.token_hash.as_str()), ("name-a2", "t3"));
+    assert_eq!(a.operator.as_deref(), Some("op2"));
+    assert!(store.swarm_agent("a2").await.expect("reads").is_none());
+    assert!(
+        store
+            .swarm_agent_by_token("t1")
+            .await
+            .expect("reads")
+            .is_none(),
+        "the old token no longer works"
+    );
 }
 
 async fn mistakes_are_errors(url: String) {

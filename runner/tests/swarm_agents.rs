@@ -201,13 +201,15 @@ fn a_forged_result_is_rejected_and_a_dishonest_agent_is_outvoted() {
     let ack: serde_json::Value = serde_json::from_str(&body).expect("ack");
     assert_eq!(ack["counted"], serde_json::json!(false), "{body}");
 
+    // The honest agents are run by other operators than the liar: their own tokens.
+    let [t2, t3] = OTHER_AGENT_TOKENS;
     let mut first = coordinator.agent(
         "honest-1",
-        &agent_ini(dir.path(), "honest-1", "3.11", "", ""),
+        &agent_ini_as(dir.path(), "honest-1", t2, "3.11", "", ""),
     );
     let mut second = coordinator.agent(
         "honest-2",
-        &agent_ini(dir.path(), "honest-2", "3.11", "", ""),
+        &agent_ini_as(dir.path(), "honest-2", t3, "3.11", "", ""),
     );
     let ids = [first.id(), second.id()];
     let state = coordinator.wait_finished(&run, RUN_TIMEOUT, &[&first, &second]);

@@ -4,8 +4,11 @@
 mod swarm_coordinator_support;
 
 use ponyswarm::outcome::Status;
+use ponyswarm::swarm::sign::Keypair;
 use std::path::Path;
-use swarm_coordinator_support::{project, write_config, Agent, Coordinator};
+use swarm_coordinator_support::{
+    project, write_config, Agent, Coordinator, AGENT_TOKEN, OTHER_AGENT_TOKENS,
+};
 
 const TRUSTED: &str = "[[project]]\nname = \"pony\"\n";
 const QUORUM_2: &str = "[[project]]\nname = \"pony\"\nquorum = 2\n";
@@ -161,9 +164,10 @@ async fn quorum_two_is_not_fooled_by_one_dishonest_agent() {
     let c = start(dir.path(), 60, QUORUM_2);
     let tree = project(dir.path(), "pony", &["3.11"], None);
     let run = c.submit_ok(&tree, "pony").await;
+    let [t2, t3] = OTHER_AGENT_TOKENS;
     let honest = Agent::register(&c.url, "honest", &["3.11"], &[]).await;
-    let liar = Agent::register(&c.url, "liar", &["3.11"], &[]).await;
-    let third = Agent::register(&c.url, "third", &["3.11"], &[]).await;
+    let liar = Agent::register_as(&c.url, "liar", t2, Keypair::generate(), &["3.11"]).await;
+    let third = Agent::register_as(&c.url, "third", t3, Keypair::generate(), &["3.11"]).await;
 
     let got = honest.claim(0).await.expect("a job");
     let ack = honest.report(&got, Status::Passed, &[]).await;
@@ -199,6 +203,53 @@ async fn quorum_two_is_not_fooled_by_one_dishonest_agent() {
         page.contains("liar") || page.contains(&liar.id),
         "the page shows who disagreed"
     );
+}
+
+#[tokio::test]
+async fn one_key_or_one_operator_cannot_meet_quorum_two_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = start(dir.path(), 60, QUORUM_2);
+    let tree = project(dir.path(), "pony", &["3.11"], None);
+    let run = c.submit_ok(&tree, "pony").await;
+    let [t2, t3] = OTHER_AGENT_TOKENS;
+
+    // One key registering twice (a restart, or a second token) is the same agent.
+    let key = Keypair::generate();
+    let first = Agent::register_as(&c.url, "one", AGENT_TOKEN, key.clone(), &["3.11"]).await;
+    let again = Agent::register_as(&c.url, "one-again", t2, key, &["3.11"]).await;
+    assert_eq!(first.id, again.id, "one key, one agent id");
+    let got = again.claim(0).await.expect("a job");
+    assert!(!again.report(&got, Status::Passed, &[]).await.counted);
+    assert!(
+        again.claim(0).await.is_none(),
+        "the re-registered agent does not get the job it answered"
+    );
+
+    // Another key under the same token as the last registration: the same operator.
+    let sibling = Agent::register_as(&c.url, "sibling", t2, Keypair::generate(), &["3.11"]).await;
+    assert_ne!(sibling.id, first.id);
+    let got = sibling
+        .claim(0)
+        .await
+        .expect("the job for another agent id");
+    let ack = sibling.report(&got, Status::Passed, &[]).await;
+    assert!(
+        !ack.counted,
+        "one operator's two agents are one party: {ack:?}"
+    );
+    assert_eq!(c.run_state(&run.run_id).await.jobs[0].state, "queued");
+
+    // An independent agent (its own key and token) completes the quorum.
+    let other = Agent::register_as(&c.url, "other", t3, Keypair::generate(), &["3.11"]).await;
+    let got = other
+        .claim(0)
+        .await
+        .expect("the job for an independent agent");
+    let ack = other.report(&got, Status::Passed, &[]).await;
+    assert!(ack.counted, "two independent parties agree: {ack:?}");
+    let state = c.run_state(&run.run_id).await;
+    assert_eq!(state.jobs[0].state, "done");
+    assert_eq!(state.jobs[0].status.as_deref(), Some("passed"));
 }
 
 #[tokio::test]
@@ -359,8 +410,10 @@ async fn agents_that_cannot_agree_are_shown_as_disagreed_or_flaky() {
     let tree = project(dir.path(), "pony", &["3.11", "3.13"], None);
     let run = c.submit_ok(&tree, "pony").await;
     let mut agents = Vec::new();
-    for name in ["a", "b", "c"] {
-        agents.push(Agent::register(&c.url, name, &["3.11", "3.13"], &[]).await);
+    let tokens = [AGENT_TOKEN, OTHER_AGENT_TOKENS[0], OTHER_AGENT_TOKENS[1]];
+    for (name, token) in ["a", "b", "c"].into_iter().zip(tokens) {
+        let key = Keypair::generate();
+        agents.push(Agent::register_as(&c.url, name, token, key, &["3.11", "3.13"]).await);
     }
     // Job 0: the three answers differ in kind. Job 1: the failing tests move around.
     let answers: [[(Status, &[&str]); 3]; 2] = [

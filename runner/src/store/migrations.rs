@@ -23,6 +23,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "github_outbox",
         include_str!("../../migrations/0004_github_outbox.sql"),
     ),
+    (
+        5,
+        "agent_operator",
+        include_str!("../../migrations/0005_agent_operator.sql"),
+    ),
 ];
 
 /// Applies the migrations the database lacks. On PostgreSQL, sqlx takes an advisory

@@ -119,6 +119,9 @@ pub struct AgentRow {
     pub capabilities: String,
     /// When it registered (RFC 3339).
     pub registered: String,
+    /// SHA-256 of the registration token it registered with, hex: who runs it, for
+    /// counting a quorum. `None` for agents registered before this was kept.
+    pub operator: Option<String>,
 }
 
 /// A run handed to the coordinator.
@@ -217,21 +220,55 @@ const RESULT_COLUMNS: &str =
     "lease_id, job_id, agent_id, payload, signature, status, counted, received";
 
 impl Store {
-    /// Registers an agent.
-    pub async fn swarm_add_agent(&self, agent: &AgentRow) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO swarm_agents (id, name, public_key, token_hash, capabilities, registered) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+    /// Registers an agent and returns its id: `agent.id` if its key is new, else the id
+    /// that key already has (its name, capabilities, token and operator are updated, and
+    /// the old token stops working).
+    pub async fn swarm_register_agent(&self, agent: &AgentRow) -> Result<String, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // A key already registered is the same agent (restarted, or moved): it keeps its
+        // id, so it can neither answer a job twice nor count twice towards a quorum.
+        let existing: Option<String> = sqlx::query(
+            "SELECT id FROM swarm_agents WHERE public_key = $1 ORDER BY registered, id LIMIT 1",
         )
-        .bind(&agent.id)
-        .bind(&agent.name)
         .bind(&agent.public_key)
-        .bind(&agent.token_hash)
-        .bind(&agent.capabilities)
-        .bind(&agent.registered)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|r| r.try_get("id"))
+        .transpose()?;
+        let id = match existing {
+            Some(id) => {
+                sqlx::query(
+                    "UPDATE swarm_agents SET name = $1, token_hash = $2, capabilities = $3, \
+                     operator = $4 WHERE id = $5",
+                )
+                .bind(&agent.name)
+                .bind(&agent.token_hash)
+                .bind(&agent.capabilities)
+                .bind(&agent.operator)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+                id
+            }
+            None => {
+                sqlx::query(
+                    "INSERT INTO swarm_agents (id, name, public_key, token_hash, capabilities, \
+                     registered, operator) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&agent.id)
+                .bind(&agent.name)
+                .bind(&agent.public_key)
+                .bind(&agent.token_hash)
+                .bind(&agent.capabilities)
+                .bind(&agent.registered)
+                .bind(&agent.operator)
+                .execute(&mut *tx)
+                .await?;
+                agent.id.clone()
+            }
+        };
+        tx.commit().await?;
+        Ok(id)
     }
 
     /// The agent whose token hashes to `token_hash`.
@@ -240,7 +277,7 @@ impl Store {
         token_hash: &str,
     ) -> Result<Option<AgentRow>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, name, public_key, token_hash, capabilities, registered \
+            "SELECT id, name, public_key, token_hash, capabilities, registered, operator \
              FROM swarm_agents WHERE token_hash = $1",
         )
         .bind(token_hash)
@@ -252,7 +289,7 @@ impl Store {
     /// The agent `id`.
     pub async fn swarm_agent(&self, id: &str) -> Result<Option<AgentRow>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, name, public_key, token_hash, capabilities, registered \
+            "SELECT id, name, public_key, token_hash, capabilities, registered, operator \
              FROM swarm_agents WHERE id = $1",
         )
         .bind(id)
@@ -644,6 +681,7 @@ fn agent_row(r: &AnyRow) -> Result<AgentRow, StoreError> {
         token_hash: r.try_get("token_hash")?,
         capabilities: r.try_get("capabilities")?,
         registered: r.try_get("registered")?,
+        operator: r.try_get("operator")?,
     })
 }
 

@@ -19,6 +19,9 @@ use std::process::{Child, Command, Stdio};
 
 /// The registration token every test config accepts.
 pub const AGENT_TOKEN: &str = "register-me";
+/// Registration tokens of other operators, also accepted: agents registered with
+/// different tokens count as distinct parties towards a quorum.
+pub const OTHER_AGENT_TOKENS: [&str; 2] = ["operator-2", "operator-3"];
 /// The submit token every test config accepts.
 pub const SUBMIT_TOKEN: &str = "submit-me";
 
@@ -26,9 +29,12 @@ pub const SUBMIT_TOKEN: &str = "submit-me";
 pub fn write_config(dir: &Path, lease_seconds: u64, extra: &str) -> PathBuf {
     let path = dir.join("coordinator.toml");
     let text = format!(
-        "data_dir = {:?}\nlease_seconds = {lease_seconds}\nagent_tokens = [\"{AGENT_TOKEN}\"]\n\
+        "data_dir = {:?}\nlease_seconds = {lease_seconds}\n\
+         agent_tokens = [\"{AGENT_TOKEN}\", \"{}\", \"{}\"]\n\
          submit_tokens = [\"{SUBMIT_TOKEN}\"]\n{extra}",
         dir.join("data").display().to_string(),
+        OTHER_AGENT_TOKENS[0],
+        OTHER_AGENT_TOKENS[1],
     );
     std::fs::write(&path, text).expect("writes the config");
     path
@@ -206,7 +212,36 @@ pub struct Got {
 impl Agent {
     /// Registers with `pythons` and `services`.
     pub async fn register(url: &str, name: &str, pythons: &[&str], services: &[&str]) -> Agent {
-        let key = Keypair::generate();
+        Agent::register_full(
+            url,
+            name,
+            AGENT_TOKEN,
+            Keypair::generate(),
+            pythons,
+            services,
+        )
+        .await
+    }
+
+    /// Registers with `pythons` under the registration `token` with `key`.
+    pub async fn register_as(
+        url: &str,
+        name: &str,
+        token: &str,
+        key: Keypair,
+        pythons: &[&str],
+    ) -> Agent {
+        Agent::register_full(url, name, token, key, pythons, &[]).await
+    }
+
+    async fn register_full(
+        url: &str,
+        name: &str,
+        token: &str,
+        key: Keypair,
+        pythons: &[&str],
+        services: &[&str],
+    ) -> Agent {
         let client = ponyswarm::http::client(&Default::default()).expect("a client");
         let caps = Capabilities {
             pythons: pythons.iter().map(|s| s.to_string()).collect(),
@@ -215,7 +250,7 @@ impl Agent {
         };
         let r = client
             .post(format!("{url}/api/v1/agents"))
-            .bearer_auth(AGENT_TOKEN)
+            .bearer_auth(token)
             .json(&serde_json::json!({"name": name, "public_key": key.public_hex(), "capabilities": caps}))
             .send()
             .await

@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 pub const BIN: &str = env!("CARGO_BIN_EXE_ponyswarm");
 /// The token agents register with in [`coordinator_toml`].
 pub const AGENT_TOKEN: &str = "agent-token-for-tests";
+/// Tokens of two other operators, also accepted by [`coordinator_toml`]: agents that
+/// register with different tokens count as distinct parties towards a quorum.
+pub const OTHER_AGENT_TOKENS: [&str; 2] = ["operator-2-for-tests", "operator-3-for-tests"];
 /// The token `ponyswarm submit` presents in [`coordinator_toml`].
 pub const SUBMIT_TOKEN: &str = "submit-token-for-tests";
 
@@ -33,9 +36,12 @@ pub fn fixture(name: &str) -> PathBuf {
 pub fn coordinator_toml(dir: &Path, lease_seconds: u64, project: &str, quorum: u32) -> PathBuf {
     let path = dir.join("coordinator.toml");
     let text = format!(
-        "data_dir = \"{}\"\nlease_seconds = {lease_seconds}\nagent_tokens = [\"{AGENT_TOKEN}\"]\n\
+        "data_dir = \"{}\"\nlease_seconds = {lease_seconds}\n\
+         agent_tokens = [\"{AGENT_TOKEN}\", \"{}\", \"{}\"]\n\
          submit_tokens = [\"{SUBMIT_TOKEN}\"]\n\n[[project]]\nname = \"{project}\"\nquorum = {quorum}\n",
-        dir.join("data").display()
+        dir.join("data").display(),
+        OTHER_AGENT_TOKENS[0],
+        OTHER_AGENT_TOKENS[1],
     );
     std::fs::write(&path, text).expect("write coordinator.toml");
     path
@@ -43,9 +49,21 @@ pub fn coordinator_toml(dir: &Path, lease_seconds: u64, project: &str, quorum: u
 
 /// An agent INI file in `dir` named `name`, offering `pythons` and `services`.
 pub fn agent_ini(dir: &Path, name: &str, pythons: &str, services: &str, extra: &str) -> PathBuf {
+    agent_ini_as(dir, name, AGENT_TOKEN, pythons, services, extra)
+}
+
+/// [`agent_ini`] registering with `token`.
+pub fn agent_ini_as(
+    dir: &Path,
+    name: &str,
+    token: &str,
+    pythons: &str,
+    services: &str,
+    extra: &str,
+) -> PathBuf {
     let path = dir.join(format!("{name}.ini"));
     let text = format!(
-        "[agent]\nname = {name}\ntoken = {AGENT_TOKEN}\nkey = {name}.key\nslots = 1\n{extra}\n\
+        "[agent]\nname = {name}\ntoken = {token}\nkey = {name}.key\nslots = 1\n{extra}\n\
          [offers]\npythons = {pythons}\nservices = {services}\n"
     );
     std::fs::write(&path, text).expect("write agent ini");

@@ -58,7 +58,8 @@ pub struct Config {
     /// A lease without a heartbeat for this long expires.
     #[serde(default = "default_lease_seconds")]
     pub lease_seconds: u64,
-    /// Tokens agents present to register.
+    /// Tokens agents present to register. Each token is one operator: agents registered
+    /// with the same token count once towards a quorum, so give each volunteer their own.
     #[serde(default)]
     pub agent_tokens: Vec<String>,
     /// Tokens `ponyswarm submit` presents.

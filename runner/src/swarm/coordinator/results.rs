@@ -105,12 +105,24 @@ async fn decide(c: &Coordinator, job: &SwarmJob, lease: &str) -> Result<ResultAc
     let rows = c.store.swarm_results_of_job(&job.id).await?;
     let mut outcomes: Vec<(String, JobOutcome)> = Vec::new();
     let mut received: Vec<Received> = Vec::new();
+    // Each agent's key and operator, looked up once: they decide who counts as distinct.
+    let mut agents: std::collections::HashMap<String, Option<AgentRow>> = Default::default();
+    for r in &rows {
+        if !agents.contains_key(&r.agent_id) {
+            let row = c.store.swarm_agent(&r.agent_id).await?;
+            agents.insert(r.agent_id.clone(), row);
+        }
+    }
     for r in &rows {
         // Verified when received: only our own rows, so a bad one is skipped, not fatal.
         match serde_json::from_str::<JobResult>(&r.payload) {
             Ok(res) => {
+                let agent = agents.get(&r.agent_id).and_then(Option::as_ref);
                 received.push(Received {
                     agent: r.agent_id.clone(),
+                    // An agent row is never deleted; if one were, its id stands in for its key.
+                    key: agent.map_or_else(|| r.agent_id.clone(), |a| a.public_key.clone()),
+                    operator: agent.and_then(|a| a.operator.clone()),
                     verdict: Verdict::of(&res.outcome),
                 });
                 outcomes.push((r.lease_id.clone(), res.outcome));

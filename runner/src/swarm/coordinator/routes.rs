@@ -100,6 +100,8 @@ async fn register(
             "registration needs one of the coordinator's agent_tokens as the bearer token",
         ));
     }
+    // Checked above: the registration token is who runs the agent, kept only as a hash.
+    let operator = bearer(&headers).map(|t| sha256_hex(t.as_bytes()));
     sign::public_key(&req.public_key)
         .map_err(|e| ApiError::bad_request(format!("public_key: {e}")))?;
     let token = random_id() + &random_id();
@@ -111,11 +113,12 @@ async fn register(
         capabilities: serde_json::to_string(&req.capabilities)
             .map_err(|e| ApiError::internal(e.to_string()))?,
         registered: crate::time::timestamp(std::time::SystemTime::now()),
+        operator,
     };
-    c.store.swarm_add_agent(&row).await?;
-    tracing::info!("agent {} registered as {}", row.name, row.id);
+    let id = c.store.swarm_register_agent(&row).await?;
+    tracing::info!("agent {} registered as {id}", row.name);
     Ok(Json(RegisterResponse {
-        agent_id: row.id,
+        agent_id: id,
         agent_token: token,
         coordinator_key: c.key.public_hex(),
         lease_seconds: c.config.lease_seconds,
