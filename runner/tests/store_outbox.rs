@@ -191,8 +191,7 @@ async fn outbox_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbox_on_postgres() {
-    let Some(server) = Server::any() else {
-        eprintln!("\n!!!!!!!! SKIPPED: no PostgreSQL (initdb, pg_ctl) and PONYSWARM_TEST_POSTGRES unset !!!!!!!!\n");
+    let Some(server) = Server::any_or_skip() else {
         return;
     };
     let pid = std::process::id();

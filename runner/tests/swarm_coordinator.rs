@@ -577,8 +577,7 @@ async fn bad_webhook_deliveries_get_clear_4xx() {
 
 #[tokio::test]
 async fn two_coordinators_on_one_postgres_hand_each_job_out_once() {
-    let Some(server) = swarm_coordinator_support::postgres::Server::any() else {
-        eprintln!("\n!!!!!!!! SKIPPED: no PostgreSQL (initdb, pg_ctl) and PONYSWARM_TEST_POSTGRES unset !!!!!!!!\n");
+    let Some(server) = swarm_coordinator_support::postgres::Server::any_or_skip() else {
         return;
     };
     let url = server

@@ -76,8 +76,7 @@ async fn wait_finals(fake: &FakeGithub, finals: usize, log: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_coordinators_on_one_postgres_post_each_status_once() {
-    let Some(server) = swarm_coordinator_support::postgres::Server::any() else {
-        eprintln!("\n!!!!!!!! SKIPPED: no PostgreSQL (initdb, pg_ctl) and PONYSWARM_TEST_POSTGRES unset !!!!!!!!\n");
+    let Some(server) = swarm_coordinator_support::postgres::Server::any_or_skip() else {
         return;
     };
     let url = server

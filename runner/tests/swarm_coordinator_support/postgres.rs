@@ -230,4 +230,13 @@ impl Server {
             }
         }
     }
+
+    /// [`Server::any`], saying loudly on stderr when the test is skipped for want of one.
+    pub fn any_or_skip() -> Option<Server> {
+        let server = Server::any();
+        if server.is_none() {
+            eprintln!("\n!!!!!!!! SKIPPED: no PostgreSQL (initdb, pg_ctl) and PONYSWARM_TEST_POSTGRES unset !!!!!!!!\n");
+        }
+        server
+    }
 }
