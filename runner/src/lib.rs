@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod detect;
 pub(crate) mod host;
 pub mod http;
+pub mod init;
 pub mod logcap;
 pub mod matrix;
 pub mod outcome;

@@ -5,6 +5,7 @@ mod agent;
 mod docker;
 mod github;
 mod images;
+mod init;
 mod mail;
 mod plan;
 mod pypi;
@@ -44,6 +45,21 @@ enum Command {
         /// twice means either value).
         #[arg(long, value_name = "KEY=VALUE")]
         filter: Vec<String>,
+    },
+    /// Write ponyswarm.yaml from a project's GitHub Actions workflows or tox.ini.
+    Init {
+        /// The project directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Translate this file (a workflow, or tox.ini), relative to DIR.
+        #[arg(long, value_name = "FILE")]
+        from: Option<PathBuf>,
+        /// Print the matrix file instead of writing it.
+        #[arg(long)]
+        stdout: bool,
+        /// Overwrite an existing ponyswarm.yaml.
+        #[arg(long)]
+        force: bool,
     },
     /// Run every job of a matrix file in sandboxed containers.
     Run {
@@ -158,6 +174,12 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Plan { file, json, filter } => plan::plan(&file, json, &filter),
+        Command::Init {
+            dir,
+            from,
+            stdout,
+            force,
+        } => init::init(&dir, from.as_deref(), stdout, force),
         Command::Report { .. } | Command::Runs { .. } | Command::Serve(_) | Command::Submit(_) => {
             match tokio::runtime::Runtime::new() {
                 Ok(rt) => rt.block_on(store_command(cli.command)),
@@ -223,6 +245,7 @@ async fn docker_command(
 ) -> Result<ExitCode, CliError> {
     match command {
         Command::Plan { .. }
+        | Command::Init { .. }
         | Command::Report { .. }
         | Command::Runs { .. }
         | Command::Serve(_)

@@ -19,7 +19,8 @@ mod size;
 mod spec;
 mod suggest;
 mod value;
-mod yaml;
+// Also read by `init`, which parses workflows with the same stack.
+pub(crate) mod yaml;
 
 pub use error::{Pos, SpecError};
 pub use expand::{combinations, expand, MAX_CELLS, MAX_JOBS};
