@@ -18,6 +18,7 @@
 //! returns it removes whatever the run still has (and sweeps by the run's label, for
 //! objects whose creation was cut short).
 
+pub mod actions;
 pub mod clean;
 pub mod env_images;
 pub(crate) mod environment;
@@ -170,6 +171,7 @@ pub async fn run(
         source,
     })?;
     let progress = Arc::new(Progress::new(opts.output));
+    progress.set_total(plans.len());
     remove_leftovers(docker, &progress).await;
     let tracker = Tracker::new(docker);
     let ctx = job_context(docker, &tracker, spec, &opts, &progress);
@@ -234,7 +236,7 @@ pub async fn run(
     if let Some(e) = write_error {
         return Err(e);
     }
-    progress.summary(&lines, wall.elapsed());
+    progress.summary(&spec.name, &lines, wall.elapsed());
     Ok(result)
 }
 
@@ -471,6 +473,7 @@ fn job_line(outcome: &JobOutcome, took: Duration) -> JobLine {
         }),
         duration: took,
         why: first_failure.or_else(|| outcome.detail.clone()),
+        failures: outcome.failures.clone(),
     }
 }
 
