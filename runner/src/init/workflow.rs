@@ -416,3 +416,80 @@ fn run_steps(job: &Node, rename: &dyn Fn(&str) -> String, d: &mut Draft) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draft(text: &str) -> Draft {
+        translate(
+            &[Workflow {
+                path: "ci.yml",
+                text,
+            }],
+            "p",
+        )
+        .expect(text)
+    }
+
+    #[test]
+    fn setup_python_axis_becomes_python_and_os_keeps_linux() {
+        let d = draft(
+            "jobs:\n  t:\n    runs-on: ${{ matrix.os }}\n    strategy:\n      matrix:\n        os: [ubuntu-22.04, windows-latest]\n        py: ['3.9', pypy-3.10]\n        exclude: [{os: windows-latest, py: '3.9'}]\n    steps:\n      - uses: actions/setup-python@v5\n        with: {python-version: '${{ matrix.py }}'}\n      - run: pytest -k ${{ matrix.py }}\n",
+        );
+        assert_eq!(d.axes["python"], ["3.9", "pypy3"]);
+        assert_eq!(d.axes["os"], ["ubuntu-22.04"]);
+        assert!(d.exclude.is_empty());
+        assert_eq!(d.test.as_deref(), Some("pytest -k {{matrix.python}}"));
+        assert!(d.fail_fast, "GitHub fails fast unless told not to");
+        assert!(
+            d.notes.iter().any(|n| n.contains("windows-latest")),
+            "{:?}",
+            d.notes
+        );
+    }
+
+    #[test]
+    fn services_map_to_the_catalog_and_follow_a_database_axis() {
+        let d = draft(
+            "jobs:\n  t:\n    strategy:\n      fail-fast: false\n      matrix: {db: [sqlite, postgres]}\n    services:\n      postgres: {image: 'postgres:16'}\n      redis: {image: 'redis:7'}\n      cache: {image: 'memcached:1.6', ports: ['11211:11211']}\n      other: {image: 'example/thing:1'}\n    steps:\n      - run: python -m pytest\n",
+        );
+        let names: Vec<(&str, &str)> = d
+            .services
+            .iter()
+            .map(|(k, s)| (k.as_str(), s.image.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("postgres", "postgres"),
+                ("redis", "redis"),
+                ("cache", "memcached:1.6")
+            ]
+        );
+        assert_eq!(
+            d.services["postgres"].when,
+            Some(Entry::from([("db".to_string(), "postgres".to_string())]))
+        );
+        assert_eq!(d.services["redis"].when, None);
+        assert_eq!(d.services["cache"].port, Some(11211));
+        assert!(!d.fail_fast);
+        assert!(
+            d.notes.iter().any(|n| n.contains("`other`")),
+            "{:?}",
+            d.notes
+        );
+    }
+
+    #[test]
+    fn tox_in_a_workflow_is_reported_not_translated() {
+        let d = draft("jobs:\n  t:\n    steps:\n      - run: |\n          pip install tox\n          tox -e py\n");
+        assert_eq!(d.test, None);
+        assert_eq!(d.axes["python"], ["3.11"]);
+        assert!(
+            d.notes.iter().any(|n| n.contains("tox is not translated")),
+            "{:?}",
+            d.notes
+        );
+    }
+}

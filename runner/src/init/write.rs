@@ -24,7 +24,7 @@ pub fn matrix_file(draft: &Draft) -> String {
     out.push_str("matrix:\n");
     for (axis, values) in &draft.axes {
         let list: Vec<String> = values.iter().map(|v| q(v)).collect();
-        let _ = writeln!(out, "  {}: [{}]", q(axis), list.join(", "));
+        let _ = writeln!(out, "  {}: [{}]", key(axis), list.join(", "));
     }
     entries(&mut out, "  ", "exclude", &draft.exclude);
     entries(&mut out, "  ", "include", &draft.include);
@@ -41,13 +41,13 @@ pub fn matrix_file(draft: &Draft) -> String {
             if !s.env.is_empty() {
                 parts.push(format!("env: {}", flow(&s.env)));
             }
-            let _ = writeln!(out, "  {}: {{{}}}", q(name), parts.join(", "));
+            let _ = writeln!(out, "  {}: {{{}}}", key(name), parts.join(", "));
         }
     }
     if !draft.env.is_empty() {
         out.push_str("env:\n");
         for (k, v) in &draft.env {
-            let _ = writeln!(out, "  {}: {}", q(k), q(v));
+            let _ = writeln!(out, "  {}: {}", key(k), q(v));
         }
     }
     if !draft.install.is_empty() {
@@ -92,9 +92,26 @@ fn entries(out: &mut String, indent: &str, key: &str, list: &[Entry]) {
 fn flow(entry: &Entry) -> String {
     let parts: Vec<String> = entry
         .iter()
-        .map(|(k, v)| format!("{}: {}", q(k), q(v)))
+        .map(|(k, v)| format!("{}: {}", key(k), q(v)))
         .collect();
     format!("{{{}}}", parts.join(", "))
+}
+
+/// A mapping key: plain when it is a plain name (`python`, `DJANGO_SETTINGS`), else
+/// quoted.
+fn key(s: &str) -> String {
+    let plain = s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && !matches!(
+            s.to_ascii_lowercase().as_str(),
+            "true" | "false" | "null" | "yes" | "no" | "on" | "off"
+        );
+    if plain {
+        s.to_string()
+    } else {
+        q(s)
+    }
 }
 
 /// A YAML double-quoted scalar: JSON's string syntax is a subset of it.
