@@ -181,6 +181,15 @@ mod tests {
         }
     }
 
+    /// Python, services, agents that answered, live agents, the reason wanted.
+    type Case<'a> = (
+        &'a str,
+        Vec<String>,
+        Vec<String>,
+        &'a [(String, Capabilities)],
+        Option<&'a str>,
+    );
+
     #[test]
     fn the_reason_names_what_no_live_agent_offers() {
         let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
@@ -188,7 +197,7 @@ mod tests {
             ("a".to_string(), caps(&["3.11", "3.13"], &["redis"])),
             ("b".to_string(), caps(&["3.11"], &["postgres"])),
         ];
-        let cases: [(&str, Vec<String>, Vec<String>, &[(String, Capabilities)], Option<&str>); 8] = [
+        let cases: [Case; 8] = [
             ("3.11", s(&[]), s(&[]), &two, None),
             ("3.11", s(&[]), s(&["a"]), &two, None),
             ("3.9", s(&[]), s(&[]), &two, Some("no agent offers python 3.9; 2 agents online")),
