@@ -44,6 +44,9 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("a_key_registers_as_one_agent", |u| {
         Box::pin(a_key_registers_as_one_agent(u))
     }),
+    ("one_key_registering_at_once_is_one_agent", |u| {
+        Box::pin(one_key_registering_at_once_is_one_agent(u))
+    }),
 ];
 
 #[tokio::test]
@@ -385,6 +388,33 @@ async fn a_key_registers_as_one_agent(url: String) {
             .is_none(),
         "the old token no longer works"
     );
+}
+
+async fn one_key_registering_at_once_is_one_agent(url: String) {
+    use ponyswarm::store::swarm::AgentRow;
+    let store = Store::open(&url).await.expect("opens");
+    // The unique index on the key, not a look-up before the insert, keeps it one row.
+    let registrations = (0..8).map(|i| {
+        let store = store.clone();
+        let row = AgentRow {
+            id: format!("a{i}"),
+            name: format!("try-{i}"),
+            public_key: "k".into(),
+            token_hash: format!("t{i}"),
+            capabilities: "{}".into(),
+            registered: "2026-11-30T00:00:00Z".into(),
+            operator: None,
+        };
+        tokio::spawn(async move { store.swarm_register_agent(&row).await.expect("registers") })
+    });
+    let mut ids = Vec::new();
+    for r in registrations {
+        ids.push(r.await.expect("the task"));
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "one id for one key: {ids:?}");
+    let known = (0..8).filter(|i| ids.contains(&format!("a{i}"))).count();
+    assert_eq!(known, 1);
 }
 
 async fn mistakes_are_errors(url: String) {

@@ -6,7 +6,8 @@
 //! - the coordinator killed and restarted mid-run: nothing is lost;
 //! - a forged job spec is refused (and a coordinator presenting another key than the
 //!   pinned one is never worked for);
-//! - a forged result is rejected, and a dishonest agent is outvoted by a quorum of 2.
+//! - a forged result is rejected, and a dishonest agent is outvoted by a quorum of 2;
+//! - a cancelled run stops its running jobs on the agents.
 //!
 //! The forged spec comes from a small fake coordinator started here; the dishonest
 //! agent is this test speaking the API with its own registered key.
@@ -397,4 +398,86 @@ mod fake {
         s.seen.lock().expect("seen").push("source".into());
         StatusCode::NOT_FOUND
     }
+}
+
+/// The agent's containers (by the `io.ponyswarm.pid` label every container carries).
+fn containers_of(pid: u32) -> Vec<String> {
+    let out = std::process::Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=io.ponyswarm.pid={pid}"),
+        ])
+        .output()
+        .expect("runs docker ps");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn a_cancelled_run_stops_its_running_jobs_on_the_agents() {
+    let _one = serial();
+    images(&["3.11"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Short leases: heartbeats (a third of a lease) bring the cancel within a second.
+    let config = coordinator_toml(dir.path(), 3, "sleepy", 1);
+    let coordinator = Coordinator::start(dir.path(), &config);
+    let mut agent = coordinator.agent("agent", &agent_ini(dir.path(), "agent", "3.11", "", ""));
+    agent.id();
+    let run = coordinator.submit(&fixture("sleepy").join("ponyswarm.yaml"), "sleepy");
+    let claimed = agent
+        .proc
+        .wait_line("claimed lease ", Duration::from_secs(60));
+    let lease = claimed["claimed lease ".len()..]
+        .split(':')
+        .next()
+        .expect("a lease")
+        .to_string();
+    let pid = agent.proc.pid();
+    // The job's container runs (its test sleeps for ten minutes).
+    let end = std::time::Instant::now() + RUN_TIMEOUT;
+    while containers_of(pid).is_empty() {
+        assert!(
+            std::time::Instant::now() < end,
+            "the job never started a container\n{}",
+            agent.proc.transcript()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let out = std::process::Command::new(BIN)
+        .args(["cancel", &run, "--coordinator", &coordinator.url])
+        .args(["--token", SUBMIT_TOKEN])
+        .output()
+        .expect("runs ponyswarm cancel");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let told = agent
+        .proc
+        .wait_line(&format!("lease {lease}:"), Duration::from_secs(30));
+    assert!(
+        told.ends_with("the coordinator cancelled the job"),
+        "{told}"
+    );
+    agent.proc.wait_line(
+        &format!("lease {lease} cancelled: not reporting"),
+        Duration::from_secs(60),
+    );
+    assert_eq!(
+        containers_of(pid),
+        Vec::<String>::new(),
+        "the job's containers are gone\n{}",
+        agent.proc.transcript()
+    );
+    let state = coordinator.run_state(&run).expect("the run");
+    assert_eq!(state.state, "cancelled");
+    assert_eq!(state.jobs[0].state, "cancelled");
+    assert!(state.jobs[0].agents.is_empty(), "the agent posted nothing");
 }

@@ -7,7 +7,7 @@ use ponyswarm::outcome::Status;
 use ponyswarm::swarm::sign::Keypair;
 use std::path::Path;
 use swarm_coordinator_support::{
-    project, write_config, Agent, Coordinator, AGENT_TOKEN, OTHER_AGENT_TOKENS,
+    project, write_config, Agent, Coordinator, AGENT_TOKEN, OTHER_AGENT_TOKENS, SUBMIT_TOKEN,
 };
 
 const TRUSTED: &str = "[[project]]\nname = \"pony\"\n";
@@ -420,7 +420,8 @@ async fn agents_that_cannot_agree_are_shown_as_disagreed_or_flaky() {
         [
             (Status::Passed, &[]),
             (Status::InstallFailed, &[]),
-            (Status::Error, &[]),
+            // Not `error`: an error is retried elsewhere and never votes.
+            (Status::Timeout, &[]),
         ],
         [
             (Status::Passed, &[]),
@@ -618,4 +619,152 @@ async fn two_coordinators_on_one_postgres_hand_each_job_out_once() {
     claimed.dedup();
     assert_eq!(all, claimed.len(), "a job was handed out twice");
     assert_eq!(claimed.len(), 16, "every job was handed out");
+}
+
+#[tokio::test]
+async fn a_cancelled_run_cancels_queued_jobs_at_once_and_running_ones_at_their_heartbeat() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = start(dir.path(), 60, TRUSTED);
+    let tree = project(dir.path(), "pony", &["3.11", "3.13"], None);
+    let run = c.submit_ok(&tree, "pony").await;
+    let a = Agent::register(&c.url, "a", &["3.11"], &[]).await;
+    let got = a.claim(0).await.expect("a holds the 3.11 job");
+
+    assert_eq!(c.cancel(&run.run_id, "not-a-token").await.0, 401);
+    assert_eq!(c.cancel("no-such-run", SUBMIT_TOKEN).await.0, 404);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ponyswarm"))
+        .args(["cancel", &run.run_id, "--coordinator", &c.url])
+        .env("PONYSWARM_SUBMIT_TOKEN", SUBMIT_TOKEN)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("1 queued jobs, 1 running"), "{stdout}");
+
+    let state = c.run_state(&run.run_id).await;
+    assert_eq!(state.state, "cancelled");
+    let states: Vec<&str> = state.jobs.iter().map(|j| j.state.as_str()).collect();
+    assert_eq!(states, ["cancelled", "cancelled"]);
+    let (code, beat) = a.heartbeat_answer(&got.claim.lease).await;
+    assert_eq!(
+        (code, beat["cancel"].as_bool()),
+        (200, Some(true)),
+        "{beat}"
+    );
+    let ack = a.report(&got, Status::Passed, &[]).await;
+    assert!(!ack.counted, "a result after the cancel does not count");
+    assert_eq!(
+        c.run_state(&run.run_id).await.jobs[0].status.as_deref(),
+        Some("cancelled")
+    );
+    let b = Agent::register(&c.url, "b", &["3.11", "3.13"], &[]).await;
+    assert!(
+        b.claim(0).await.is_none(),
+        "nothing of the run is handed out"
+    );
+    let (code, again) = c.cancel(&run.run_id, SUBMIT_TOKEN).await;
+    assert_eq!(code, 200, "{again}");
+    assert!(again.contains(r#""queued":0"#), "{again}");
+    let report = c.page(&format!("/runs/{}/report/", run.run_id)).await;
+    assert!(report.contains("cancelled"), "the run has its report");
+}
+
+#[tokio::test]
+async fn an_error_result_is_retried_on_another_agent_until_the_retries_are_spent() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = start(dir.path(), 60, &format!("error_retries = 1\n{TRUSTED}"));
+    let tree = project(dir.path(), "pony", &["3.11", "3.13"], None);
+    let run = c.submit_ok(&tree, "pony").await;
+    let a = Agent::register(&c.url, "a", &["3.11", "3.13"], &[]).await;
+    let b = Agent::register(&c.url, "b", &["3.11", "3.13"], &[]).await;
+
+    let first = a.claim(0).await.expect("a gets the first job");
+    let ack = a.report(&first, Status::Error, &[]).await;
+    assert!(!ack.counted, "an error is retried: {ack:?}");
+    assert_eq!(c.run_state(&run.run_id).await.jobs[0].state, "queued");
+    let second = a.claim(0).await.expect("a gets the other job");
+    assert_ne!(
+        second.spec.job_id, first.spec.job_id,
+        "not the one it erred on"
+    );
+    assert!(!a.report(&second, Status::Error, &[]).await.counted);
+
+    let retry = b.claim(0).await.expect("b gets the first job again");
+    assert_eq!(retry.spec.job_id, first.spec.job_id);
+    assert!(b.report(&retry, Status::Passed, &[]).await.counted);
+    let retry = b.claim(0).await.expect("b gets the second job again");
+    assert_eq!(retry.spec.job_id, second.spec.job_id);
+    let ack = b.report(&retry, Status::Error, &[]).await;
+    assert!(
+        ack.counted,
+        "the second error spends the one retry: {ack:?}"
+    );
+
+    let state = c.run_state(&run.run_id).await;
+    assert_eq!(state.state, "finished");
+    let statuses: Vec<Option<&str>> = state.jobs.iter().map(|j| j.status.as_deref()).collect();
+    assert_eq!(statuses, [Some("passed"), Some("error")]);
+}
+
+#[tokio::test]
+async fn a_job_no_live_agent_can_take_says_why_and_ends_unschedulable() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = start(
+        dir.path(),
+        60,
+        &format!("unschedulable_after = \"3s\"\n{TRUSTED}"),
+    );
+    let tree = project(dir.path(), "pony", &["3.9", "3.11"], None);
+    let run = c.submit_ok(&tree, "pony").await;
+    let a = Agent::register(&c.url, "a", &["3.11"], &[]).await;
+    let got = a.claim(0).await.expect("the 3.11 job fits");
+    assert_eq!(got.spec.python, "3.11");
+
+    let why = "no agent offers python 3.9; 1 agent online";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let page = loop {
+        let page = c.page(&format!("/runs/{}", run.run_id)).await;
+        if page.contains(why) || std::time::Instant::now() > deadline {
+            break page;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(page.contains(why), "the run page says why: {page}");
+    let state = c.run_state(&run.run_id).await;
+    assert_eq!(state.jobs[0].waiting.as_deref(), Some(why), "and the API");
+    assert_eq!(state.jobs[1].waiting, None, "the 3.11 job is held");
+
+    assert!(a.report(&got, Status::Passed, &[]).await.counted);
+    let state = loop {
+        let state = c.run_state(&run.run_id).await;
+        if state.state == "finished" || std::time::Instant::now() > deadline {
+            break state;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(state.state, "finished", "{state:?}");
+    assert_eq!(state.jobs[0].state, "unschedulable");
+    assert_eq!(state.jobs[0].waiting.as_deref(), Some(why));
+    assert_eq!(state.jobs[1].status.as_deref(), Some("passed"));
+}
+
+#[tokio::test]
+async fn shutting_down_answers_a_waiting_long_poll_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = start(dir.path(), 60, TRUSTED);
+    let a = Agent::register(&c.url, "a", &["3.11"], &[]).await;
+    let waiting = tokio::spawn(async move { a.claim(60).await.is_none() });
+    // Long enough for the claim to be waiting in its long poll.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    c.terminate();
+    let answered = tokio::time::timeout(std::time::Duration::from_secs(30), waiting)
+        .await
+        .expect("the claim is answered well before its 60 s long poll ends")
+        .expect("the claim task");
+    assert!(answered, "answered with no job");
+    assert!(c.wait().success(), "the coordinator exits cleanly");
 }

@@ -133,6 +133,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Send a matrix and its source tree to a coordinator as a new run.
     Submit(serve::SubmitArgs),
+    /// Cancel a run on a coordinator: queued jobs at once, running ones on their agents.
+    Cancel(serve::CancelArgs),
     /// A volunteer: run a coordinator's jobs on this machine.
     Agent(agent::AgentArgs),
     /// Test releases from PyPI (or another index).
@@ -180,14 +182,16 @@ pub fn main() -> ExitCode {
             stdout,
             force,
         } => init::init(&dir, from.as_deref(), stdout, force),
-        Command::Report { .. } | Command::Runs { .. } | Command::Serve(_) | Command::Submit(_) => {
-            match tokio::runtime::Runtime::new() {
-                Ok(rt) => rt.block_on(store_command(cli.command)),
-                Err(e) => Err(CliError::Infra(format!(
-                    "cannot start the async runtime: {e}"
-                ))),
-            }
-        }
+        Command::Report { .. }
+        | Command::Runs { .. }
+        | Command::Serve(_)
+        | Command::Submit(_)
+        | Command::Cancel(_) => match tokio::runtime::Runtime::new() {
+            Ok(rt) => rt.block_on(store_command(cli.command)),
+            Err(e) => Err(CliError::Infra(format!(
+                "cannot start the async runtime: {e}"
+            ))),
+        },
         command => match tokio::runtime::Runtime::new() {
             Ok(rt) => rt.block_on(docker_command(command, &cli.docker)),
             Err(e) => Err(CliError::Infra(format!(
@@ -234,7 +238,8 @@ async fn store_command(command: Command) -> Result<ExitCode, CliError> {
         } => report::runs(limit, json, database.as_deref()).await,
         Command::Serve(args) => serve::serve(args).await,
         Command::Submit(args) => serve::submit(args).await,
-        _ => unreachable!("only report, runs, serve and submit need no Docker"),
+        Command::Cancel(args) => serve::cancel(args).await,
+        _ => unreachable!("only report, runs, serve, submit and cancel need no Docker"),
     }
 }
 
@@ -249,8 +254,9 @@ async fn docker_command(
         | Command::Report { .. }
         | Command::Runs { .. }
         | Command::Serve(_)
-        | Command::Submit(_) => {
-            unreachable!("plan, report, runs, serve and submit need no Docker")
+        | Command::Submit(_)
+        | Command::Cancel(_) => {
+            unreachable!("plan, report, runs, serve, submit and cancel need no Docker")
         }
         Command::Agent(args) => agent::agent(args, docker).await,
         Command::Pypi(command) => pypi::pypi(command, docker).await,

@@ -1,5 +1,5 @@
-//! `ponyswarm serve`: the coordinator, and `ponyswarm submit`: a run for it (the
-//! client is [`ponyswarm::swarm::submit`]).
+//! `ponyswarm serve`: the coordinator, `ponyswarm submit`: a run for it, and
+//! `ponyswarm cancel`: stopping one (the client is [`ponyswarm::swarm::submit`]).
 
 use super::CliError;
 use ponyswarm::store::Store;
@@ -51,6 +51,7 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
     let coordinator = Coordinator::new(config, store.clone(), format!("http://{addr}"))
         .map_err(CliError::Infra)?;
     let key = coordinator.key.public_hex();
+    let stopping = coordinator.stopping.clone();
     let app = Arc::new(coordinator).router();
     // Tests and scripts wait for exactly this line, then the key agents may pin
     // (`coordinator_key` in agent.ini).
@@ -60,7 +61,11 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
     let _ = writeln!(out, "coordinator key {key}");
     let _ = out.flush();
     axum::serve(listener, app)
-        .with_graceful_shutdown(super::stop_signal())
+        .with_graceful_shutdown(async move {
+            super::stop_signal().await;
+            // Claims waiting in a long poll answer now, so the server need not wait them out.
+            stopping.cancel();
+        })
         .await
         .map_err(|e| CliError::Infra(format!("the server failed: {e}")))?;
     store.close().await;
@@ -112,5 +117,48 @@ pub async fn submit(args: SubmitArgs) -> Result<ExitCode, CliError> {
         "run {} ({} jobs): {}",
         submitted.run_id, submitted.jobs, submitted.url
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ponyswarm cancel`.
+#[derive(Debug, clap::Args)]
+pub struct CancelArgs {
+    /// The run's id (as `ponyswarm submit` printed it).
+    pub run: String,
+    /// The coordinator's URL.
+    #[arg(long, value_name = "URL")]
+    pub coordinator: String,
+    /// A submit token the coordinator accepts.
+    #[arg(
+        long,
+        env = "PONYSWARM_SUBMIT_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub token: String,
+}
+
+/// Cancels a run on the coordinator; prints what was cancelled.
+pub async fn cancel(args: CancelArgs) -> Result<ExitCode, CliError> {
+    let done = submit::cancel(&args.coordinator, &args.token, &args.run)
+        .await
+        .map_err(|e| {
+            if e.is_bad_input() {
+                CliError::BadInput(e.to_string())
+            } else {
+                CliError::Infra(e.to_string())
+            }
+        })?;
+    if done.state == "cancelled" && done.queued + done.running > 0 {
+        println!(
+            "run {} cancelled: {} queued jobs, {} running (their agents stop them)",
+            done.run_id, done.queued, done.running
+        );
+    } else {
+        println!(
+            "run {} was already {}: nothing to cancel",
+            done.run_id, done.state
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

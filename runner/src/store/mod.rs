@@ -19,6 +19,7 @@ mod owner;
 mod pypi;
 mod read;
 pub mod swarm;
+pub mod swarm_lifecycle;
 mod url;
 mod write;
 

@@ -26,16 +26,22 @@ pub enum SwarmJobState {
     Disagreed,
     /// Its results vary in a way that says the tests are flaky.
     Flaky,
+    /// Its run was cancelled before it was decided.
+    Cancelled,
+    /// No live agent could take it for the coordinator's `unschedulable_after`.
+    Unschedulable,
 }
 
 impl SwarmJobState {
     /// Every state, in the order a job goes through them.
-    pub const ALL: [SwarmJobState; 5] = [
+    pub const ALL: [SwarmJobState; 7] = [
         SwarmJobState::Queued,
         SwarmJobState::Leased,
         SwarmJobState::Done,
         SwarmJobState::Disagreed,
         SwarmJobState::Flaky,
+        SwarmJobState::Cancelled,
+        SwarmJobState::Unschedulable,
     ];
 
     /// The text in the `swarm_jobs.state` column, the API and the pages.
@@ -46,6 +52,8 @@ impl SwarmJobState {
             SwarmJobState::Done => "done",
             SwarmJobState::Disagreed => "disagreed",
             SwarmJobState::Flaky => "flaky",
+            SwarmJobState::Cancelled => "cancelled",
+            SwarmJobState::Unschedulable => "unschedulable",
         }
     }
 
@@ -57,7 +65,8 @@ impl SwarmJobState {
             .ok_or_else(|| CodecError::State(text.to_string()))
     }
 
-    /// Whether the job is decided (done, disagreed or flaky): no agent runs it again.
+    /// Whether the job is decided (done, disagreed, flaky, cancelled or unschedulable):
+    /// no agent runs it again.
     pub fn is_decided(self) -> bool {
         !matches!(self, SwarmJobState::Queued | SwarmJobState::Leased)
     }
@@ -72,6 +81,8 @@ pub enum SwarmRunState {
     Running,
     /// Every job is decided.
     Finished,
+    /// Cancelled: its undecided jobs were cancelled, and it is over.
+    Cancelled,
 }
 
 impl SwarmRunState {
@@ -80,15 +91,20 @@ impl SwarmRunState {
         match self {
             SwarmRunState::Running => "running",
             SwarmRunState::Finished => "finished",
+            SwarmRunState::Cancelled => "cancelled",
         }
     }
 
     /// Reads the column's text.
     pub fn parse(text: &str) -> Result<SwarmRunState, CodecError> {
-        [SwarmRunState::Running, SwarmRunState::Finished]
-            .into_iter()
-            .find(|s| s.as_str() == text)
-            .ok_or_else(|| CodecError::State(text.to_string()))
+        [
+            SwarmRunState::Running,
+            SwarmRunState::Finished,
+            SwarmRunState::Cancelled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+        .ok_or_else(|| CodecError::State(text.to_string()))
     }
 }
 
@@ -224,51 +240,27 @@ impl Store {
     /// that key already has (its name, capabilities, token and operator are updated, and
     /// the old token stops working).
     pub async fn swarm_register_agent(&self, agent: &AgentRow) -> Result<String, StoreError> {
-        let mut tx = self.pool.begin().await?;
         // A key already registered is the same agent (restarted, or moved): it keeps its
-        // id, so it can neither answer a job twice nor count twice towards a quorum.
-        let existing: Option<String> = sqlx::query(
-            "SELECT id FROM swarm_agents WHERE public_key = $1 ORDER BY registered, id LIMIT 1",
+        // id, so it can neither answer a job twice nor count twice towards a quorum. One
+        // statement over the unique index on the key, so two registrations of one key
+        // at once still make one row.
+        let row = sqlx::query(
+            "INSERT INTO swarm_agents (id, name, public_key, token_hash, capabilities, \
+             registered, operator) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (public_key) DO UPDATE SET name = excluded.name, \
+             token_hash = excluded.token_hash, capabilities = excluded.capabilities, \
+             operator = excluded.operator RETURNING id",
         )
+        .bind(&agent.id)
+        .bind(&agent.name)
         .bind(&agent.public_key)
-        .fetch_optional(&mut *tx)
-        .await?
-        .map(|r| r.try_get("id"))
-        .transpose()?;
-        let id = match existing {
-            Some(id) => {
-                sqlx::query(
-                    "UPDATE swarm_agents SET name = $1, token_hash = $2, capabilities = $3, \
-                     operator = $4 WHERE id = $5",
-                )
-                .bind(&agent.name)
-                .bind(&agent.token_hash)
-                .bind(&agent.capabilities)
-                .bind(&agent.operator)
-                .bind(&id)
-                .execute(&mut *tx)
-                .await?;
-                id
-            }
-            None => {
-                sqlx::query(
-                    "INSERT INTO swarm_agents (id, name, public_key, token_hash, capabilities, \
-                     registered, operator) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(&agent.id)
-                .bind(&agent.name)
-                .bind(&agent.public_key)
-                .bind(&agent.token_hash)
-                .bind(&agent.capabilities)
-                .bind(&agent.registered)
-                .bind(&agent.operator)
-                .execute(&mut *tx)
-                .await?;
-                agent.id.clone()
-            }
-        };
-        tx.commit().await?;
-        Ok(id)
+        .bind(&agent.token_hash)
+        .bind(&agent.capabilities)
+        .bind(&agent.registered)
+        .bind(&agent.operator)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("id")?)
     }
 
     /// The agent whose token hashes to `token_hash`.
@@ -759,6 +751,8 @@ mod tests {
             (SwarmJobState::Done, "done", true),
             (SwarmJobState::Disagreed, "disagreed", true),
             (SwarmJobState::Flaky, "flaky", true),
+            (SwarmJobState::Cancelled, "cancelled", true),
+            (SwarmJobState::Unschedulable, "unschedulable", true),
         ];
         for (state, text, decided) in jobs {
             assert_eq!(state.as_str(), text);
@@ -769,6 +763,7 @@ mod tests {
         for (state, text) in [
             (SwarmRunState::Running, "running"),
             (SwarmRunState::Finished, "finished"),
+            (SwarmRunState::Cancelled, "cancelled"),
         ] {
             assert_eq!(state.as_str(), text);
             assert_eq!(SwarmRunState::parse(text), Ok(state));

@@ -17,6 +17,7 @@
 //! | GET    | /api/v1/runs/{run}/source          | → the run's source, tar.gz             |
 //! | POST   | /api/v1/runs?project=P&matrix=PATH&commit=SHA | tar.gz of the source → [`Submitted`] (Bearer: a submit token; `commit` optional) |
 //! | GET    | /api/v1/runs/{run}                 | → [`RunState`]                         |
+//! | POST   | /api/v1/runs/{run}/cancel          | → [`Cancelled`] (Bearer: a submit token); 404 for an unknown run |
 //! | POST   | /hooks/github                      | GitHub's push / pull_request webhook   |
 
 use crate::outcome::JobOutcome;
@@ -177,10 +178,26 @@ pub struct RunState {
     pub run_id: String,
     /// The project.
     pub project: String,
-    /// `queued`, `running`, `finished`.
+    /// `queued`, `running`, `finished`, `cancelled`.
     pub state: String,
     /// Its jobs.
     pub jobs: Vec<JobState>,
+}
+
+/// The answer to `POST /api/v1/runs/{run}/cancel`. Queued jobs are cancelled at once;
+/// running ones are told on their agent's next heartbeat, and whatever those agents
+/// post afterwards does not count.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Cancelled {
+    /// The run.
+    pub run_id: String,
+    /// The run's state now: `cancelled`, or `finished` when it was over already (then
+    /// nothing changed).
+    pub state: String,
+    /// Queued jobs cancelled.
+    pub queued: u64,
+    /// Running jobs whose agents are told to stop.
+    pub running: u64,
 }
 
 /// One job of [`RunState`].
@@ -190,12 +207,16 @@ pub struct JobState {
     pub job_id: String,
     /// Its name.
     pub name: String,
-    /// `queued`, `leased`, `done`, `disagreed`, `flaky`.
+    /// `queued`, `leased`, `done`, `disagreed`, `flaky`, `cancelled`, `unschedulable`.
     pub state: String,
     /// The counted status, once counted (`passed`, `failed`…).
     pub status: Option<String>,
     /// The agents whose results were received.
     pub agents: Vec<String>,
+    /// Why no live agent takes it, while it waits so (and why it ended
+    /// `unschedulable`): "no agent offers python 3.9; 2 agents online".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
 }
 
 /// A payload and its signature: `payload` is the exact JSON text that was signed,

@@ -1,8 +1,9 @@
 //! The client side of `POST /api/v1/runs` (`ponyswarm submit`): find the tree that
 //! holds a matrix file and its `source:`, pack it, and send it to a coordinator as a
-//! new run of a project.
+//! new run of a project; and `POST /api/v1/runs/{run}/cancel` (`ponyswarm cancel`),
+//! which the same tokens may call.
 
-use super::api::{Submitted, PREFIX};
+use super::api::{Cancelled, Submitted, PREFIX};
 use super::coordinator::tarball::{self, TarballError};
 use crate::matrix::{self, SpecError};
 use std::path::{Path, PathBuf};
@@ -61,8 +62,8 @@ pub enum SubmitError {
         /// Its `error`, else its body.
         message: String,
     },
-    /// The coordinator answered something other than a run.
-    #[error("{url} answered something else than a run: {reason}")]
+    /// The coordinator answered something other than the API's answer.
+    #[error("{url} answered something else than the API's answer: {reason}")]
     BadAnswer {
         /// The runs endpoint.
         url: String,
@@ -113,6 +114,40 @@ pub async fn submit(s: &Submission<'_>) -> Result<Submitted, SubmitError> {
         .send()
         .await
         .map_err(|e| SubmitError::Unreachable(format!("cannot reach {base}: {e}")))?;
+    answer(base, response).await
+}
+
+/// Cancels run `run` on `coordinator` with submit token `token`.
+pub async fn cancel(coordinator: &str, token: &str, run: &str) -> Result<Cancelled, SubmitError> {
+    let client = crate::http::client(&Default::default())
+        .map_err(|e| SubmitError::Unreachable(e.to_string()))?;
+    let mut url = url::Url::parse(coordinator).map_err(|e| SubmitError::BadUrl {
+        url: coordinator.to_string(),
+        reason: e.to_string(),
+    })?;
+    // As path segments, so a run id can never reach another path.
+    url.path_segments_mut()
+        .map_err(|()| SubmitError::BadUrl {
+            url: coordinator.to_string(),
+            reason: "cannot be a base URL".into(),
+        })?
+        .pop_if_empty()
+        .extend(["api", "v1", "runs", run, "cancel"]);
+    let shown = url.to_string();
+    let response = client
+        .post(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(|e| SubmitError::Unreachable(format!("cannot reach {shown}: {e}")))?;
+    answer(shown, response).await
+}
+
+/// The coordinator's answer as `T`, or why not.
+async fn answer<T: serde::de::DeserializeOwned>(
+    url: String,
+    response: reqwest::Response,
+) -> Result<T, SubmitError> {
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
     if !status.is_success() {
@@ -121,13 +156,13 @@ pub async fn submit(s: &Submission<'_>) -> Result<Submitted, SubmitError> {
             .and_then(|v| v["error"].as_str().map(String::from))
             .unwrap_or(text);
         return Err(SubmitError::Refused {
-            url: base,
+            url,
             status,
             message,
         });
     }
     serde_json::from_str(&text).map_err(|e| SubmitError::BadAnswer {
-        url: base,
+        url,
         reason: e.to_string(),
     })
 }

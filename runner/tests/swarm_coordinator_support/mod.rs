@@ -96,6 +96,32 @@ impl Coordinator {
         }
     }
 
+    /// Sends SIGTERM (as `docker stop` or systemd would), without waiting.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("runs kill");
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// Waits for the process to exit; its exit status.
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        self.child.wait().expect("waits for the coordinator")
+    }
+
+    /// `POST /api/v1/runs/{run}/cancel` with `token`: status code and body.
+    pub async fn cancel(&self, run: &str, token: &str) -> (u16, String) {
+        let r = self
+            .client()
+            .post(format!("{}/api/v1/runs/{run}/cancel", self.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("cancels");
+        (r.status().as_u16(), r.text().await.unwrap_or_default())
+    }
+
     /// Kills the process (as a crash would) and waits for it.
     pub fn kill(mut self) {
         let _ = self.child.kill();
@@ -298,6 +324,20 @@ impl Agent {
             .await
             .expect("json");
         info["coordinator_key"].as_str().expect("a key").to_string()
+    }
+
+    /// `POST /leases/{lease}/heartbeat`: the status code and the answer's JSON.
+    pub async fn heartbeat_answer(&self, lease: &str) -> (u16, serde_json::Value) {
+        let r = self
+            .client
+            .post(format!("{}/api/v1/leases/{lease}/heartbeat", self.url))
+            .bearer_auth(&self.token)
+            .json(&serde_json::json!({"phase": "test"}))
+            .send()
+            .await
+            .expect("heartbeats");
+        let code = r.status().as_u16();
+        (code, r.json().await.unwrap_or_default())
     }
 
     /// `POST /leases/{lease}/heartbeat`: the status code.

@@ -145,6 +145,11 @@ impl Proc {
         }
     }
 
+    /// Its process id (what the `io.ponyswarm.pid` label of its containers says).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends `signal` (`-TERM`, `-KILL`).
     pub fn signal(&self, signal: &str) {
         let _ = Command::new("kill")

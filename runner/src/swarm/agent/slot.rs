@@ -74,7 +74,7 @@ async fn handle(agent: &Agent, session: &Session, claim: Claim) {
     };
     println!("claimed lease {}: {}", claim.lease, spec.job_name);
     let job = agent.shutdown.abort.child_token();
-    let lost = Arc::new(AtomicBool::new(false));
+    let ended = Ended::default();
     let phase = PhaseCell::default();
     phase.set("download");
     let beat = tokio::spawn(heartbeats(
@@ -83,7 +83,7 @@ async fn handle(agent: &Agent, session: &Session, claim: Claim) {
         claim.clone(),
         phase.clone(),
         job.clone(),
-        lost.clone(),
+        ended.clone(),
     ));
     let outcome = match download(agent, session, &spec, &job).await {
         Ok(bytes) => agent.executor.run(&spec, bytes, job.clone(), &phase).await,
@@ -92,9 +92,15 @@ async fn handle(agent: &Agent, session: &Session, claim: Claim) {
     beat.abort();
     if agent.shutdown.abort.is_cancelled() {
         release(agent, session, &claim.lease, &spec.job_name).await;
-    } else if lost.load(Ordering::SeqCst) {
+    } else if ended.lost.load(Ordering::SeqCst) {
         println!(
             "lease {} lost: not reporting {} ({})",
+            claim.lease, spec.job_name, outcome.status
+        );
+    } else if ended.cancelled.load(Ordering::SeqCst) {
+        // The job is decided as cancelled: a result would not count, so none is sent.
+        println!(
+            "lease {} cancelled: not reporting {} ({})",
             claim.lease, spec.job_name, outcome.status
         );
     } else {
@@ -121,15 +127,24 @@ async fn download(
     }
 }
 
+/// Why a job ended early, as the heartbeats learnt it.
+#[derive(Debug, Clone, Default)]
+struct Ended {
+    /// The lease is lost (expired, or taken by another agent).
+    lost: Arc<AtomicBool>,
+    /// The coordinator cancelled the job (its run was cancelled).
+    cancelled: Arc<AtomicBool>,
+}
+
 /// Heartbeats `claim`'s lease every third of its length, with the job's phase. A lost
-/// lease or a cancel from the coordinator cancels the job.
+/// lease or a cancel from the coordinator cancels the job, and says which in `ended`.
 async fn heartbeats(
     client: super::client::Client,
     token: String,
     claim: Claim,
     phase: PhaseCell,
     job: CancellationToken,
-    lost: Arc<AtomicBool>,
+    ended: Ended,
 ) {
     let period = Duration::from_millis(claim.lease_seconds.max(1) * 1000 / 3)
         .max(Duration::from_millis(300));
@@ -141,12 +156,14 @@ async fn heartbeats(
         {
             Ok(state) if state.cancel => {
                 println!("lease {}: the coordinator cancelled the job", claim.lease);
+                ended.cancelled.store(true, Ordering::SeqCst);
                 job.cancel();
+                return;
             }
             Ok(_) => {}
             Err(ClientError::LeaseLost { .. }) => {
                 println!("lease {}: lost, cancelling the job", claim.lease);
-                lost.store(true, Ordering::SeqCst);
+                ended.lost.store(true, Ordering::SeqCst);
                 job.cancel();
                 return;
             }

@@ -58,6 +58,19 @@ pub struct Config {
     /// A lease without a heartbeat for this long expires.
     #[serde(default = "default_lease_seconds")]
     pub lease_seconds: u64,
+    /// A job no live agent can take (no agent offers its Python or services, or every
+    /// one that does has answered it already) waits this long, then ends
+    /// `unschedulable` so its run can finish: `"1h"`, `"90s"`, `"2m"`. Default 1 hour.
+    #[serde(
+        default = "default_unschedulable_after",
+        deserialize_with = "duration_text"
+    )]
+    pub unschedulable_after: std::time::Duration,
+    /// An `error` result (ponyswarm's or Docker's fault, not the project's) sends the
+    /// job back to the queue, for another agent, this many times; the next `error`
+    /// counts. Default 2; 0 makes the first `error` count.
+    #[serde(default = "default_error_retries")]
+    pub error_retries: u32,
     /// Tokens agents present to register. Each token is one operator: agents registered
     /// with the same token count once towards a quorum, so give each volunteer their own.
     #[serde(default)]
@@ -136,6 +149,23 @@ fn default_data_dir() -> PathBuf {
 fn default_lease_seconds() -> u64 {
     60
 }
+fn default_unschedulable_after() -> std::time::Duration {
+    std::time::Duration::from_secs(3600)
+}
+fn default_error_retries() -> u32 {
+    2
+}
+
+/// A duration written as text (`"1h"`, `"90s"`), as [`crate::time::parse_duration`] reads.
+fn duration_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<std::time::Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    crate::time::parse_duration(&text).ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "{text:?} is not a duration like 90s, 30m, 1h or 1d"
+        ))
+    })
+}
+
 fn default_matrix() -> String {
     "ponyswarm.yaml".into()
 }
@@ -304,6 +334,8 @@ mod tests {
         let text = r#"
 listen = "127.0.0.1:0"
 lease_seconds = 2
+unschedulable_after = "1m30s"
+error_retries = 0
 agent_tokens = ["a"]
 [[project]]
 name = "p"
@@ -312,6 +344,16 @@ quorum = 2
 "#;
         let c = Config::parse(Path::new("c.toml"), text).unwrap();
         assert_eq!(c.lease_seconds, 2);
+        assert_eq!(c.unschedulable_after, std::time::Duration::from_secs(90));
+        assert_eq!(c.error_retries, 0);
+        let defaults = Config::parse(Path::new("c.toml"), "").unwrap();
+        assert_eq!(
+            (
+                defaults.unschedulable_after.as_secs(),
+                defaults.error_retries
+            ),
+            (3600, 2)
+        );
         let p = c.project_for_repository("O/R").unwrap();
         assert_eq!(p.quorum, 2);
         assert_eq!(p.matrix, "ponyswarm.yaml");
@@ -384,6 +426,10 @@ installation_id = 34
                 "c.toml:5: unknown field `token`",
             ),
             ("github_api = \"not a url\"\n", "github_api \"not a url\""),
+            (
+                "unschedulable_after = \"soon\"\n",
+                "c.toml:1: \"soon\" is not a duration",
+            ),
         ];
         for (text, want) in cases {
             let e = Config::parse(Path::new("c.toml"), text)

@@ -6,7 +6,11 @@
 //! - [`enqueue`]: a source tarball and its matrix become a run with queued jobs (shared
 //!   by `ponyswarm submit` and the webhook); [`tarball`] packs and safely unpacks trees;
 //! - [`queue`]: claims (atomic, long-polled), heartbeats, releases;
-//! - [`results`]: signed results, quorum, recording, finishing runs;
+//! - [`results`]: signed results, quorum, `error`s retried elsewhere, recording,
+//!   finishing runs;
+//! - [`cancel`]: cancelling a run (queued jobs at once, running ones at their next
+//!   heartbeat);
+//! - [`stuck`]: jobs no live agent can take: why, and giving up on them;
 //! - [`routes`]: the HTTP API v1 (see [`crate::swarm::api`]);
 //! - [`webhook`]: GitHub's `push` and `pull_request` events;
 //! - [`pages`]: the run list, a run's jobs, and its HTML report;
@@ -16,6 +20,7 @@
 //! Everything lives in the store, so a restart loses nothing and several coordinators
 //! can share one PostgreSQL.
 
+pub mod cancel;
 pub mod config;
 pub(crate) mod enqueue;
 mod error;
@@ -25,6 +30,7 @@ mod pages;
 pub(crate) mod queue;
 pub(crate) mod results;
 mod routes;
+pub mod stuck;
 pub mod tarball;
 pub(crate) mod webhook;
 
@@ -33,10 +39,16 @@ pub use error::ApiError;
 
 use crate::store::{RunOwner, Store};
 use crate::swarm::sign::Keypair;
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// How stale an agent's `last_seen` may get before a call of it is written down again:
+/// far below [`stuck::live_window`], so liveness stays right without a write per call.
+const TOUCH_EVERY_MS: i64 = 5_000;
 
 /// The coordinator's state, shared by every request.
 #[derive(Debug)]
@@ -54,6 +66,11 @@ pub struct Coordinator {
     pub queued: Notify,
     /// Woken when a run may owe GitHub a commit status, so the poster looks at once.
     pub outbox: Notify,
+    /// Cancelled when the coordinator shuts down: waiting claims answer at once (empty)
+    /// and the background tasks stop.
+    pub stopping: CancellationToken,
+    /// When this coordinator last wrote each agent's `last_seen` (ms since 1970).
+    touched: Mutex<HashMap<String, i64>>,
     pages: pages::Pages,
 }
 
@@ -80,6 +97,8 @@ impl Coordinator {
             public_url,
             queued: Notify::new(),
             outbox: Notify::new(),
+            stopping: CancellationToken::new(),
+            touched: Mutex::new(HashMap::new()),
             pages: pages::Pages::new().map_err(|e| e.to_string())?,
         })
     }
@@ -89,11 +108,38 @@ impl Coordinator {
         self.config.data_dir.join("reports").join(run_id)
     }
 
+    /// Starts shutting down: claims waiting in a long poll answer at once (no job),
+    /// new ones answer at once, and the background tasks stop.
+    pub fn shut_down(&self) {
+        self.stopping.cancel();
+    }
+
+    /// Notes that `agent_id` called now, for [`stuck`]'s live agents; written at most
+    /// every few seconds per agent by this coordinator.
+    pub async fn seen(&self, agent_id: &str) -> Result<(), ApiError> {
+        let now = now_ms();
+        {
+            // Poisoned only if a holder panicked mid-insert: the map is still usable.
+            let mut touched = self.touched.lock().unwrap_or_else(|e| e.into_inner());
+            if touched
+                .get(agent_id)
+                .is_some_and(|&at| now - at < TOUCH_EVERY_MS)
+            {
+                return Ok(());
+            }
+            touched.insert(agent_id.to_string(), now);
+        }
+        self.store.swarm_touch_agent(agent_id, now).await?;
+        Ok(())
+    }
+
     /// The router: API, webhook, pages. Starts the commit status poster
-    /// ([`outbox::run`]) in the background too, so it runs wherever the coordinator
-    /// serves; call it once, inside a Tokio runtime.
+    /// ([`outbox::run`]) and the watch on jobs no agent can take ([`stuck::run`]) in the
+    /// background too, so they run wherever the coordinator serves; call it once,
+    /// inside a Tokio runtime.
     pub fn router(self: Arc<Self>) -> axum::Router {
         tokio::spawn(outbox::run(self.clone()));
+        tokio::spawn(stuck::run(self.clone()));
         routes::router()
             .merge(webhook::router())
             .merge(pages::router())

@@ -91,7 +91,7 @@ async fn fill_run(c: &Coordinator, target: &Target, starting: bool) -> Result<()
         return Ok(());
     };
     let mut result = c.store.load_run(&target.run_id).await?;
-    if starting && swarm_run.state == SwarmRunState::Finished && result.run.finished.is_none() {
+    if starting && swarm_run.state != SwarmRunState::Running && result.run.finished.is_none() {
         // Its coordinator died between deciding the last job and finishing the run.
         super::results::finish(c, &target.run_id).await?;
         result = c.store.load_run(&target.run_id).await?;

@@ -1,5 +1,6 @@
 //! The coordinator's web pages: `/` lists runs, `/runs/{run}` shows a run's jobs with
-//! their state, the agents that answered and whether they agreed, and the commit
+//! their state (and why no agent takes a job that waits so), the agents that answered
+//! and whether they agreed, and the commit
 //! statuses owed to GitHub (those that could not be posted with why),
 //! `/runs/{run}/jobs/{position}` leads to a job's page (what statuses link to), and
 //! `/runs/{run}/report/…` serves the run's HTML report (written when the run finished,
@@ -18,6 +19,7 @@ use axum::routing::get;
 use axum::Router;
 use handlebars::Handlebars;
 use serde_json::json;
+use std::collections::HashMap;
 use std::path::{Component, PathBuf};
 use std::sync::Arc;
 
@@ -78,7 +80,7 @@ async fn index(State(c): State<Arc<Coordinator>>) -> Result<Html<String>, ApiErr
             json!({
                 "id": s.run.id, "project": s.run.project, "origin": s.run.origin,
                 "commit": s.run.commit_sha.map(|c| c.chars().take(12).collect::<String>()),
-                "state": s.run.state, "finished": s.run.state == SwarmRunState::Finished,
+                "state": s.run.state, "finished": s.run.state != SwarmRunState::Running,
                 "jobs": s.jobs, "decided": s.decided, "disputed": s.disputed,
             })
         })
@@ -98,9 +100,10 @@ async fn run_page(
         .swarm_run(&run)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no run {run} on this coordinator")))?;
+    let waiting = c.store.swarm_stuck_of_run(&run).await?;
     let mut jobs = Vec::new();
     for job in c.store.swarm_jobs_of_run(&run).await? {
-        jobs.push(job_view(&c, &job).await?);
+        jobs.push(job_view(&c, &job, &waiting).await?);
     }
     let statuses: Vec<_> = c
         .store
@@ -118,7 +121,7 @@ async fn run_page(
     let data = json!({
         "title": format!("run {}", r.id),
         "statuses": statuses,
-        "finished": r.state == SwarmRunState::Finished,
+        "finished": r.state != SwarmRunState::Running,
         "run": {
             "id": r.id, "project": r.project, "matrix_file": r.matrix_file,
             "origin": r.origin, "commit_sha": r.commit_sha, "quorum": r.quorum, "state": r.state,
@@ -128,8 +131,19 @@ async fn run_page(
     c.pages.render("serve-run", &data)
 }
 
-/// One job's row: its state and every result received, by agent name.
-async fn job_view(c: &Coordinator, job: &SwarmJob) -> Result<serde_json::Value, ApiError> {
+/// Whether a job in `state` shows why no agent takes it: while it waits, and once it
+/// ended for that reason (a reason kept from before an agent took it is stale).
+pub(crate) fn says_why_waiting(state: SwarmJobState) -> bool {
+    matches!(state, SwarmJobState::Queued | SwarmJobState::Unschedulable)
+}
+
+/// One job's row: its state, why no agent takes it (from `waiting`, by job id), and
+/// every result received, by agent name.
+async fn job_view(
+    c: &Coordinator,
+    job: &SwarmJob,
+    waiting: &HashMap<String, String>,
+) -> Result<serde_json::Value, ApiError> {
     let mut results = Vec::new();
     let mut detail = None;
     for r in c.store.swarm_results_of_job(&job.id).await? {
@@ -145,7 +159,10 @@ async fn job_view(c: &Coordinator, job: &SwarmJob) -> Result<serde_json::Value, 
         detail = Some("the agents disagree: no result counts");
     } else if job.state == SwarmJobState::Flaky {
         detail = Some("flaky: the failing tests differ from run to run");
+    } else if job.state == SwarmJobState::Cancelled {
+        detail = Some("cancelled with its run");
     }
+    let waiting = waiting.get(&job.id).filter(|_| says_why_waiting(job.state));
     let holder = match &job.agent_id {
         Some(id) if job.state == SwarmJobState::Leased => Some(agent_name(c, id).await?),
         _ => None,
@@ -153,7 +170,7 @@ async fn job_view(c: &Coordinator, job: &SwarmJob) -> Result<serde_json::Value, 
     Ok(json!({
         "position": job.position, "name": job.name, "python": job.python, "services": job.services,
         "state": job.state, "status": job.status, "phase": job.phase,
-        "holder": holder, "results": results, "detail": detail,
+        "holder": holder, "results": results, "detail": detail, "waiting": waiting,
     }))
 }
 
@@ -182,7 +199,7 @@ async fn job_page(
         .store
         .swarm_run(&run)
         .await?
-        .is_some_and(|r| r.state == SwarmRunState::Finished);
+        .is_some_and(|r| r.state != SwarmRunState::Running);
     if finished {
         let result = c.store.load_run(&run).await?;
         let file = crate::report::pages::job_files(&result)
@@ -218,7 +235,7 @@ async fn serve_report(c: &Coordinator, run: &str, rel: &str) -> Result<Response,
         .store
         .swarm_run(run)
         .await?
-        .is_some_and(|r| r.state == SwarmRunState::Finished);
+        .is_some_and(|r| r.state != SwarmRunState::Running);
     if !finished {
         return Err(ApiError::not_found(format!(
             "run {run} has no report yet: it is not finished"

@@ -44,10 +44,14 @@ pub async fn claim(
             return Ok(Some(claim));
         }
         let now = tokio::time::Instant::now();
-        if now >= deadline {
+        // Shutting down: answer now rather than hold the server's exit for the poll.
+        if now >= deadline || c.stopping.is_cancelled() {
             return Ok(None);
         }
-        let _ = tokio::time::timeout(POLL.min(deadline - now), woken).await;
+        tokio::select! {
+            _ = c.stopping.cancelled() => return Ok(None),
+            _ = tokio::time::timeout(POLL.min(deadline - now), woken) => {}
+        }
     }
 }
 
@@ -102,7 +106,8 @@ async fn issue(c: &Coordinator, job: &SwarmJob, lease: String) -> Result<Claim, 
     })
 }
 
-/// Extends `agent`'s `lease`; 409 when it is lost (expired, released, or decided).
+/// Extends `agent`'s `lease`; `cancel` when its run was cancelled; 409 when it is lost
+/// (expired, released, or decided).
 pub async fn heartbeat(
     c: &Coordinator,
     agent: &AgentRow,
@@ -117,6 +122,12 @@ pub async fn heartbeat(
         Ok(LeaseState {
             expires_in_seconds: c.config.lease_seconds,
             cancel: false,
+        })
+    } else if c.store.swarm_lease_cancelled(lease, &agent.id).await? {
+        // The run was cancelled while the job ran: the agent stops it and reports nothing.
+        Ok(LeaseState {
+            expires_in_seconds: 0,
+            cancel: true,
         })
     } else {
         Err(ApiError::conflict(format!(

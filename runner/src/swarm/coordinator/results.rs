@@ -2,6 +2,10 @@
 //! received, decided by quorum, recorded in the store, and the run finished (with its
 //! HTML report) when its last job is decided.
 //!
+//! An `error` result (ponyswarm's or Docker's fault, not the project's) does not decide
+//! the job: it goes back to the queue for another agent, until the coordinator's
+//! `error_retries` are spent; then the error counts. Errors never vote in a quorum.
+//!
 //! Idempotent: a repeat of a result already taken is answered as the first time; a
 //! late result (its lease expired) still counts while the job is undecided, and is
 //! taken but not counted once it is decided.
@@ -103,6 +107,28 @@ async fn decide(c: &Coordinator, job: &SwarmJob, lease: &str) -> Result<ResultAc
         .await?
         .ok_or_else(|| ApiError::internal(format!("job {} has no run", job.id)))?;
     let rows = c.store.swarm_results_of_job(&job.id).await?;
+    let errors = rows
+        .iter()
+        .filter(|r| r.status == Status::Error.as_str())
+        .count();
+    let this = rows.iter().find(|r| r.lease_id == lease);
+    if this.is_some_and(|r| r.status == Status::Error.as_str()) {
+        if !error_counts(errors, c.config.error_retries) {
+            // Ours or Docker's fault, not the project's: another agent tries (the claim
+            // skips agents that answered the job already).
+            c.store.swarm_requeue(&job.id, lease).await?;
+            c.queued.notify_waiters();
+            return Ok(ResultAck {
+                accepted: true,
+                counted: false,
+                reason: Some(format!(
+                    "an error is retried on another agent (retry {errors} of {})",
+                    c.config.error_retries
+                )),
+            });
+        }
+        return decide_error(c, job, lease, this).await;
+    }
     let mut outcomes: Vec<(String, JobOutcome)> = Vec::new();
     let mut received: Vec<Received> = Vec::new();
     // Each agent's key and operator, looked up once: they decide who counts as distinct.
@@ -116,6 +142,8 @@ async fn decide(c: &Coordinator, job: &SwarmJob, lease: &str) -> Result<ResultAc
     for r in &rows {
         // Verified when received: only our own rows, so a bad one is skipped, not fatal.
         match serde_json::from_str::<JobResult>(&r.payload) {
+            // Errors retried elsewhere say nothing about the project: no vote.
+            Ok(res) if res.outcome.status == Status::Error => {}
             Ok(res) => {
                 let agent = agents.get(&r.agent_id).and_then(Option::as_ref);
                 received.push(Received {
@@ -137,7 +165,7 @@ async fn decide(c: &Coordinator, job: &SwarmJob, lease: &str) -> Result<ResultAc
         )));
     }
     let decision = quorum::decide(run.quorum, &received);
-    let (state, mut outcome, counted) = match &decision {
+    let (state, outcome, counted) = match &decision {
         Decision::Pending { have, need } => {
             c.store.swarm_requeue(&job.id, lease).await?;
             c.queued.notify_waiters();
@@ -173,6 +201,40 @@ async fn decide(c: &Coordinator, job: &SwarmJob, lease: &str) -> Result<ResultAc
             )
         }
     };
+    settle(c, job, lease, state, outcome, counted).await
+}
+
+/// Whether an `error` result counts, with `errors` error results of the job received
+/// (this one included) and `retries` allowed: only once the retries are spent.
+pub fn error_counts(errors: usize, retries: u32) -> bool {
+    errors > usize::try_from(retries).unwrap_or(usize::MAX)
+}
+
+/// Decides `job` as the `error` under `lease` (`this`) says: its retries are spent.
+async fn decide_error(
+    c: &Coordinator,
+    job: &SwarmJob,
+    lease: &str,
+    this: Option<&SwarmResult>,
+) -> Result<ResultAck, ApiError> {
+    let outcome = this
+        .and_then(|r| serde_json::from_str::<JobResult>(&r.payload).ok())
+        .map(|r| r.outcome)
+        .ok_or_else(|| ApiError::internal(format!("job {}: unreadable result", job.id)))?;
+    let counted = vec![lease.to_string()];
+    settle(c, job, lease, SwarmJobState::Done, outcome, counted).await
+}
+
+/// Records `job` decided as `state` with `outcome`, the results under `counted` being
+/// the ones that counted, and finishes its run if that was its last open job.
+async fn settle(
+    c: &Coordinator,
+    job: &SwarmJob,
+    lease: &str,
+    state: SwarmJobState,
+    mut outcome: JobOutcome,
+    counted: Vec<String>,
+) -> Result<ResultAck, ApiError> {
     outcome.name = job.name.clone();
     outcome.allowed_failure = job.allowed_failure;
     if !c
@@ -219,4 +281,27 @@ pub async fn write_report(c: &Coordinator, run_id: &str) -> Result<std::path::Pa
     let site = crate::report::write_html(&result, previous.as_ref(), &dir)
         .map_err(|e| ApiError::internal(format!("cannot write the report of run {run_id}: {e}")))?;
     Ok(site.index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_counts_only_once_its_retries_are_spent() {
+        let cases = [
+            (1, 0, true),
+            (1, 2, false),
+            (2, 2, false),
+            (3, 2, true),
+            (4, 2, true),
+        ];
+        for (errors, retries, counts) in cases {
+            assert_eq!(
+                error_counts(errors, retries),
+                counts,
+                "{errors} of {retries}"
+            );
+        }
+    }
 }

@@ -6,8 +6,8 @@ use super::enqueue::{self, Origin};
 use super::{random_id, sha256_hex, ApiError, Coordinator};
 use crate::store::swarm::{AgentRow, SwarmJobState, SwarmRunState};
 use crate::swarm::api::{
-    ClaimRequest, Heartbeat, Info, JobState, RegisterRequest, RegisterResponse, RunState, Signed,
-    PREFIX,
+    Cancelled, ClaimRequest, Heartbeat, Info, JobState, RegisterRequest, RegisterResponse,
+    RunState, Signed, PREFIX,
 };
 use crate::swarm::sign;
 use axum::body::Bytes;
@@ -40,6 +40,7 @@ pub fn router() -> Router<Arc<Coordinator>> {
         .route(&format!("{PREFIX}/runs"), post(submit))
         .route(&format!("{PREFIX}/runs/{{run}}"), get(run_state))
         .route(&format!("{PREFIX}/runs/{{run}}/source"), get(source))
+        .route(&format!("{PREFIX}/runs/{{run}}/cancel"), post(cancel))
 }
 
 async fn openapi() -> Response {
@@ -84,10 +85,14 @@ async fn agent(c: &Coordinator, headers: &HeaderMap) -> Result<AgentRow, ApiErro
     let token = bearer(headers).ok_or_else(|| {
         ApiError::unauthorized("no agent token: send Authorization: Bearer <token>")
     })?;
-    c.store
+    let row = c
+        .store
         .swarm_agent_by_token(&sha256_hex(token.as_bytes()))
         .await?
-        .ok_or_else(|| ApiError::unauthorized("unknown agent token: register again"))
+        .ok_or_else(|| ApiError::unauthorized("unknown agent token: register again"))?;
+    // Every authenticated call says the agent is alive, for the jobs no agent can take.
+    c.seen(&row.id).await?;
+    Ok(row)
 }
 
 async fn register(
@@ -238,6 +243,20 @@ async fn submit(
     Ok((StatusCode::CREATED, Json(submitted)).into_response())
 }
 
+/// Cancelling is for whoever may submit: the same tokens.
+async fn cancel(
+    State(c): Shared,
+    Path(run): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Cancelled>, ApiError> {
+    if !one_of(&c.config.submit_tokens, bearer(&headers)) {
+        return Err(ApiError::unauthorized(
+            "cancelling needs one of the coordinator's submit_tokens as the bearer token",
+        ));
+    }
+    Ok(Json(super::cancel::cancel(&c, &run).await?))
+}
+
 async fn run_state(State(c): Shared, Path(run): Path<String>) -> Result<Json<RunState>, ApiError> {
     let swarm_run = c
         .store
@@ -245,6 +264,7 @@ async fn run_state(State(c): Shared, Path(run): Path<String>) -> Result<Json<Run
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no run {run} on this coordinator")))?;
     let jobs = c.store.swarm_jobs_of_run(&run).await?;
+    let mut waiting = c.store.swarm_stuck_of_run(&run).await?;
     let mut states = Vec::with_capacity(jobs.len());
     for job in &jobs {
         let mut agents: Vec<String> = c
@@ -261,10 +281,13 @@ async fn run_state(State(c): Shared, Path(run): Path<String>) -> Result<Json<Run
             state: job.state.as_str().into(),
             status: job.status.clone(),
             agents,
+            waiting: waiting
+                .remove(&job.id)
+                .filter(|_| super::pages::says_why_waiting(job.state)),
         });
     }
-    let state = if swarm_run.state == SwarmRunState::Finished {
-        "finished"
+    let state = if swarm_run.state != SwarmRunState::Running {
+        swarm_run.state.as_str()
     } else if jobs.iter().any(|j| j.state != SwarmJobState::Queued) {
         "running"
     } else {
@@ -297,6 +320,7 @@ mod tests {
             ("post", "/runs"),
             ("get", "/runs/{run}"),
             ("get", "/runs/{run}/source"),
+            ("post", "/runs/{run}/cancel"),
         ];
         for (method, path) in routes {
             let full = format!("{PREFIX}{path}");
