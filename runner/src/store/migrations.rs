@@ -28,6 +28,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "agent_operator",
         include_str!("../../migrations/0005_agent_operator.sql"),
     ),
+    (
+        7,
+        "claims",
+        include_str!("../../migrations/0007_claims.sql"),
+    ),
 ];
 
 /// Applies the migrations the database lacks. On PostgreSQL, sqlx takes an advisory

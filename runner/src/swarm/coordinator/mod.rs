@@ -90,10 +90,12 @@ impl Coordinator {
     }
 
     /// The router: API, webhook, pages. Starts the commit status poster
-    /// ([`outbox::run`]) in the background too, so it runs wherever the coordinator
-    /// serves; call it once, inside a Tokio runtime.
+    /// ([`outbox::run`]) and the queue's wakeups from PostgreSQL ([`queue::listen`]) in
+    /// the background too, so they run wherever the coordinator serves; call it once,
+    /// inside a Tokio runtime.
     pub fn router(self: Arc<Self>) -> axum::Router {
         tokio::spawn(outbox::run(self.clone()));
+        tokio::spawn(queue::listen(self.clone()));
         routes::router()
             .merge(webhook::router())
             .merge(pages::router())
