@@ -1,12 +1,20 @@
 //! Load on the coordinator's claim / heartbeat / result API: hundreds of simulated
-//! agents (tokio tasks over HTTP) work through a queue of jobs on a coordinator running
-//! in this process, on SQLite and, when `PONYSWARM_BENCH_POSTGRES` names a `postgres://`
-//! database (which it empties of swarm rows first), on PostgreSQL. Reports claims per
-//! second and the latency percentiles of each call.
+//! agents (tokio tasks, each an HTTP client over loopback) work through a queue of jobs
+//! on real coordinators running in this process: one on SQLite, one on PostgreSQL, and
+//! two on one PostgreSQL (two coordinators with their own pools, listeners and HTTP
+//! servers, the agents split between them). Reports claims per second and the latency
+//! percentiles of each call.
+//!
+//! PostgreSQL is the one `PONYSWARM_TEST_POSTGRES` names, else a throwaway server
+//! started here like the tests do (`initdb`/`pg_ctl`, `fsync=off`); without either,
+//! the PostgreSQL rows are skipped.
 //!
 //! `cargo bench -p ponyswarm --bench swarm_claims`; `PONYSWARM_BENCH_AGENTS` (default
-//! 200) and `PONYSWARM_BENCH_JOBS` (default 2000) change the load. Not a test: it
+//! 500) and `PONYSWARM_BENCH_JOBS` (default 5000) change the load. Not a test: it
 //! asserts only that every job was handed out exactly once.
+
+#[path = "../tests/swarm_coordinator_support/postgres.rs"]
+mod postgres;
 
 use ponyswarm::outcome::{JobOutcome, Status};
 use ponyswarm::store::Store;
@@ -18,18 +26,41 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn main() {
-    let agents = env_number("PONYSWARM_BENCH_AGENTS", 200);
-    let jobs = env_number("PONYSWARM_BENCH_JOBS", 2000);
+    let agents = env_number("PONYSWARM_BENCH_AGENTS", 500);
+    let jobs = env_number("PONYSWARM_BENCH_JOBS", 5000);
     let rt = tokio::runtime::Runtime::new().expect("a runtime");
     let dir = tempfile::tempdir().expect("tempdir");
     let sqlite = format!("sqlite://{}/bench.db", dir.path().display());
-    rt.block_on(bench("SQLite", &sqlite, dir.path(), agents, jobs));
-    match std::env::var("PONYSWARM_BENCH_POSTGRES") {
-        Ok(url) if !url.is_empty() => {
-            rt.block_on(bench("PostgreSQL", &url, dir.path(), agents, jobs))
-        }
-        _ => println!("PostgreSQL: skipped (set PONYSWARM_BENCH_POSTGRES=postgres://… to run it)"),
-    }
+    rt.block_on(bench("SQLite", &[&sqlite], dir.path(), agents, jobs));
+    let Some(server) = postgres::Server::any() else {
+        println!("PostgreSQL: skipped (no initdb/pg_ctl, PONYSWARM_TEST_POSTGRES unset)");
+        return;
+    };
+    rt.block_on(async {
+        let pid = std::process::id();
+        let one = server
+            .fresh_database(&format!("ponyswarm_bench_{pid}_1"))
+            .await;
+        bench(
+            "PostgreSQL, 1 coordinator",
+            &[&one],
+            dir.path(),
+            agents,
+            jobs,
+        )
+        .await;
+        let two = server
+            .fresh_database(&format!("ponyswarm_bench_{pid}_2"))
+            .await;
+        bench(
+            "PostgreSQL, 2 coordinators",
+            &[&two, &two],
+            dir.path(),
+            agents,
+            jobs,
+        )
+        .await;
+    });
 }
 
 fn env_number(name: &str, default: usize) -> usize {
@@ -48,33 +79,39 @@ struct Timings {
     jobs: Vec<String>,
 }
 
-async fn bench(label: &str, database: &str, dir: &Path, agents: usize, jobs: usize) {
-    let store = Store::open(database).await.expect("opens the store");
-    if database.starts_with("postgres") {
-        store.close().await;
-        empty_postgres(database).await;
+/// Serves one coordinator per database URL of `databases` (the same URL twice: two
+/// coordinators on one database) and has `agents` agents, spread over them, take
+/// `jobs` jobs.
+async fn bench(label: &str, databases: &[&str], dir: &Path, agents: usize, jobs: usize) {
+    let data = dir.join(format!("data-{}", label.replace([' ', ','], "")));
+    let mut urls = Vec::new();
+    let mut servers = Vec::new();
+    for database in databases {
+        let store = Store::open(database).await.expect("opens the store");
+        let text = format!(
+            "data_dir = {:?}\nlease_seconds = 60\nagent_tokens = [\"t\"]\nsubmit_tokens = [\"s\"]\n\
+             [[project]]\nname = \"bench\"\n",
+            data.display().to_string()
+        );
+        let config = Config::parse(Path::new("bench.toml"), &text).expect("config");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let coordinator = Coordinator::new(config, store, url.clone()).expect("coordinator");
+        let app = Arc::new(coordinator).router();
+        servers.push(tokio::spawn(
+            async move { axum::serve(listener, app).await },
+        ));
+        urls.push(url);
     }
-    let store = Store::open(database).await.expect("opens the store");
-    let text = format!(
-        "data_dir = {:?}\nlease_seconds = 60\nagent_tokens = [\"t\"]\nsubmit_tokens = [\"s\"]\n\
-         [[project]]\nname = \"bench\"\n",
-        dir.join(format!("data-{label}")).display().to_string()
-    );
-    let config = Config::parse(Path::new("bench.toml"), &text).expect("config");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binds");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let coordinator = Coordinator::new(config, store, url.clone()).expect("coordinator");
-    let app = Arc::new(coordinator).router();
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
     let client = ponyswarm::http::client(&Default::default()).expect("client");
-    submit(&client, &url, dir, jobs).await;
+    submit(&client, &urls[0], dir, jobs).await;
 
     let started = Instant::now();
     let mut tasks = Vec::new();
     for i in 0..agents {
-        let (client, url) = (client.clone(), url.clone());
+        let (client, url) = (client.clone(), urls[i % urls.len()].clone());
         tasks.push(tokio::spawn(async move { agent(client, url, i).await }));
     }
     let mut all = Timings::default();
@@ -86,7 +123,9 @@ async fn bench(label: &str, database: &str, dir: &Path, agents: usize, jobs: usi
         all.jobs.extend(t.jobs);
     }
     let took = started.elapsed();
-    server.abort();
+    for server in servers {
+        server.abort();
+    }
     let handed = all.jobs.len();
     all.jobs.sort();
     all.jobs.dedup();
@@ -210,24 +249,5 @@ async fn agent(client: reqwest::Client, url: String, i: usize) -> Timings {
         assert!(r.status().is_success(), "result: {}", r.status());
         t.result.push(start.elapsed());
         t.jobs.push(spec.job_id);
-    }
-}
-
-/// Removes the swarm's and the runs' rows from a PostgreSQL database used before.
-async fn empty_postgres(url: &str) {
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(url).await.expect("connects");
-    for table in [
-        "swarm_results",
-        "swarm_leases",
-        "swarm_jobs",
-        "swarm_runs",
-        "swarm_agents",
-        "runs",
-    ] {
-        sqlx::query(&format!("DELETE FROM {table}"))
-            .execute(&mut conn)
-            .await
-            .expect("empties a table");
     }
 }

@@ -33,6 +33,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "swarm_lifecycle",
         include_str!("../../migrations/0006_swarm_lifecycle.sql"),
     ),
+    (
+        7,
+        "claims",
+        include_str!("../../migrations/0007_claims.sql"),
+    ),
 ];
 
 /// Applies the migrations the database lacks. On PostgreSQL, sqlx takes an advisory

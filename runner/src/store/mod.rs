@@ -19,6 +19,7 @@ mod owner;
 mod pypi;
 mod read;
 pub mod swarm;
+pub mod swarm_claim;
 pub mod swarm_lifecycle;
 mod url;
 mod write;
@@ -71,6 +72,9 @@ pub enum StoreError {
     /// A query failed: the database went away, the disk is full, a lock timed out.
     #[error("the database failed: {0}")]
     Query(#[from] sqlx::Error),
+    /// The SQLite claim writer failed a claim (see [`swarm_claim`]).
+    #[error("the claim writer failed: {0}")]
+    ClaimWriter(String),
     /// A row this version cannot read back.
     #[error("run {run}, job {job:?}: {source}")]
     Corrupt {
@@ -90,6 +94,10 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     owner: RunOwner,
+    /// For connections outside the pool (PostgreSQL's LISTEN).
+    url: url::Secret,
+    /// SQLite's single claim writer, started on the first claim.
+    claims: swarm_claim::ClaimWriter,
 }
 
 impl Store {
@@ -107,6 +115,20 @@ impl Store {
             // SQLite's busy lock, and an in-memory database stays one database.
             Backend::Sqlite => AnyPoolOptions::new().max_connections(1),
             Backend::Postgres => AnyPoolOptions::new().max_connections(8),
+        };
+        let options = match backend {
+            // Another process (a second coordinator, `ponyswarm report`) holding the
+            // lock is waited for rather than failed; NORMAL is durable with WAL against
+            // crashes of this process and spares an fsync per commit.
+            Backend::Sqlite => options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    use sqlx::Executor;
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    Ok(())
+                })
+            }),
+            Backend::Postgres => options,
         };
         let pool = options
             .acquire_timeout(Duration::from_secs(30))
@@ -132,6 +154,8 @@ impl Store {
             pool,
             backend,
             owner: RunOwner::current(),
+            url: url::Secret(url),
+            claims: Default::default(),
         })
     }
 

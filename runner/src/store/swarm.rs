@@ -4,7 +4,7 @@
 //! Every change of a job's hands is one conditional `UPDATE … WHERE state = …` whose
 //! affected-row count says whether this call won: two coordinators on one PostgreSQL
 //! never both take a job, lease it twice, or decide it twice. Times that leases compare
-//! are milliseconds since 1970.
+//! are milliseconds since 1970. Claims are their own module, [`super::swarm_claim`].
 
 use super::codec::CodecError;
 use super::{Store, StoreError};
@@ -338,73 +338,9 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        self.swarm_announce(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    /// Jobs `agent_id` could take at `now`: queued, or leased with the lease expired,
-    /// and without a result of this agent (a quorum wants distinct agents); oldest run first, at most `limit`.
-    pub async fn swarm_candidates(
-        &self,
-        agent_id: &str,
-        now: i64,
-        limit: usize,
-    ) -> Result<Vec<SwarmJob>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {JOB_COLUMNS} FROM swarm_jobs j \
-             WHERE (j.state = $1 OR (j.state = $2 AND j.lease_expires < $3)) \
-             AND NOT EXISTS (SELECT 1 FROM swarm_results r \
-                 WHERE r.job_id = j.id AND r.agent_id = $4) \
-             ORDER BY j.run_seq, j.position LIMIT $5"
-        ))
-        .bind(SwarmJobState::Queued.as_str())
-        .bind(SwarmJobState::Leased.as_str())
-        .bind(now)
-        .bind(agent_id)
-        .bind(limit as i64)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(job_row).collect()
-    }
-
-    /// Takes `job` for `agent_id` under `lease` until `expires`, if it is still free at
-    /// `now`. `false`: another agent (or coordinator) took it first.
-    pub async fn swarm_take(
-        &self,
-        job_id: &str,
-        lease: &str,
-        agent_id: &str,
-        now: i64,
-        expires: i64,
-    ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let taken = sqlx::query(
-            "UPDATE swarm_jobs SET state = $1, lease_id = $2, agent_id = $3, lease_expires = $4, \
-             phase = NULL WHERE id = $5 AND (state = $6 OR (state = $1 AND lease_expires < $7))",
-        )
-        .bind(SwarmJobState::Leased.as_str())
-        .bind(lease)
-        .bind(agent_id)
-        .bind(expires)
-        .bind(job_id)
-        .bind(SwarmJobState::Queued.as_str())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        if taken.rows_affected() != 1 {
-            return Ok(false);
-        }
-        sqlx::query(
-            "INSERT INTO swarm_leases (id, job_id, agent_id, issued) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(lease)
-        .bind(job_id)
-        .bind(agent_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(true)
     }
 
     /// Extends `lease` of `agent_id` to `expires` if it is still the job's and has not
@@ -446,6 +382,9 @@ impl Store {
         .bind(SwarmJobState::Leased.as_str())
         .execute(&self.pool)
         .await?;
+        if done.rows_affected() == 1 {
+            self.swarm_announce(&self.pool).await?;
+        }
         Ok(done.rows_affected() == 1)
     }
 
@@ -537,6 +476,7 @@ impl Store {
         .bind(SwarmJobState::Leased.as_str())
         .execute(&self.pool)
         .await?;
+        self.swarm_announce(&self.pool).await?;
         Ok(())
     }
 
@@ -698,7 +638,7 @@ fn run_row(r: &AnyRow) -> Result<SwarmRun, StoreError> {
     })
 }
 
-fn job_row(r: &AnyRow) -> Result<SwarmJob, StoreError> {
+pub(super) fn job_row(r: &AnyRow) -> Result<SwarmJob, StoreError> {
     let services: String = r.try_get("services")?;
     let (id, run_id): (String, String) = (r.try_get("id")?, r.try_get("run_id")?);
     let state = SwarmJobState::parse(&r.try_get::<String, _>("state")?).map_err(|source| {

@@ -92,6 +92,23 @@ fn sqlite_path(url: &str) -> Option<&str> {
     (!path.is_empty() && path != ":memory:").then_some(path)
 }
 
+/// A database URL that may hold a password: shown redacted by `Debug`.
+#[derive(Clone)]
+pub(super) struct Secret(pub(super) String);
+
+impl Secret {
+    /// The URL itself, to connect with.
+    pub(super) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact(&self.0))
+    }
+}
+
 /// `url` with its password (in the user part or a `password=` parameter) replaced by
 /// `***`, for messages.
 pub(super) fn redact(url: &str) -> String {

@@ -134,12 +134,13 @@ impl Coordinator {
     }
 
     /// The router: API, webhook, pages. Starts the commit status poster
-    /// ([`outbox::run`]) and the watch on jobs no agent can take ([`stuck::run`]) in the
-    /// background too, so they run wherever the coordinator serves; call it once,
-    /// inside a Tokio runtime.
+    /// ([`outbox::run`]), the watch on jobs no agent can take ([`stuck::run`]) and the
+    /// queue's wakeups from PostgreSQL ([`queue::listen`]) in the background too, so they
+    /// run wherever the coordinator serves; call it once, inside a Tokio runtime.
     pub fn router(self: Arc<Self>) -> axum::Router {
         tokio::spawn(outbox::run(self.clone()));
         tokio::spawn(stuck::run(self.clone()));
+        tokio::spawn(queue::listen(self.clone()));
         routes::router()
             .merge(webhook::router())
             .merge(pages::router())

@@ -1,25 +1,31 @@
 //! Claims, heartbeats and releases: who holds which job until when.
 //!
-//! A claim picks the oldest claimable job (queued, or leased with the lease expired)
-//! whose Python the agent offers and whose services it offers all of, and takes it with
-//! one conditional UPDATE; losing that race to another agent (or another coordinator
-//! on the same PostgreSQL) just moves on to the next candidate. With nothing to take,
-//! the claim waits (long-poll), woken by new jobs here and polling the database for
-//! those of other coordinators and for leases that expire.
+//! A claim is one call to the store ([`Store::swarm_claim`](crate::store::Store::swarm_claim)),
+//! which takes the oldest job the agent can run in one statement on PostgreSQL and
+//! through a batching writer on SQLite (the rules and the design are in
+//! [`crate::store::swarm_claim`]). With nothing to take, the claim waits (long-poll)
+//! until jobs become claimable: new runs, released leases and results that need
+//! another agent wake it, in this process by [`Coordinator::queued`] and, on
+//! PostgreSQL, from every coordinator on the database by `LISTEN`/`NOTIFY`
+//! ([`listen`]). Leases expire silently, so a waiting claim also looks again every
+//! [`FALLBACK_POLL`].
 
 use super::{now_ms, random_id, ApiError, Coordinator};
-use crate::store::swarm::{AgentRow, SwarmJob};
+use crate::store::swarm::AgentRow;
+use crate::store::swarm_claim::{ClaimRequest, Claimed};
 use crate::swarm::api::{Capabilities, Claim, JobSpec, LeaseState};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The longest long-poll.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
-/// How often a waiting claim looks at the database again.
-const POLL: Duration = Duration::from_millis(250);
-/// Candidates looked at per attempt.
-const CANDIDATES: usize = 64;
+/// How often a waiting claim looks again without being woken: for leases that expire.
+pub const FALLBACK_POLL: Duration = Duration::from_secs(1);
+/// How long the listener waits before connecting again after losing PostgreSQL.
+const RELISTEN: Duration = Duration::from_secs(1);
 
-/// Whether an agent offering `caps` can run `job`: its Python, and every service.
+/// Whether an agent offering `caps` can run `job`: its Python, and every service. The
+/// rule the store's claims apply in SQL; checked against them in debug builds.
 pub fn fits(caps: &Capabilities, python: &str, services: &[String]) -> bool {
     caps.pythons.iter().any(|p| p == python)
         && services
@@ -50,7 +56,7 @@ pub async fn claim(
         }
         tokio::select! {
             _ = c.stopping.cancelled() => return Ok(None),
-            _ = tokio::time::timeout(POLL.min(deadline - now), woken) => {}
+            _ = tokio::time::timeout(FALLBACK_POLL.min(deadline - now), woken) => {}
         }
     }
 }
@@ -61,49 +67,80 @@ async fn try_claim(
     caps: &Capabilities,
 ) -> Result<Option<Claim>, ApiError> {
     let now = now_ms();
-    let candidates = c.store.swarm_candidates(&agent.id, now, CANDIDATES).await?;
-    for job in candidates
-        .iter()
-        .filter(|j| fits(caps, &j.python, &j.services))
-    {
-        let lease = random_id();
-        let expires = now + lease_ms(c);
-        if c.store
-            .swarm_take(&job.id, &lease, &agent.id, now, expires)
-            .await?
-        {
-            return Ok(Some(issue(c, job, lease).await?));
+    let lease = random_id();
+    let request = ClaimRequest {
+        agent_id: agent.id.clone(),
+        pythons: caps.pythons.clone(),
+        services: caps.services.clone(),
+        lease: lease.clone(),
+        now,
+        expires: now + lease_ms(c),
+    };
+    let Some(claimed) = c.store.swarm_claim(request).await? else {
+        return Ok(None);
+    };
+    debug_assert!(
+        fits(caps, &claimed.job.python, &claimed.job.services),
+        "the store handed {} a job it cannot run: {:?}",
+        agent.id,
+        claimed.job
+    );
+    Ok(Some(issue(c, claimed, lease)))
+}
+
+/// Wakes this coordinator's waiting claims whenever any coordinator on the same
+/// PostgreSQL says jobs became claimable; returns at once on SQLite. Runs for the
+/// coordinator's life, connecting again when the connection drops.
+pub async fn listen(c: Arc<Coordinator>) {
+    loop {
+        match c.store.swarm_queue_listener().await {
+            Ok(None) => return,
+            Ok(Some(mut listener)) => loop {
+                // `recv` reconnects by itself; an error is a failed reconnect.
+                match listener.recv().await {
+                    Ok(_) => c.queued.notify_waiters(),
+                    Err(e) => {
+                        tracing::warn!("queue wakeups from PostgreSQL stopped: {e}");
+                        break;
+                    }
+                }
+            },
+            Err(e) => tracing::warn!("cannot listen for queue wakeups on PostgreSQL: {e}"),
         }
+        // Claims meanwhile fall back to polling; wake them in case we missed a NOTIFY.
+        c.queued.notify_waiters();
+        tokio::time::sleep(RELISTEN).await;
     }
-    Ok(None)
 }
 
 /// The signed spec of `job` under `lease`.
-async fn issue(c: &Coordinator, job: &SwarmJob, lease: String) -> Result<Claim, ApiError> {
-    let run =
-        c.store.swarm_run(&job.run_id).await?.ok_or_else(|| {
-            ApiError::internal(format!("job {} has no run {}", job.id, job.run_id))
-        })?;
+fn issue(c: &Coordinator, claimed: Claimed, lease: String) -> Claim {
+    let Claimed {
+        job,
+        project,
+        matrix_file,
+        source_sha256,
+    } = claimed;
     let spec = JobSpec {
-        run_id: run.id.clone(),
+        source_path: format!("{}/runs/{}/source", crate::swarm::api::PREFIX, job.run_id),
+        run_id: job.run_id,
         job_id: job.id.clone(),
-        project: run.project,
-        matrix_file: run.matrix_file,
-        job_name: job.name.clone(),
+        project,
+        matrix_file,
+        job_name: job.name,
         job_index: job.position,
-        python: job.python.clone(),
-        services: job.services.clone(),
-        source_path: format!("{}/runs/{}/source", crate::swarm::api::PREFIX, run.id),
-        source_sha256: run.source_sha256,
+        python: job.python,
+        services: job.services,
+        source_sha256,
         lease: lease.clone(),
         issued_at: crate::time::timestamp(std::time::SystemTime::now()),
     };
-    tracing::info!("job {} leased as {lease}", job.id);
-    Ok(Claim {
+    tracing::debug!("job {} leased as {lease}", job.id);
+    Claim {
         lease,
         spec: c.key.sign(&spec),
         lease_seconds: c.config.lease_seconds,
-    })
+    }
 }
 
 /// Extends `agent`'s `lease`; `cancel` when its run was cancelled; 409 when it is lost

@@ -1,0 +1,254 @@
+//! The store's claim path against the real databases (SQLite in a temporary file, a
+//! throwaway PostgreSQL): many claimers at once never get the same job twice, the
+//! capability, quorum and order rules hold, and expired leases come back.
+
+#[path = "swarm_coordinator_support/postgres.rs"]
+mod postgres;
+
+use ponyswarm::outcome::RunResult;
+use ponyswarm::store::swarm::{SwarmJob, SwarmJobState, SwarmResult, SwarmRun, SwarmRunState};
+use ponyswarm::store::swarm_claim::{ClaimRequest, Claimed};
+use ponyswarm::store::Store;
+use std::collections::HashSet;
+use std::time::{Duration, UNIX_EPOCH};
+
+const NOW: i64 = 1_800_000_000_000;
+const LEASE: i64 = 60_000;
+
+#[tokio::test]
+async fn claims_on_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = |i: usize| format!("sqlite://{}/{i}/ponyswarm.db", dir.path().display());
+    concurrent_claimers_never_share_a_job(&url(0)).await;
+    claims_keep_the_queue_rules(&url(1)).await;
+}
+
+#[tokio::test]
+async fn claims_on_postgres() {
+    let Some(server) = postgres::Server::any_or_skip() else {
+        return;
+    };
+    let pid = std::process::id();
+    let url = server
+        .fresh_database(&format!("ponyswarm_claims_{pid}_0"))
+        .await;
+    concurrent_claimers_never_share_a_job(&url).await;
+    let url = server
+        .fresh_database(&format!("ponyswarm_claims_{pid}_1"))
+        .await;
+    claims_keep_the_queue_rules(&url).await;
+}
+
+/// 24 claimers on two stores (two pools: two coordinators on one database) race for
+/// 120 jobs: each job goes out exactly once, with its lease recorded.
+async fn concurrent_claimers_never_share_a_job(url: &str) {
+    let one = Store::open(url).await.expect("opens");
+    let two = Store::open(url).await.expect("opens again");
+    let none: &[&str] = &[];
+    enqueue(&one, "r1", &[("3.11", none); 120]).await;
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let store = if i % 2 == 0 { one.clone() } else { two.clone() };
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            let mut n = 0;
+            while let Some(c) = claim(&store, &format!("agent-{i}"), &["3.11"], &[], NOW).await {
+                assert_eq!(c.job.state, SwarmJobState::Leased);
+                assert_eq!(
+                    c.job.agent_id.as_deref(),
+                    Some(format!("agent-{i}").as_str())
+                );
+                got.push((c.job.id, c.job.lease_id.expect("a lease")));
+                n += 1;
+            }
+            (n, got)
+        }));
+    }
+    let mut seen = HashSet::new();
+    let mut handed = 0;
+    for t in tasks {
+        let (n, got) = t.await.expect("a claimer");
+        handed += n;
+        for (job, lease) in got {
+            assert!(seen.insert(job.clone()), "job {job} was handed out twice");
+            let (leased_job, _) = one
+                .swarm_lease(&lease)
+                .await
+                .expect("reads")
+                .expect("lease");
+            assert_eq!(leased_job, job);
+        }
+    }
+    assert_eq!((handed, seen.len()), (120, 120), "every job exactly once");
+}
+
+/// Capabilities, order, quorum and lease expiry, one claim at a time.
+async fn claims_keep_the_queue_rules(url: &str) {
+    let store = Store::open(url).await.expect("opens");
+    enqueue(
+        &store,
+        "old",
+        &[
+            ("3.13", &["redis"]),
+            ("3.11", &[]),
+            ("3.11", &["redis", "pg"]),
+        ],
+    )
+    .await;
+    enqueue(&store, "new", &[("3.11", &[])]).await;
+
+    // Python and every service must be offered.
+    assert!(claim(&store, "a", &["3.9"], &["redis", "pg"], NOW)
+        .await
+        .is_none());
+    let got = claim(&store, "a", &["3.11", "3.13"], &["pg"], NOW)
+        .await
+        .expect("fits");
+    assert_eq!(
+        (got.job.run_id.as_str(), got.job.position),
+        ("old", 1),
+        "oldest first"
+    );
+    assert_eq!(
+        (got.project.as_str(), got.matrix_file.as_str()),
+        ("project", "ponyswarm.yaml")
+    );
+    let got = claim(&store, "a", &["3.11"], &["pg", "redis"], NOW)
+        .await
+        .expect("fits");
+    assert_eq!((got.job.run_id.as_str(), got.job.position), ("old", 2));
+    let got = claim(&store, "a", &["3.11"], &[], NOW).await.expect("fits");
+    assert_eq!(
+        got.job.run_id, "new",
+        "the older run's jobs left need redis"
+    );
+    let first = claim(&store, "a", &["3.13"], &["redis"], NOW)
+        .await
+        .expect("fits");
+    assert_eq!((first.job.run_id.as_str(), first.job.position), ("old", 0));
+    assert!(claim(&store, "b", &["3.11", "3.13"], &["redis", "pg"], NOW)
+        .await
+        .is_none());
+
+    // An agent's result keeps the job from it when it comes back for a quorum.
+    let lease = first.job.lease_id.clone().expect("a lease");
+    store
+        .swarm_add_result(&SwarmResult {
+            lease_id: lease.clone(),
+            job_id: first.job.id.clone(),
+            agent_id: "a".into(),
+            payload: "{}".into(),
+            signature: "00".into(),
+            status: "passed".into(),
+            counted: false,
+            received: NOW,
+        })
+        .await
+        .expect("adds");
+    store
+        .swarm_requeue(&first.job.id, &lease)
+        .await
+        .expect("requeues");
+    assert!(
+        claim(&store, "a", &["3.13"], &["redis"], NOW)
+            .await
+            .is_none(),
+        "a answered that job already"
+    );
+    let again = claim(&store, "b", &["3.13"], &["redis"], NOW)
+        .await
+        .expect("b may");
+    assert_eq!(again.job.id, first.job.id);
+
+    // A lease that expired frees its job for the next claim, before queued ones.
+    assert!(claim(&store, "c", &["3.13"], &["redis"], NOW + LEASE - 1)
+        .await
+        .is_none());
+    enqueue(&store, "newest", &[("3.13", &["redis"])]).await;
+    let back = claim(&store, "c", &["3.13"], &["redis"], NOW + LEASE + 1)
+        .await
+        .expect("expired");
+    assert_eq!(back.job.id, first.job.id);
+    assert!(!store
+        .swarm_heartbeat(
+            &again.job.lease_id.expect("lease"),
+            "b",
+            NOW + LEASE + 2,
+            NOW + 2 * LEASE,
+            None
+        )
+        .await
+        .expect("beats"));
+}
+
+async fn claim(
+    store: &Store,
+    agent: &str,
+    pythons: &[&str],
+    services: &[&str],
+    now: i64,
+) -> Option<Claimed> {
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+    store
+        .swarm_claim(ClaimRequest {
+            agent_id: agent.into(),
+            pythons: strings(pythons),
+            services: strings(services),
+            lease: format!("{agent}-{}", rand_suffix()),
+            now,
+            expires: now + LEASE,
+        })
+        .await
+        .expect("claims")
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Queues run `id` with one job per (python, services).
+async fn enqueue(store: &Store, id: &str, jobs: &[(&str, &[&str])]) {
+    let result = RunResult::new(
+        id.into(),
+        "project".into(),
+        "ponyswarm.yaml".into(),
+        UNIX_EPOCH + Duration::from_secs(1_767_225_600),
+    );
+    store.begin_run(&result.run, &[]).await.expect("begins");
+    let run = SwarmRun {
+        id: id.into(),
+        project: "project".into(),
+        matrix_file: "ponyswarm.yaml".into(),
+        state: SwarmRunState::Running,
+        quorum: 1,
+        origin: "submit".into(),
+        commit_sha: None,
+        source_sha256: "ab".repeat(32),
+        created: result.run.started.clone(),
+    };
+    let jobs: Vec<SwarmJob> = jobs
+        .iter()
+        .enumerate()
+        .map(|(i, (python, services))| SwarmJob {
+            id: format!("{id}-{i}"),
+            run_id: id.into(),
+            position: i,
+            name: format!("job {i}"),
+            python: python.to_string(),
+            services: services.iter().map(|s| s.to_string()).collect(),
+            allowed_failure: false,
+            state: SwarmJobState::Queued,
+            lease_id: None,
+            agent_id: None,
+            lease_expires: None,
+            phase: None,
+            status: None,
+        })
+        .collect();
+    store
+        .swarm_enqueue(&run, b"source", &jobs)
+        .await
+        .expect("enqueues");
+}
