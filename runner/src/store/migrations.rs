@@ -28,6 +28,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "agent_operator",
         include_str!("../../migrations/0005_agent_operator.sql"),
     ),
+    (
+        10,
+        "pypi_projects",
+        include_str!("../../migrations/0010_pypi_projects.sql"),
+    ),
 ];
 
 /// Applies the migrations the database lacks. On PostgreSQL, sqlx takes an advisory
