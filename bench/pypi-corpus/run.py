@@ -102,6 +102,17 @@ def judge(report):
     return verdict, rows
 
 
+def short_reason(rows):
+    """The reasons of the files that did not pass, each once: `wheel+sdist: why`."""
+    by_reason = {}
+    for filename, verdict, why in rows:
+        if verdict == "passed":
+            continue
+        kind = "sdist" if filename.endswith((".tar.gz", ".zip")) else "wheel"
+        by_reason.setdefault(why, []).append(kind)
+    return "; ".join(f"{'+'.join(kinds)}: {why}" for why, kinds in by_reason.items())[:500]
+
+
 def run_one(binary, entry, work, timeout, extra):
     spec = f"{entry['name']}=={entry['version']}"
     reports = work / "reports"
@@ -140,7 +151,7 @@ def run_one(binary, entry, work, timeout, extra):
     return {
         "verdict": verdict,
         "files": [{"file": f, "verdict": v, "reason": r} for f, v, r in rows],
-        "reason": "; ".join(f"{f}: {r}" for f, v, r in rows if v != "passed")[:600],
+        "reason": short_reason(rows),
         "seconds": took,
     }
 
