@@ -1,6 +1,8 @@
 //! The PyPI watcher against a local index served by a real HTTP server: following the
 //! XML-RPC changelog, or the RSS feed where there is none, with its checkpoint and
 //! queue in a real store; restarted mid-stream, it processes each release exactly once.
+//! Following named projects on an index with neither, through their pages, with
+//! conditional requests.
 
 #[path = "swarm_coordinator_support/postgres.rs"]
 mod postgres;
@@ -50,6 +52,7 @@ fn options() -> WatchOptions {
             max: Duration::from_secs(1),
         },
         start: Start::Latest,
+        projects: Vec::new(),
     }
 }
 
@@ -260,6 +263,184 @@ async fn rss_watcher_restarted_mid_stream_processes_each_release_once_with_condi
     assert!(feed.contains(&200), "{feed:?}");
 }
 
+// ---- named projects, on an index without changelog or RSS ----
+
+/// A release with one file (any bytes: the watcher only reads its name), since a
+/// project page lists versions through their files.
+fn release_with_file(dir: &std::path::Path, name: &str, version: &str) -> FixtureRelease {
+    let path = dir.join(format!("{}-{version}.tar.gz", name.replace('-', "_")));
+    std::fs::write(&path, format!("{name} {version}")).expect("writes the file");
+    FixtureRelease {
+        files: vec![path],
+        ..release(name, version)
+    }
+}
+
+fn project_options(projects: &[&str]) -> WatchOptions {
+    WatchOptions {
+        filters: Vec::new(),
+        projects: projects.iter().map(|p| p.to_string()).collect(),
+        ..options()
+    }
+}
+
+/// A watcher of `projects` that processes every release at once; cancel the token
+/// and await the handle to stop it.
+fn watch_projects(
+    local: &LocalIndex,
+    store: &Store,
+    projects: &[&str],
+) -> (
+    tokio::task::JoinHandle<Result<(), watch::WatchError>>,
+    CancellationToken,
+    Seen,
+) {
+    let (processed, (tx, _rx)) = (Seen::default(), mpsc::unbounded_channel());
+    let cancel = CancellationToken::new();
+    let run = tokio::spawn({
+        let (index, store, cancel) = (index(local), store.clone(), cancel.clone());
+        let opts = project_options(projects);
+        let process = processor(processed.clone(), tx, Arc::new(Semaphore::new(1000)));
+        async move { watch::watch(&index, &store, &opts, process, cancel).await }
+    });
+    (run, cancel, processed)
+}
+
+/// An index with project pages only: no changelog, no RSS feed.
+fn pages_only_index(releases: Vec<FixtureRelease>) -> LocalIndex {
+    let local = LocalIndex::start(releases);
+    local.set_changelog(false);
+    local.set_rss(false);
+    local
+}
+
+#[tokio::test]
+async fn project_watcher_tests_new_releases_of_watched_projects_and_unchanged_ones_cost_a_304() {
+    let files = tempfile::tempdir().expect("a temp dir");
+    let local = pages_only_index(vec![
+        release_with_file(files.path(), "pony-a", "1.0"),
+        release_with_file(files.path(), "Pony_B", "1.0"),
+        release_with_file(files.path(), "zebra", "1.0"),
+    ]);
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let db = format!("sqlite://{}", dir.path().join("watch.db").display());
+    let store = Store::open(&db).await.expect("opens the store");
+    let key = format!("{}/", local.url());
+    let (a, b) = ("/pypi/pony-a/json", "/pypi/pony-b/json");
+
+    let (run, cancel, processed) = watch_projects(&local, &store, &["pony-a", "pony-b"]);
+    wait_for("both projects asked again, unchanged", || async {
+        local.not_modified(a) >= 1 && local.not_modified(b) >= 1
+    })
+    .await;
+    local.publish(release_with_file(files.path(), "pony-a", "1.1"));
+    local.publish(release_with_file(files.path(), "zebra", "2.0"));
+    wait_for("the new release", || async { !seen(&processed).is_empty() }).await;
+    let unchanged = local.not_modified(a);
+    wait_for("more polls", || async {
+        local.not_modified(a) >= unchanged + 2
+    })
+    .await;
+    cancel.cancel();
+    run.await.expect("the watcher ends").expect("watches");
+
+    assert_eq!(seen(&processed), vec![pair("pony-a", "1.1")]);
+    let queue: Vec<(String, String, QueueState)> = store
+        .queued_releases(&key)
+        .await
+        .expect("reads the queue")
+        .into_iter()
+        .map(|r| (r.name, r.version, r.state))
+        .collect();
+    assert_eq!(
+        queue,
+        vec![
+            ("pony-a".into(), "1.0".into(), QueueState::Skipped),
+            ("pony-b".into(), "1.0".into(), QueueState::Skipped),
+            ("pony-a".into(), "1.1".into(), QueueState::Done),
+        ],
+        "what the projects had at the start is not tested; zebra is not watched"
+    );
+    let log = local.log();
+    assert!(
+        !log.iter().any(|l| l.path.contains("zebra")),
+        "an unwatched project is never asked for: {log:?}"
+    );
+    assert!(
+        !log.iter()
+            .any(|l| l.path == "/pypi" || l.path.starts_with("/rss")),
+        "no feed is needed: {log:?}"
+    );
+    let full_b = log
+        .iter()
+        .filter(|l| l.path == b && l.status == 200)
+        .count();
+    assert_eq!(
+        full_b, 1,
+        "pony-b never changed: one full answer, then 304s: {log:?}"
+    );
+    let pony_b = store.watched_project(&key, "pony-b").await.expect("reads");
+    assert_eq!(pony_b.map(|p| p.versions), Some(vec!["1.0".to_string()]));
+    store.close().await;
+}
+
+#[tokio::test]
+async fn project_watcher_follows_a_simple_html_index_by_last_modified_across_restarts() {
+    let files = tempfile::tempdir().expect("a temp dir");
+    let local = pages_only_index(vec![release_with_file(files.path(), "pony-a", "1.0")]);
+    local.set_json_api(false);
+    local.set_simple_json(false);
+    local.set_project_etags(false);
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let db = format!("sqlite://{}", dir.path().join("watch.db").display());
+    let store = Store::open(&db).await.expect("opens the store");
+    let key = format!("{}/", local.url());
+    let page = "/simple/pony-a/";
+
+    let (run, cancel, first) = watch_projects(&local, &store, &["pony-a"]);
+    wait_for("a 304", || async { local.not_modified(page) >= 1 }).await;
+    cancel.cancel();
+    run.await.expect("the watcher ends").expect("watches");
+    assert!(seen(&first).is_empty(), "1.0 was there before the start");
+
+    // Restarted, the watcher asks with what the store kept: still unchanged.
+    let asked = local.log().iter().filter(|l| l.path == page).count();
+    let (run, cancel, second) = watch_projects(&local, &store, &["pony-a"]);
+    wait_for("a poll after the restart", || async {
+        local.log().iter().filter(|l| l.path == page).count() > asked
+    })
+    .await;
+    let log = local.log();
+    let first_after = log.iter().filter(|l| l.path == page).nth(asked);
+    assert_eq!(first_after.map(|l| l.status), Some(304), "{log:?}");
+    // Last-Modified counts seconds: upload in the next one.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    local.publish(release_with_file(files.path(), "pony-a", "1.1"));
+    wait_for("the new release", || async { !seen(&second).is_empty() }).await;
+    cancel.cancel();
+    run.await.expect("the watcher ends").expect("watches");
+
+    assert_eq!(seen(&second), vec![pair("pony-a", "1.1")]);
+    let log = local.log();
+    assert_eq!(
+        log.iter().filter(|l| l.path == "/pypi/pony-a/json").count(),
+        1,
+        "the JSON API is asked once, then known to be missing: {log:?}"
+    );
+    let state = store
+        .watched_project(&key, "pony-a")
+        .await
+        .expect("reads")
+        .expect("followed");
+    assert_eq!(state.api, "simple");
+    assert!(
+        state.etag.is_none() && state.last_modified.is_some(),
+        "{state:?}"
+    );
+    assert_eq!(state.versions, vec!["1.0".to_string(), "1.1".to_string()]);
+    store.close().await;
+}
+
 // ---- the store's side, on SQLite and PostgreSQL ----
 
 fn score(total: u32) -> Score {
@@ -369,6 +550,37 @@ async fn queue_and_reports(url: &str) {
             .expect("reads")
             .as_deref(),
         Some(r#"{"v": 2}"#)
+    );
+
+    // A followed project: its state replaced at each poll, its releases queued once.
+    assert_eq!(store.watched_project(key, "p").await.expect("reads"), None);
+    let mut project = ponyswarm::store::WatchedProject {
+        name: "p".into(),
+        api: "json".into(),
+        etag: Some("\"p-1\"".into()),
+        last_modified: None,
+        versions: vec!["1.0".into()],
+    };
+    let added = store
+        .record_watched_project(key, &project, &[pair("p", "1.0")], QueueState::Skipped)
+        .await
+        .expect("records");
+    assert_eq!(added, 1);
+    project.versions.push("1.1".into());
+    project.last_modified = Some("Mon, 30 Nov 2026 01:00:00 GMT".into());
+    let added = store
+        .record_watched_project(
+            key,
+            &project,
+            &[pair("p", "1.0"), pair("p", "1.1")],
+            QueueState::Queued,
+        )
+        .await
+        .expect("records");
+    assert_eq!(added, 1, "1.0 was seen already");
+    assert_eq!(
+        store.watched_project(key, "p").await.expect("reads"),
+        Some(project)
     );
     store.close().await;
 }

@@ -9,6 +9,7 @@ use ponyswarm::pypi::index::{Index, IndexError};
 use ponyswarm::pypi::pipeline::{PipelineError, ReleaseTester};
 use ponyswarm::pypi::report::ReleaseReport;
 use ponyswarm::pypi::trial::{self, TrialOptions};
+use ponyswarm::pypi::watch::projects::parse_projects_file;
 use ponyswarm::pypi::watch::{self, Announced, Processed, Start, WatchOptions};
 use ponyswarm::pypi::Requirement;
 use ponyswarm::run::progress::OutputMode;
@@ -80,6 +81,13 @@ pub struct WatchArgs {
     /// Without a checkpoint, start at this changelog serial instead of now.
     #[arg(long, value_name = "SERIAL")]
     pub since_serial: Option<i64>,
+    /// Follow only this project, polling its page (JSON or Simple API) with
+    /// conditional requests instead of the index's feed (repeatable).
+    #[arg(long = "project", value_name = "NAME")]
+    pub projects: Vec<String>,
+    /// Follow the projects named in FILE, one per line (`#` starts a comment).
+    #[arg(long, value_name = "FILE")]
+    pub projects_file: Option<PathBuf>,
 }
 
 /// Runs a `pypi` command.
@@ -197,11 +205,26 @@ async fn watch_index(args: WatchArgs, docker: &DockerArgs) -> Result<ExitCode, C
             .map_err(|e| CliError::BadInput(format!("--filter {f:?} is not a glob: {e}")))?;
         filters.push(pattern);
     }
+    // Names on the command line and in the file read alike: normalized, each once.
+    let mut named = args.projects.join("\n");
+    if let Some(path) = &args.projects_file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| CliError::BadInput(format!("--projects-file {}: {e}", path.display())))?;
+        if parse_projects_file(&text).is_empty() {
+            return Err(CliError::BadInput(format!(
+                "--projects-file {} names no project",
+                path.display()
+            )));
+        }
+        named = format!("{named}\n{text}");
+    }
+    let projects = parse_projects_file(&named);
     let opts = WatchOptions {
         poll_interval: args.poll_interval,
         filters,
         jobs: usize::from(args.releases),
         start: args.since_serial.map_or(Start::Latest, Start::Serial),
+        projects,
         ..WatchOptions::default()
     };
     let tester = Arc::new(tester(&args.testing, docker, OutputMode::Silent).await?);
@@ -214,7 +237,10 @@ async fn watch_index(args: WatchArgs, docker: &DockerArgs) -> Result<ExitCode, C
             cancel.cancel();
         }
     });
-    println!("watching {}", tester.index.url());
+    match opts.projects.as_slice() {
+        [] => println!("watching {}", tester.index.url()),
+        names => println!("watching {} on {}", names.join(", "), tester.index.url()),
+    }
     let process = {
         let (tester, cancel) = (tester.clone(), cancel.clone());
         move |job: Announced| {

@@ -4,7 +4,9 @@
 //! Two feeds: the serial-numbered changelog ([`changelog`], XML-RPC, what bandersnatch
 //! follows), which misses nothing between polls; else the latest-updates RSS feed
 //! ([`rss`]), which only holds the newest items. Either way the feed only says *that*
-//! a release appeared; the processor asks the JSON API for what it is.
+//! a release appeared; the processor asks the JSON API for what it is. Or, for named
+//! projects only ([`WatchOptions::projects`]), no feed at all: each project's page is
+//! polled ([`projects`]), which any index or mirror serves.
 //!
 //! Exactly once: each release seen is recorded in the store's queue in the same
 //! transaction that moves the checkpoint (see [`crate::store::Store::enqueue_releases`]),
@@ -17,6 +19,7 @@
 //! failed polls, and at most `jobs` releases processed at once.
 
 pub mod changelog;
+pub mod projects;
 pub mod rss;
 pub mod xml;
 
@@ -75,6 +78,9 @@ pub struct WatchOptions {
     pub backoff: Backoff,
     /// Where to start without a checkpoint.
     pub start: Start,
+    /// Follow only these projects (normalized names), by polling each one's page
+    /// instead of the index's feed (see [`projects`]). All projects when empty.
+    pub projects: Vec<String>,
 }
 
 impl Default for WatchOptions {
@@ -85,6 +91,7 @@ impl Default for WatchOptions {
             jobs: 1,
             backoff: Backoff::default(),
             start: Start::Latest,
+            projects: Vec::new(),
         }
     }
 }
@@ -208,6 +215,8 @@ enum Feed {
         etag: Option<String>,
         last_modified: Option<String>,
     },
+    /// The pages of `WatchOptions::projects`; their state is in the store per project.
+    Projects,
 }
 
 const CHANGELOG: &str = "changelog";
@@ -217,6 +226,9 @@ impl Feed {
     /// The feed of the checkpoint; without one, the changelog when the index has it,
     /// else the RSS feed, starting as `opts.start` says.
     async fn open(index: &Index, store: &Store, opts: &WatchOptions) -> Result<Feed, WatchError> {
+        if !opts.projects.is_empty() {
+            return Ok(Feed::Projects);
+        }
         let key = index.url().to_string();
         if let Some(cp) = store.pypi_checkpoint(&key).await? {
             let bad = |reason: &str| WatchError::Feed {
@@ -276,6 +288,7 @@ impl Feed {
                 Ok(())
             }
             Feed::Rss { .. } => self.poll_rss(index, store, opts, QueueState::Queued).await,
+            Feed::Projects => projects::poll(index, store, opts).await,
         }
     }
 

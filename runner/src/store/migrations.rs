@@ -38,6 +38,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "claims",
         include_str!("../../migrations/0007_claims.sql"),
     ),
+    (
+        10,
+        "pypi_projects",
+        include_str!("../../migrations/0010_pypi_projects.sql"),
+    ),
 ];
 
 /// Applies the migrations the database lacks. On PostgreSQL, sqlx takes an advisory

@@ -25,7 +25,7 @@ mod url;
 mod write;
 
 pub use owner::RunOwner;
-pub use pypi::{Checkpoint, QueueState, QueuedRelease};
+pub use pypi::{Checkpoint, QueueState, QueuedRelease, WatchedProject};
 pub use read::{previous_run_of, RunSummary};
 pub use url::{resolve_url, Backend, DEFAULT_URL, ENV_VAR};
 

@@ -75,6 +75,22 @@ pub struct QueuedRelease {
     pub detail: Option<String>,
 }
 
+/// A project `pypi watch --project` follows on one index: how it was last read, and
+/// what it had.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WatchedProject {
+    /// The project's normalized name.
+    pub name: String,
+    /// The API last asked: `json` or `simple` (the validators below are that URL's).
+    pub api: String,
+    /// The `ETag` of the last full answer, sent back as `If-None-Match`.
+    pub etag: Option<String>,
+    /// The `Last-Modified` of the last full answer, sent back as `If-Modified-Since`.
+    pub last_modified: Option<String>,
+    /// The versions seen so far.
+    pub versions: Vec<String>,
+}
+
 impl Store {
     /// The checkpoint of the watcher of `index`, if it ever ran.
     pub async fn pypi_checkpoint(&self, index: &str) -> Result<Option<Checkpoint>, StoreError> {
@@ -100,32 +116,7 @@ impl Store {
     ) -> Result<usize, StoreError> {
         let now = timestamp(SystemTime::now());
         let mut tx = self.pool.begin().await?;
-        let mut added = 0;
-        for (name, version) in releases {
-            let seen = sqlx::query(
-                "SELECT 1 FROM pypi_queue WHERE index_url = $1 AND name = $2 AND version = $3",
-            )
-            .bind(index)
-            .bind(name)
-            .bind(version)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if seen.is_some() {
-                continue;
-            }
-            sqlx::query(
-                "INSERT INTO pypi_queue (index_url, name, version, seq, state, queued, updated) \
-                 SELECT $1, $2, $3, COALESCE(MAX(seq), 0) + 1, $4, $5, $5 FROM pypi_queue",
-            )
-            .bind(index)
-            .bind(name)
-            .bind(version)
-            .bind(state.as_str())
-            .bind(&now)
-            .execute(&mut *tx)
-            .await?;
-            added += 1;
-        }
+        let added = insert_new_releases(&mut tx, index, releases, state, &now).await?;
         if let Some(cp) = checkpoint {
             let updated = sqlx::query(
                 "UPDATE pypi_checkpoints SET source = $1, position = $2, updated = $3 \
@@ -264,6 +255,68 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// What the watcher of `index` last knew of project `name`, if it followed it.
+    pub async fn watched_project(
+        &self,
+        index: &str,
+        name: &str,
+    ) -> Result<Option<WatchedProject>, StoreError> {
+        let row = sqlx::query(
+            "SELECT api, etag, last_modified, versions FROM pypi_projects \
+             WHERE index_url = $1 AND name = $2",
+        )
+        .bind(index)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| {
+            let versions: String = r.get(3);
+            WatchedProject {
+                name: name.to_string(),
+                api: r.get(0),
+                etag: r.get(1),
+                last_modified: r.get(2),
+                versions: versions.lines().map(str::to_string).collect(),
+            }
+        }))
+    }
+
+    /// Records what a poll of `project` found and queues its `releases` not seen before
+    /// in `state`, in one transaction (so a restart neither misses nor repeats one).
+    /// Returns how many were new.
+    pub async fn record_watched_project(
+        &self,
+        index: &str,
+        project: &WatchedProject,
+        releases: &[(String, String)],
+        state: QueueState,
+    ) -> Result<usize, StoreError> {
+        let now = timestamp(SystemTime::now());
+        let mut tx = self.pool.begin().await?;
+        let added = insert_new_releases(&mut tx, index, releases, state, &now).await?;
+        sqlx::query("DELETE FROM pypi_projects WHERE index_url = $1 AND name = $2")
+            .bind(index)
+            .bind(&project.name)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO pypi_projects \
+             (index_url, name, api, etag, last_modified, versions, updated) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(index)
+        .bind(&project.name)
+        .bind(&project.api)
+        .bind(project.etag.as_deref())
+        .bind(project.last_modified.as_deref())
+        .bind(project.versions.join("\n"))
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(added)
+    }
+
     /// Saves the report of `name` `version` (its JSON), replacing an earlier one.
     pub async fn save_release_report(
         &self,
@@ -307,4 +360,41 @@ impl Store {
             .await?;
         Ok(row.map(|r| r.get(0)))
     }
+}
+
+/// Inserts the `releases` of `index` not in the queue yet, in `state`; returns how many.
+async fn insert_new_releases(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    index: &str,
+    releases: &[(String, String)],
+    state: QueueState,
+    now: &str,
+) -> Result<usize, StoreError> {
+    let mut added = 0;
+    for (name, version) in releases {
+        let seen = sqlx::query(
+            "SELECT 1 FROM pypi_queue WHERE index_url = $1 AND name = $2 AND version = $3",
+        )
+        .bind(index)
+        .bind(name)
+        .bind(version)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if seen.is_some() {
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO pypi_queue (index_url, name, version, seq, state, queued, updated) \
+             SELECT $1, $2, $3, COALESCE(MAX(seq), 0) + 1, $4, $5, $5 FROM pypi_queue",
+        )
+        .bind(index)
+        .bind(name)
+        .bind(version)
+        .bind(state.as_str())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        added += 1;
+    }
+    Ok(added)
 }

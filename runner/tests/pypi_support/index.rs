@@ -2,9 +2,12 @@
 //! 0.0.0.0 so containers reach it through the bridge gateway: a PyPI-compatible JSON
 //! API, the Simple API (PEP 691 JSON and PEP 503 HTML), the files under `/packages/`,
 //! the RSS feed `/rss/updates.xml` (with ETag / If-None-Match), and the XML-RPC
-//! `changelog_since_serial` and `changelog_last_serial` on `POST /pypi`.
+//! `changelog_since_serial` and `changelog_last_serial` on `POST /pypi`. Project pages
+//! (`/pypi/NAME/json`, `/simple/NAME/`) carry an ETag and a Last-Modified and answer
+//! 304 to a conditional request while the project has no new upload.
 //!
-//! Tests can publish releases later, turn the JSON API or PEP 691 off, serve a PEP 658
+//! Tests can publish releases later, turn the JSON API, PEP 691, the changelog, the RSS
+//! feed or project ETags off, serve a PEP 658
 //! core-metadata file beside a file, corrupt a file,
 //! make the next requests fail (429 or 5xx, with `Retry-After`), and read the request
 //! log.
@@ -76,6 +79,8 @@ struct State {
     json_api: bool,
     simple_json: bool,
     changelog_api: bool,
+    rss: bool,
+    project_etags: bool,
     faults: VecDeque<Fault>,
     log: Vec<Logged>,
 }
@@ -96,6 +101,8 @@ impl LocalIndex {
             json_api: true,
             simple_json: true,
             changelog_api: true,
+            rss: true,
+            project_etags: true,
             ..State::default()
         }));
         let listener = std::net::TcpListener::bind("0.0.0.0:0").expect("a free port");
@@ -226,6 +233,26 @@ impl LocalIndex {
         self.lock().changelog_api = on;
     }
 
+    /// Serve the RSS feed (default), or answer 404 there: with the changelog off too,
+    /// an index (a mirror) that only serves project pages.
+    pub fn set_rss(&self, on: bool) {
+        self.lock().rss = on;
+    }
+
+    /// Send an ETag with project pages (default), or only a Last-Modified.
+    pub fn set_project_etags(&self, on: bool) {
+        self.lock().project_etags = on;
+    }
+
+    /// How many requests for `path` were answered 304 Not Modified.
+    pub fn not_modified(&self, path: &str) -> usize {
+        self.lock()
+            .log
+            .iter()
+            .filter(|l| l.path == path && l.status == 304)
+            .count()
+    }
+
     /// Serves `bytes` as the PEP 658 core-metadata file of `filename` (at
     /// `/packages/FILENAME.metadata`), listed in both Simple API formats with their
     /// SHA-256, or with another hash when `honest` is false.
@@ -330,7 +357,11 @@ fn route(state: &State, method: &Method, path: &str, headers: &HeaderMap, body: 
     let base = format!("http://{host}");
     match (method.as_str(), parts.as_slice()) {
         ("POST", ["pypi"]) if state.changelog_api => xmlrpc(state, body),
-        ("GET", ["pypi", name, "json"]) if state.json_api => json_page(state, &base, name, None),
+        ("GET", ["pypi", name, "json"]) if state.json_api => {
+            conditional(state, headers, name, "json", || {
+                json_page(state, &base, name, None)
+            })
+        }
         ("GET", ["pypi", name, version, "json"]) if state.json_api => {
             json_page(state, &base, name, Some(version))
         }
@@ -339,17 +370,22 @@ fn route(state: &State, method: &Method, path: &str, headers: &HeaderMap, body: 
                 .get("accept")
                 .and_then(|h| h.to_str().ok())
                 .unwrap_or("");
-            simple_page(
-                state,
-                name,
-                state.simple_json && accept.contains("application/vnd.pypi.simple.v1+json"),
-            )
+            let as_json =
+                state.simple_json && accept.contains("application/vnd.pypi.simple.v1+json");
+            let kind = if as_json {
+                "simple-json"
+            } else {
+                "simple-html"
+            };
+            conditional(state, headers, name, kind, || {
+                simple_page(state, name, as_json)
+            })
         }
         ("GET", ["packages", filename]) => match filename.strip_suffix(".metadata") {
             Some(dist) => core_metadata(state, dist),
             None => file(state, filename),
         },
-        ("GET", ["rss", "updates.xml"]) => rss(state, &base, headers),
+        ("GET", ["rss", "updates.xml"]) if state.rss => rss(state, &base, headers),
         _ => (StatusCode::NOT_FOUND, "not found").into_response(),
     }
 }
@@ -415,6 +451,44 @@ fn json_page(state: &State, base: &str, name: &str, version: Option<&str>) -> Re
         page["releases"] = Value::Object(releases);
     }
     axum::Json(page).into_response()
+}
+
+/// A project page with its validators, or 304 when the request's match them: the
+/// ETag changes with every upload of the project (and with the page's format), the
+/// Last-Modified is its newest upload's time. As RFC 9110 says, If-Modified-Since is
+/// only looked at without If-None-Match.
+fn conditional(
+    state: &State,
+    headers: &HeaderMap,
+    name: &str,
+    kind: &str,
+    page: impl FnOnce() -> Response,
+) -> Response {
+    let all = releases_of(state, name);
+    let Some(newest) = all.iter().map(|s| s.published).max() else {
+        return page();
+    };
+    let etag = format!("\"{}-{}-{kind}\"", normalize(name), all.len());
+    let last_modified = rfc2822(newest);
+    let header = |name: &str| headers.get(name).and_then(|h| h.to_str().ok());
+    let unchanged = match header("if-none-match") {
+        Some(tag) => state.project_etags && tag == etag,
+        None => header("if-modified-since") == Some(last_modified.as_str()),
+    };
+    let mut response = if unchanged {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        page()
+    };
+    let values = response.headers_mut();
+    if state.project_etags {
+        values.insert("etag", etag.parse().expect("a header value"));
+    }
+    values.insert(
+        "last-modified",
+        last_modified.parse().expect("a header value"),
+    );
+    response
 }
 
 fn simple_page(state: &State, name: &str, as_json: bool) -> Response {
