@@ -20,8 +20,10 @@ pub mod metadata;
 pub mod pipeline;
 pub mod quality;
 pub mod report;
+pub mod testdeps;
 pub mod trial;
 pub mod watch;
+pub mod wheel_tags;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

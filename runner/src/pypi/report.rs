@@ -67,8 +67,12 @@ pub struct TestSuite {
     pub found: bool,
     /// The command detection chose.
     pub command: String,
-    /// Why detection chose it.
+    /// Why detection chose it, or where the author's command was read.
     pub reason: String,
+    /// The test dependencies installed besides the release, and where each was
+    /// declared (see [`super::testdeps`]).
+    #[serde(default)]
+    pub dependencies: Vec<super::testdeps::Dependency>,
 }
 
 /// What the tests of one install did.
@@ -341,6 +345,10 @@ mod tests {
                 found: true,
                 command: evil.into(),
                 reason: evil.into(),
+                dependencies: vec![crate::pypi::testdeps::Dependency {
+                    requirement: evil.into(),
+                    source: evil.into(),
+                }],
             },
             installs: vec![InstallReport::from_outcome(
                 "3.11",

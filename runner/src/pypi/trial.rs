@@ -191,12 +191,19 @@ async fn in_stage(
         source,
     })?;
     let detected = detect::detect(&tree);
+    let setup = author_setup(release, &src, &tree, opts, &mut notes);
     let suite = TestSuite {
         found: recipe::has_tests(&tree),
-        command: detected.command.clone(),
-        reason: detected.reason.clone(),
+        command: setup
+            .command
+            .as_ref()
+            .map_or(detected.command.clone(), |c| c.command.clone()),
+        reason: setup.command.as_ref().map_or(detected.reason.clone(), |c| {
+            format!("the author's: {}", c.source)
+        }),
+        dependencies: setup.dependencies.clone(),
     };
-    let jobs = Jobs::new(release, picked, &suite, &mut notes);
+    let jobs = Jobs::new(release, picked, &suite, &setup, &mut notes);
     let outcomes = jobs.run(docker, release, opts, stage_dir, run_id).await?;
 
     let file_reports: Vec<FileReport> = files
@@ -240,6 +247,31 @@ async fn in_stage(
     })
 }
 
+/// The author's test setup read from the sdist's files (see [`super::testdeps`]),
+/// for the first Python of `opts`; what was not used goes to `notes`.
+fn author_setup(
+    release: &Release,
+    src: &Path,
+    tree: &SourceTree,
+    opts: &TrialOptions,
+    notes: &mut Vec<String>,
+) -> super::testdeps::TestSetup {
+    let texts = stage::setup_texts(src, tree.files());
+    let python = opts
+        .pythons
+        .first()
+        .map(|p| super::wheel_tags::Interpreter::of_catalog(p).version)
+        .unwrap_or((3, 11));
+    let meta = &release.metadata;
+    let setup = super::testdeps::discover(&super::testdeps::Inputs {
+        texts: &texts,
+        requires_dist: &meta.requires_dist,
+        python,
+    });
+    notes.extend(setup.notes.iter().cloned());
+    setup
+}
+
 /// The jobs of a release test, before they run.
 struct Jobs {
     wheel: Option<String>,
@@ -247,6 +279,10 @@ struct Jobs {
     extras: Vec<String>,
     /// What every job's prepare fetches for.
     prepare: Vec<String>,
+    /// The author's test dependencies.
+    test_deps: Vec<String>,
+    /// The author's test command, if one was read.
+    test: Option<String>,
 }
 
 /// One job's result: Python, what it installed (kind and file), its outcome.
@@ -257,6 +293,7 @@ impl Jobs {
         release: &Release,
         picked: &[&(DistFile, PathBuf)],
         suite: &TestSuite,
+        setup: &super::testdeps::TestSetup,
         notes: &mut Vec<String>,
     ) -> Jobs {
         let file = |kind| {
@@ -265,7 +302,13 @@ impl Jobs {
                 .find(|(f, _)| f.kind == kind)
                 .map(|(f, _)| f.filename.clone())
         };
-        let extras = recipe::test_extras(&release.metadata.requires_dist);
+        let mut extras = recipe::test_extras(&release.metadata.requires_dist);
+        for e in &setup.extras {
+            let declared = super::testdeps::declared_extras(&release.metadata.requires_dist);
+            if !extras.contains(e) && declared.contains(e) {
+                extras.push(e.clone());
+            }
+        }
         if suite.found && !extras.is_empty() {
             notes.push(format!("test extras installed: {}", extras.join(", ")));
         }
@@ -278,6 +321,12 @@ impl Jobs {
             runner_of(&suite.command),
         );
         notes.extend(skipped);
+        let test_deps: Vec<String> = setup
+            .dependencies
+            .iter()
+            .map(|d| d.requirement.clone())
+            .collect();
+        prepare.extend(recipe::deps_command(&test_deps));
         let needs_renderer = describe::without_renderer(
             meta.description.as_deref(),
             meta.description_content_type.as_deref(),
@@ -291,6 +340,8 @@ impl Jobs {
             sdist: file(DistKind::Sdist),
             extras,
             prepare,
+            test_deps,
+            test: setup.command.as_ref().map(|c| c.command.clone()),
         }
     }
 
@@ -310,6 +361,8 @@ impl Jobs {
             sdist: self.sdist.clone(),
             extras: self.extras.clone(),
             prepare: self.prepare.clone(),
+            test_deps: self.test_deps.clone(),
+            test: self.test.clone(),
             timeout: opts.timeout,
         };
         let spec = matrix.spec(&stage_dir.join("ponyswarm.yaml"));

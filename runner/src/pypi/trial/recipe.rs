@@ -182,6 +182,11 @@ pub fn install_template(wheel: Option<&str>, sdist: Option<&str>, extras: &[Stri
     }
 }
 
+/// `pip install` of the test dependencies, if there are any.
+pub fn deps_command(deps: &[String]) -> Option<String> {
+    (!deps.is_empty()).then(|| format!("pip install {}", shell_words::join(deps)))
+}
+
 /// What a release test's matrix is made of.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReleaseMatrix {
@@ -197,11 +202,35 @@ pub struct ReleaseMatrix {
     pub extras: Vec<String>,
     /// What the prepare phase fetches for (see [`prepare_commands`]).
     pub prepare: Vec<String>,
+    /// The author's test dependencies, installed after the release (each checked by
+    /// [`crate::pypi::testdeps::check_requirement`]: no braces, no options).
+    pub test_deps: Vec<String>,
+    /// The author's test command; `None`: the one detection finds.
+    pub test: Option<String>,
     /// Time allowed for each job.
     pub timeout: Duration,
 }
 
 impl ReleaseMatrix {
+    /// The install commands (templates): the job's file, then the test dependencies,
+    /// then pytest when the author's command runs it (detection adds it otherwise).
+    fn install(&self) -> Vec<String> {
+        let mut out = vec![install_template(
+            self.wheel.as_deref(),
+            self.sdist.as_deref(),
+            &self.extras,
+        )];
+        out.extend(deps_command(&self.test_deps));
+        let runs_pytest = self
+            .test
+            .as_deref()
+            .is_some_and(|t| crate::detect::runner_of(t) == Runner::Pytest);
+        if runs_pytest {
+            out.push("pip install pytest".into());
+        }
+        out
+    }
+
     /// The spec of a release test, built in code: `python` × `dist` (the kinds
     /// present), the source tree in `src/` beside `path`, the test command detected
     /// from it.
@@ -238,13 +267,9 @@ impl ReleaseMatrix {
             services: Default::default(),
             env: Default::default(),
             files: Default::default(),
-            install: vec![at(install_template(
-                self.wheel.as_deref(),
-                self.sdist.as_deref(),
-                &self.extras,
-            ))],
+            install: self.install().into_iter().map(at).collect(),
             prepare: Some(self.prepare.clone()),
-            test: None,
+            test: self.test.clone().map(at),
             timeout: Duration::from_secs(self.timeout.as_secs().max(1)),
             max_parallel: None,
             fail_fast: false,
@@ -388,8 +413,32 @@ mod tests {
             sdist: sdist.then(|| "p-1.0.tar.gz".into()),
             extras: v(&["test"]),
             prepare: v(&["pip install 'x{{y}}'"]),
+            test_deps: Vec::new(),
+            test: None,
             timeout: Duration::from_millis(600_500),
         }
+    }
+
+    #[test]
+    fn the_authors_deps_and_command_are_installed_and_run() {
+        let mut r = release(true, false);
+        r.test_deps = v(&["hypothesis>=6", "tomli; python_version < \"3.11\""]);
+        r.test = Some("python -m pytest tests".into());
+        let spec = r.spec(Path::new("/s/ponyswarm.yaml"));
+        let install: Vec<&str> = spec.install.iter().map(|i| i.value.as_str()).collect();
+        assert_eq!(
+            install,
+            vec![
+                "pip install './.ponyswarm-dist/p-1.0-py3-none-any.whl[test]'",
+                "pip install 'hypothesis>=6' 'tomli; python_version < \"3.11\"'",
+                "pip install pytest",
+            ]
+        );
+        assert_eq!(
+            spec.test.map(|t| t.value).as_deref(),
+            Some("python -m pytest tests")
+        );
+        assert_eq!(deps_command(&[]), None);
     }
 
     #[test]
