@@ -105,30 +105,43 @@ pub enum TrialError {
     Run(#[from] runs::RunError),
 }
 
-/// The files a release test installs: the first sdist, and the wheel most likely to
-/// install in the Linux containers (a pure-Python one, else a Linux x86-64 one, else
-/// the first), yanked ones last.
-fn chosen(files: &[(DistFile, PathBuf)]) -> Vec<&(DistFile, PathBuf)> {
-    let mut out = Vec::new();
-    let rank = |f: &DistFile| {
-        let name = &f.filename;
-        let platform = if name.ends_with("-none-any.whl") {
-            0
-        } else if name.contains("linux") && name.contains("x86_64") {
-            1
-        } else {
-            2
-        };
-        (f.yanked, platform)
-    };
-    for kind in [DistKind::Wheel, DistKind::Sdist] {
-        let best = files
+/// The files a release test installs: the first sdist (not yanked first), and for
+/// each Python the wheel its interpreter takes, the most specific (see
+/// [`super::wheel_tags`]), not yanked first. The wheels chosen per Python, and a note
+/// for each Python that no wheel fits.
+struct Choice<'a> {
+    picked: Vec<&'a (DistFile, PathBuf)>,
+    wheels: Vec<(String, String)>,
+    notes: Vec<String>,
+    /// How many Pythons the release is tested on.
+    pythons: usize,
+}
+
+fn chosen<'a>(files: &'a [(DistFile, PathBuf)], pythons: &[String]) -> Choice<'a> {
+    let sdist = files
+        .iter()
+        .filter(|(f, _)| f.kind == DistKind::Sdist)
+        .min_by_key(|(f, _)| f.yanked);
+    let tier = |yanked: bool| -> Vec<&str> {
+        files
             .iter()
-            .filter(|(f, _)| f.kind == kind)
-            .min_by_key(|(f, _)| rank(f));
-        out.extend(best);
+            .filter(|(f, _)| f.kind == DistKind::Wheel && f.yanked == yanked)
+            .map(|(f, _)| f.filename.as_str())
+            .collect()
+    };
+    let (wheels, notes) =
+        super::wheel_tags::choose(pythons, &[tier(false), tier(true)], sdist.is_some());
+    let mut picked: Vec<&(DistFile, PathBuf)> = files
+        .iter()
+        .filter(|(f, _)| wheels.iter().any(|(_, w)| *w == f.filename))
+        .collect();
+    picked.extend(sdist);
+    Choice {
+        picked,
+        wheels,
+        notes,
+        pythons: pythons.len(),
     }
-    out
 }
 
 /// Installs and tests `release` (its downloaded, verified `files`) on every Python of
@@ -139,8 +152,8 @@ pub async fn test_release(
     files: &[(DistFile, PathBuf)],
     opts: &TrialOptions,
 ) -> Result<ReleaseReport, TrialError> {
-    let picked = chosen(files);
-    if picked.is_empty() {
+    let choice = chosen(files, &opts.pythons);
+    if choice.picked.is_empty() {
         return Err(TrialError::NothingToInstall {
             name: release.name.clone(),
             version: release.version.clone(),
@@ -148,7 +161,7 @@ pub async fn test_release(
     }
     let run_id = runs::new_run_id();
     let stage_dir = opts.work_dir.join(format!("pypi-{run_id}"));
-    let result = in_stage(docker, release, files, &picked, opts, &stage_dir, &run_id).await;
+    let result = in_stage(docker, release, files, &choice, opts, &stage_dir, &run_id).await;
     // The tree and the run's scratch results are not kept: the report is.
     let _ = std::fs::remove_dir_all(&stage_dir);
     result
@@ -158,13 +171,14 @@ async fn in_stage(
     docker: &Docker,
     release: &Release,
     files: &[(DistFile, PathBuf)],
-    picked: &[&(DistFile, PathBuf)],
+    choice: &Choice<'_>,
     opts: &TrialOptions,
     stage_dir: &Path,
     run_id: &str,
 ) -> Result<ReleaseReport, TrialError> {
     let src = stage_dir.join("src");
-    let mut notes = Vec::new();
+    let picked = &choice.picked;
+    let mut notes = choice.notes.clone();
     std::fs::create_dir_all(&src).map_err(|source| stage::StageError::Io {
         path: src.clone(),
         source,
@@ -203,7 +217,7 @@ async fn in_stage(
         }),
         dependencies: setup.dependencies.clone(),
     };
-    let jobs = Jobs::new(release, picked, &suite, &setup, &mut notes);
+    let jobs = Jobs::new(release, choice, &suite, &setup, &mut notes);
     let outcomes = jobs.run(docker, release, opts, stage_dir, run_id).await?;
 
     let file_reports: Vec<FileReport> = files
@@ -274,7 +288,8 @@ fn author_setup(
 
 /// The jobs of a release test, before they run.
 struct Jobs {
-    wheel: Option<String>,
+    /// The wheel of each Python that has one.
+    wheels: Vec<(String, String)>,
     sdist: Option<String>,
     extras: Vec<String>,
     /// What every job's prepare fetches for.
@@ -291,13 +306,14 @@ type JobResult = (String, DistKind, String, crate::outcome::JobOutcome);
 impl Jobs {
     fn new(
         release: &Release,
-        picked: &[&(DistFile, PathBuf)],
+        choice: &Choice<'_>,
         suite: &TestSuite,
         setup: &super::testdeps::TestSetup,
         notes: &mut Vec<String>,
     ) -> Jobs {
         let file = |kind| {
-            picked
+            choice
+                .picked
                 .iter()
                 .find(|(f, _)| f.kind == kind)
                 .map(|(f, _)| f.filename.clone())
@@ -312,10 +328,15 @@ impl Jobs {
         if suite.found && !extras.is_empty() {
             notes.push(format!("test extras installed: {}", extras.join(", ")));
         }
-        let wheel = file(DistKind::Wheel);
         let meta = &release.metadata;
+        // One wheel for every Python: dependencies are fetched through it. Wheels
+        // that differ per Python would not install on the others' prepare, so then
+        // through Requires-Dist.
+        let common = (choice.wheels.len() == choice.pythons)
+            .then(|| recipe::common_wheel(&choice.wheels))
+            .flatten();
         let (mut prepare, skipped) = recipe::prepare_commands(
-            wheel.as_deref(),
+            common,
             &extras,
             &meta.requires_dist,
             runner_of(&suite.command),
@@ -336,7 +357,7 @@ impl Jobs {
             prepare.push(format!("pip install {}", describe::RENDERER));
         }
         Jobs {
-            wheel,
+            wheels: choice.wheels.clone(),
             sdist: file(DistKind::Sdist),
             extras,
             prepare,
@@ -357,7 +378,7 @@ impl Jobs {
         let matrix = recipe::ReleaseMatrix {
             name: format!("{}-{}", release.name, release.version),
             pythons: opts.pythons.clone(),
-            wheel: self.wheel.clone(),
+            wheels: self.wheels.clone(),
             sdist: self.sdist.clone(),
             extras: self.extras.clone(),
             prepare: self.prepare.clone(),
@@ -390,12 +411,15 @@ impl Jobs {
     /// The kind and file a job installs, from its `dist` matrix value.
     fn file_of(&self, matrix: &crate::matrix::Combination) -> (DistKind, String) {
         let is_sdist = matrix.get("dist").is_some_and(|v| v.text() == "sdist");
-        let (kind, file) = if is_sdist {
-            (DistKind::Sdist, &self.sdist)
-        } else {
-            (DistKind::Wheel, &self.wheel)
-        };
-        (kind, file.clone().unwrap_or_default())
+        if is_sdist {
+            return (DistKind::Sdist, self.sdist.clone().unwrap_or_default());
+        }
+        let python = matrix.get("python").map(|v| v.text()).unwrap_or_default();
+        let wheel = self.wheels.iter().find(|(p, _)| *p == python);
+        (
+            DistKind::Wheel,
+            wheel.map(|(_, w)| w.clone()).unwrap_or_default(),
+        )
     }
 }
 

@@ -260,6 +260,39 @@ pub fn best_wheel<'a>(interpreter: &Interpreter, filenames: &[&'a str]) -> Optio
         .map(|(_, f)| f)
 }
 
+/// The wheel each of `pythons` (catalog names) installs, from `wheels` (file names,
+/// the preferred ones, e.g. not yanked, first: a later one is used only when no
+/// earlier one fits), and a note for each Python no wheel fits:
+/// `no wheel for cp311-manylinux_x86_64; sdist tested`.
+pub fn choose(
+    pythons: &[String],
+    wheels: &[Vec<&str>],
+    has_sdist: bool,
+) -> (Vec<(String, String)>, Vec<String>) {
+    let mut chosen = Vec::new();
+    let mut notes = Vec::new();
+    for python in pythons {
+        let interpreter = Interpreter::of_catalog(python);
+        match wheels
+            .iter()
+            .find_map(|tier| best_wheel(&interpreter, tier))
+        {
+            Some(w) => chosen.push((python.clone(), w.to_string())),
+            None if wheels.iter().any(|t| !t.is_empty()) => notes.push(format!(
+                "no wheel for {}; {}",
+                interpreter.describe(),
+                if has_sdist {
+                    "sdist tested"
+                } else {
+                    "nothing tested on this Python"
+                }
+            )),
+            None => {}
+        }
+    }
+    (chosen, notes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -409,6 +442,39 @@ mod tests {
         ];
         assert_eq!(best_wheel(&i, &files), Some(files[2]));
         assert_eq!(best_wheel(&i, &files[..1]), None);
+    }
+
+    #[test]
+    fn each_python_gets_its_wheel_or_a_note_saying_the_sdist_was_tested() {
+        if std::env::consts::ARCH != "x86_64" {
+            return; // the fixture names are x86-64 wheels
+        }
+        let pythons: Vec<String> = ["3.9", "3.11", "3.13"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let good = vec![
+            "c-1-cp39-cp39-manylinux_2_17_x86_64.whl",
+            "c-1-cp311-cp311-manylinux_2_17_x86_64.whl",
+        ];
+        let yanked = vec!["c-1-cp313-cp313-manylinux_2_17_x86_64.whl"];
+        let (chosen, notes) = choose(&pythons, &[good.clone(), vec![]], true);
+        assert_eq!(
+            chosen,
+            vec![
+                ("3.9".to_string(), good[0].to_string()),
+                ("3.11".to_string(), good[1].to_string())
+            ]
+        );
+        assert_eq!(
+            notes,
+            vec!["no wheel for cp313-manylinux_x86_64; sdist tested"]
+        );
+        let (chosen, notes) = choose(&pythons, &[good.clone(), yanked.clone()], false);
+        assert_eq!(chosen.len(), 3);
+        assert!(notes.is_empty());
+        let (chosen, notes) = choose(&pythons, &[vec![], vec![]], true);
+        assert!(chosen.is_empty() && notes.is_empty());
     }
 
     #[test]
