@@ -15,7 +15,9 @@
 //! The types here are what those parts pass each other.
 
 pub mod description;
+pub mod django;
 pub mod index;
+pub mod judgement;
 pub mod metadata;
 pub mod pipeline;
 pub mod quality;

@@ -105,6 +105,9 @@ pub struct InstallReport {
     pub flagged: Vec<String>,
     /// What the tests did.
     pub tests: TestVerdict,
+    /// What this job says about the release, and why (see [`super::judgement`]).
+    #[serde(default)]
+    pub judged: super::judgement::Judged,
     /// The job's whole outcome: status, test counts and failures, every change, log.
     pub outcome: JobOutcome,
 }
@@ -139,6 +142,7 @@ impl InstallReport {
             .filter(|c: &&InstallChange| c.flagged)
             .map(|c| c.path.clone())
             .collect();
+        let declared = super::judgement::Declared::default();
         InstallReport {
             python: python.to_string(),
             dist,
@@ -146,6 +150,7 @@ impl InstallReport {
             installed,
             flagged,
             tests,
+            judged: super::judgement::judge(&outcome, suite_found, &declared),
             outcome,
         }
     }

@@ -205,7 +205,8 @@ async fn in_stage(
         source,
     })?;
     let detected = detect::detect(&tree);
-    let setup = author_setup(release, &src, &tree, opts, &mut notes);
+    let mut setup = author_setup(release, &src, &tree, opts, &mut notes);
+    let django = django_app(release, &src, &tree, &detected, &mut setup, &mut notes);
     let suite = TestSuite {
         found: recipe::has_tests(&tree),
         command: setup
@@ -217,7 +218,9 @@ async fn in_stage(
         }),
         dependencies: setup.dependencies.clone(),
     };
-    let jobs = Jobs::new(release, choice, &suite, &setup, &mut notes);
+    let mut jobs = Jobs::new(release, choice, &suite, &setup, &mut notes);
+    jobs.services = django.services;
+    jobs.env = django.env;
     let outcomes = jobs.run(docker, release, opts, stage_dir, run_id).await?;
 
     let file_reports: Vec<FileReport> = files
@@ -229,10 +232,13 @@ async fn in_stage(
             tried: picked.iter().any(|(p, _)| p.filename == f.filename),
         })
         .collect();
+    let declared = declared_names(release, &setup, &tree);
     let installs: Vec<InstallReport> = outcomes
         .into_iter()
         .map(|(python, dist, filename, outcome)| {
-            InstallReport::from_outcome(&python, dist, &filename, suite.found, outcome)
+            let mut r = InstallReport::from_outcome(&python, dist, &filename, suite.found, outcome);
+            r.judged = super::judgement::judge(&r.outcome, suite.found, &declared);
+            r
         })
         .collect();
     let mut facts = facts_of(&file_reports, suite.found, &installs);
@@ -286,6 +292,84 @@ fn author_setup(
     setup
 }
 
+/// What the release declares, for telling a missing declaration from a failing
+/// test: its name, its `Requires-Dist` and test dependencies, and the top-level
+/// modules its sdist ships (at the top or under `src/`).
+fn declared_names(
+    release: &Release,
+    setup: &super::testdeps::TestSetup,
+    tree: &SourceTree,
+) -> super::judgement::Declared {
+    use super::testdeps::normalized_name;
+    let mut names = vec![release.name.clone()];
+    names.extend(
+        release
+            .metadata
+            .requires_dist
+            .iter()
+            .map(|r| normalized_name(r)),
+    );
+    names.extend(
+        setup
+            .dependencies
+            .iter()
+            .map(|d| normalized_name(&d.requirement)),
+    );
+    for f in tree.files() {
+        let f = f.strip_prefix("src/").unwrap_or(f);
+        let top = f.split('/').next().unwrap_or(f);
+        names.push(top.strip_suffix(".py").unwrap_or(top).to_string());
+    }
+    super::judgement::Declared::new(names)
+}
+
+/// What a Django app's jobs need besides the usual: a database service and the
+/// environment that points its settings at it.
+#[derive(Default)]
+struct DjangoApp {
+    services: Vec<(String, String)>,
+    env: Vec<(String, String)>,
+}
+
+/// A release that depends on Django and ships a test settings module: run with
+/// Django's runner and that module (unless the author's command or pytest,
+/// configured, or a `runtests.py` already runs it), with the database its settings
+/// name (see [`super::django`]).
+fn django_app(
+    release: &Release,
+    src: &Path,
+    tree: &SourceTree,
+    detected: &detect::TestCommand,
+    setup: &mut super::testdeps::TestSetup,
+    notes: &mut Vec<String>,
+) -> DjangoApp {
+    use super::django;
+    let mut app = DjangoApp::default();
+    if !django::depends_on_django(&release.metadata.requires_dist) {
+        return app;
+    }
+    let Some((module, file)) = django::settings_module(tree.files()) else {
+        return app;
+    };
+    app.env
+        .push(("DJANGO_SETTINGS_MODULE".into(), module.clone()));
+    let own_runner = detected.runner == detect::Runner::Django || detect::pytest_configured(tree);
+    if setup.command.is_none() && !own_runner {
+        setup.command = Some(super::testdeps::AuthorCommand {
+            command: django::command(&module),
+            source: format!("Django's runner with the settings in {file}"),
+        });
+    }
+    let text = stage::setup_texts_of(src, std::slice::from_ref(&file));
+    if let Some(db) = text.get(&file).and_then(|t| django::database(t)) {
+        let (name, image) = db.service();
+        app.services.push((name.into(), image.into()));
+        app.env.extend(db.env());
+        notes.push(format!("{file} uses {image}: the jobs start it"));
+    }
+    app
+}
+
 /// The jobs of a release test, before they run.
 struct Jobs {
     /// The wheel of each Python that has one.
@@ -298,6 +382,10 @@ struct Jobs {
     test_deps: Vec<String>,
     /// The author's test command, if one was read.
     test: Option<String>,
+    /// Services the jobs start (name, image).
+    services: Vec<(String, String)>,
+    /// The jobs' environment templates.
+    env: Vec<(String, String)>,
 }
 
 /// One job's result: Python, what it installed (kind and file), its outcome.
@@ -363,6 +451,8 @@ impl Jobs {
             prepare,
             test_deps,
             test: setup.command.as_ref().map(|c| c.command.clone()),
+            services: Vec::new(),
+            env: Vec::new(),
         }
     }
 
@@ -384,6 +474,8 @@ impl Jobs {
             prepare: self.prepare.clone(),
             test_deps: self.test_deps.clone(),
             test: self.test.clone(),
+            services: self.services.clone(),
+            env: self.env.clone(),
             timeout: opts.timeout,
         };
         let spec = matrix.spec(&stage_dir.join("ponyswarm.yaml"));

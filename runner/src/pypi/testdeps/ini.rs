@@ -67,11 +67,6 @@ impl Ini {
     pub fn get(&self, name: &str, key: &str) -> Option<&str> {
         self.section(name)?.get(key).map(String::as_str)
     }
-
-    /// The names of the sections, in file order.
-    pub fn section_names(&self) -> impl Iterator<Item = &str> {
-        self.sections.iter().map(|(n, _)| n.as_str())
-    }
 }
 
 /// The non-empty lines of a multi-line value.
@@ -92,9 +87,5 @@ mod tests {
         assert_eq!(ini.get("testenv", "commands"), Some("pytest {posargs}"));
         assert_eq!(ini.get("options", "tests_require"), Some("a\nb"));
         assert_eq!(ini.get("missing", "deps"), None);
-        assert_eq!(
-            ini.section_names().collect::<Vec<_>>(),
-            vec!["testenv", "options"]
-        );
     }
 }

@@ -170,11 +170,9 @@ pub fn discover(inputs: &Inputs) -> TestSetup {
         }
         c.add_extra(&extra);
     }
-    let tox_text = text("tox.ini").map(str::to_string).or_else(|| {
-        pyproject
-            .as_ref()
-            .and_then(|py| tox::legacy_from_pyproject(py))
-    });
+    let tox_text = text("tox.ini")
+        .map(str::to_string)
+        .or_else(|| pyproject.as_ref().and_then(tox::legacy_from_pyproject));
     if let Some(t) = tox_text {
         let file = if text("tox.ini").is_some() {
             "tox.ini"

@@ -119,7 +119,7 @@ fn for_env<'a>(line: &'a str, factors: &[&str]) -> Option<&'a str> {
                 c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ',' | '!' | '-' | '{' | '}')
             });
         // `{env:X}` and `{posargs:…}` have a colon too, after a brace.
-        if is_condition && !cond.contains('{') || is_condition && cond.contains('}') {
+        if is_condition && (!cond.contains('{') || cond.contains('}')) {
             return holds(cond.trim(), factors).then_some(rest.trim());
         }
     }

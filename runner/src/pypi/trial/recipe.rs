@@ -245,6 +245,11 @@ pub struct ReleaseMatrix {
     pub test_deps: Vec<String>,
     /// The author's test command; `None`: the one detection finds.
     pub test: Option<String>,
+    /// Services the jobs start: name → catalog image (a Django app's database).
+    pub services: Vec<(String, String)>,
+    /// The jobs' environment: name → template (written by ponyswarm, never from the
+    /// release's text).
+    pub env: Vec<(String, String)>,
     /// Time allowed for each job.
     pub timeout: Duration,
 }
@@ -326,8 +331,24 @@ impl ReleaseMatrix {
                 .first()
                 .cloned()
                 .unwrap_or_else(|| "3.11".into())),
-            services: Default::default(),
-            env: Default::default(),
+            services: self
+                .services
+                .iter()
+                .map(|(name, image)| {
+                    let service = crate::matrix::ServiceSpec {
+                        image: at(image.clone()),
+                        when: Vec::new(),
+                        port: None,
+                        env: Default::default(),
+                    };
+                    (name.clone(), service)
+                })
+                .collect(),
+            env: self
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), at(v.clone())))
+                .collect(),
             files: Default::default(),
             install: self.install().into_iter().map(at).collect(),
             prepare: Some(self.prepare.clone()),
@@ -547,6 +568,8 @@ mod tests {
             prepare: v(&["pip install 'x{{y}}'"]),
             test_deps: Vec::new(),
             test: None,
+            services: Vec::new(),
+            env: Vec::new(),
             timeout: Duration::from_millis(600_500),
         }
     }
@@ -571,6 +594,35 @@ mod tests {
             Some("python -m pytest tests")
         );
         assert_eq!(deps_command(&[]), None);
+    }
+
+    #[test]
+    fn a_database_service_and_its_variables_reach_every_job() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("src")).expect("src");
+        let mut r = release(true, false);
+        r.services = vec![("postgres".into(), "postgres".into())];
+        r.env = crate::pypi::django::Database::Postgres.env();
+        r.env
+            .push(("DJANGO_SETTINGS_MODULE".into(), "tests.settings".into()));
+        r.test = Some(crate::pypi::django::command("tests.settings"));
+        let spec = r.spec(&dir.path().join("ponyswarm.yaml"));
+        let plans = crate::plan::from_spec(spec, &crate::plan::Selection::all())
+            .expect("plans")
+            .jobs;
+        for p in &plans {
+            assert_eq!(p.services.len(), 1);
+            assert_eq!(p.env["PGHOST"], "postgres");
+            assert_eq!(
+                p.env["DATABASE_URL"],
+                "postgres://pony:pony@postgres:5432/pony"
+            );
+            assert_eq!(p.env["DJANGO_SETTINGS_MODULE"], "tests.settings");
+            assert!(p
+                .test
+                .command
+                .contains("django test --settings=tests.settings"));
+        }
     }
 
     #[test]

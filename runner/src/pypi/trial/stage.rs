@@ -170,9 +170,19 @@ const MAX_SETUP_BYTES: u64 = 256 * 1024;
 /// tree's relative paths), read from `src`; unreadable, too big or non-UTF-8 files
 /// are left out.
 pub fn setup_texts(src: &Path, files: &[String]) -> std::collections::BTreeMap<String, String> {
-    files
+    let wanted: Vec<String> = files
         .iter()
         .filter(|f| crate::pypi::testdeps::wanted(f))
+        .cloned()
+        .collect();
+    setup_texts_of(src, &wanted)
+}
+
+/// The texts of `files` (relative paths) read from `src`, as [`setup_texts`] reads
+/// them.
+pub fn setup_texts_of(src: &Path, files: &[String]) -> std::collections::BTreeMap<String, String> {
+    files
+        .iter()
         .filter_map(|f| {
             let path = src.join(f);
             let meta = std::fs::symlink_metadata(&path).ok()?;
