@@ -255,6 +255,12 @@ fn pytest(reason: String) -> TestCommand {
     }
 }
 
+/// Whether the tree configures pytest (rule 1 of [`detect`]): a Django app that does
+/// is run through pytest(-django), as its author does.
+pub fn pytest_configured(tree: &SourceTree) -> bool {
+    pytest_config(tree).is_some()
+}
+
 /// Why we think pytest is configured, if it is.
 fn pytest_config(tree: &SourceTree) -> Option<String> {
     for file in ["pytest.ini", "pytest.toml", ".pytest.toml"] {

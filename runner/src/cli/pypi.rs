@@ -194,6 +194,25 @@ fn print_summary(report: &ReleaseReport, html: &Path) {
         "{} {}: {installs}, {tests}, {score}",
         report.name, report.version
     );
+    // One line per (Python, file): the judgement a reader acts on, and why.
+    for i in &report.installs {
+        println!(
+            "  {} {}: {}",
+            i.python,
+            i.filename,
+            i.judged.judgement.as_str()
+        );
+        for why in &i.judged.why {
+            println!("    {why}");
+        }
+    }
+    for note in report
+        .notes
+        .iter()
+        .filter(|n| n.starts_with("no wheel for "))
+    {
+        println!("  {note}");
+    }
     println!("report: {}", html.display());
 }
 

@@ -15,13 +15,17 @@
 //! The types here are what those parts pass each other.
 
 pub mod description;
+pub mod django;
 pub mod index;
+pub mod judgement;
 pub mod metadata;
 pub mod pipeline;
 pub mod quality;
 pub mod report;
+pub mod testdeps;
 pub mod trial;
 pub mod watch;
+pub mod wheel_tags;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -67,8 +67,12 @@ pub struct TestSuite {
     pub found: bool,
     /// The command detection chose.
     pub command: String,
-    /// Why detection chose it.
+    /// Why detection chose it, or where the author's command was read.
     pub reason: String,
+    /// The test dependencies installed besides the release, and where each was
+    /// declared (see [`super::testdeps`]).
+    #[serde(default)]
+    pub dependencies: Vec<super::testdeps::Dependency>,
 }
 
 /// What the tests of one install did.
@@ -101,6 +105,9 @@ pub struct InstallReport {
     pub flagged: Vec<String>,
     /// What the tests did.
     pub tests: TestVerdict,
+    /// What this job says about the release, and why (see [`super::judgement`]).
+    #[serde(default)]
+    pub judged: super::judgement::Judged,
     /// The job's whole outcome: status, test counts and failures, every change, log.
     pub outcome: JobOutcome,
 }
@@ -135,6 +142,7 @@ impl InstallReport {
             .filter(|c: &&InstallChange| c.flagged)
             .map(|c| c.path.clone())
             .collect();
+        let declared = super::judgement::Declared::default();
         InstallReport {
             python: python.to_string(),
             dist,
@@ -142,6 +150,7 @@ impl InstallReport {
             installed,
             flagged,
             tests,
+            judged: super::judgement::judge(&outcome, suite_found, &declared),
             outcome,
         }
     }
@@ -341,6 +350,10 @@ mod tests {
                 found: true,
                 command: evil.into(),
                 reason: evil.into(),
+                dependencies: vec![crate::pypi::testdeps::Dependency {
+                    requirement: evil.into(),
+                    source: evil.into(),
+                }],
             },
             installs: vec![InstallReport::from_outcome(
                 "3.11",

@@ -105,30 +105,43 @@ pub enum TrialError {
     Run(#[from] runs::RunError),
 }
 
-/// The files a release test installs: the first sdist, and the wheel most likely to
-/// install in the Linux containers (a pure-Python one, else a Linux x86-64 one, else
-/// the first), yanked ones last.
-fn chosen(files: &[(DistFile, PathBuf)]) -> Vec<&(DistFile, PathBuf)> {
-    let mut out = Vec::new();
-    let rank = |f: &DistFile| {
-        let name = &f.filename;
-        let platform = if name.ends_with("-none-any.whl") {
-            0
-        } else if name.contains("linux") && name.contains("x86_64") {
-            1
-        } else {
-            2
-        };
-        (f.yanked, platform)
-    };
-    for kind in [DistKind::Wheel, DistKind::Sdist] {
-        let best = files
+/// The files a release test installs: the first sdist (not yanked first), and for
+/// each Python the wheel its interpreter takes, the most specific (see
+/// [`super::wheel_tags`]), not yanked first. The wheels chosen per Python, and a note
+/// for each Python that no wheel fits.
+struct Choice<'a> {
+    picked: Vec<&'a (DistFile, PathBuf)>,
+    wheels: Vec<(String, String)>,
+    notes: Vec<String>,
+    /// How many Pythons the release is tested on.
+    pythons: usize,
+}
+
+fn chosen<'a>(files: &'a [(DistFile, PathBuf)], pythons: &[String]) -> Choice<'a> {
+    let sdist = files
+        .iter()
+        .filter(|(f, _)| f.kind == DistKind::Sdist)
+        .min_by_key(|(f, _)| f.yanked);
+    let tier = |yanked: bool| -> Vec<&str> {
+        files
             .iter()
-            .filter(|(f, _)| f.kind == kind)
-            .min_by_key(|(f, _)| rank(f));
-        out.extend(best);
+            .filter(|(f, _)| f.kind == DistKind::Wheel && f.yanked == yanked)
+            .map(|(f, _)| f.filename.as_str())
+            .collect()
+    };
+    let (wheels, notes) =
+        super::wheel_tags::choose(pythons, &[tier(false), tier(true)], sdist.is_some());
+    let mut picked: Vec<&(DistFile, PathBuf)> = files
+        .iter()
+        .filter(|(f, _)| wheels.iter().any(|(_, w)| *w == f.filename))
+        .collect();
+    picked.extend(sdist);
+    Choice {
+        picked,
+        wheels,
+        notes,
+        pythons: pythons.len(),
     }
-    out
 }
 
 /// Installs and tests `release` (its downloaded, verified `files`) on every Python of
@@ -139,8 +152,8 @@ pub async fn test_release(
     files: &[(DistFile, PathBuf)],
     opts: &TrialOptions,
 ) -> Result<ReleaseReport, TrialError> {
-    let picked = chosen(files);
-    if picked.is_empty() {
+    let choice = chosen(files, &opts.pythons);
+    if choice.picked.is_empty() {
         return Err(TrialError::NothingToInstall {
             name: release.name.clone(),
             version: release.version.clone(),
@@ -148,7 +161,7 @@ pub async fn test_release(
     }
     let run_id = runs::new_run_id();
     let stage_dir = opts.work_dir.join(format!("pypi-{run_id}"));
-    let result = in_stage(docker, release, files, &picked, opts, &stage_dir, &run_id).await;
+    let result = in_stage(docker, release, files, &choice, opts, &stage_dir, &run_id).await;
     // The tree and the run's scratch results are not kept: the report is.
     let _ = std::fs::remove_dir_all(&stage_dir);
     result
@@ -158,13 +171,14 @@ async fn in_stage(
     docker: &Docker,
     release: &Release,
     files: &[(DistFile, PathBuf)],
-    picked: &[&(DistFile, PathBuf)],
+    choice: &Choice<'_>,
     opts: &TrialOptions,
     stage_dir: &Path,
     run_id: &str,
 ) -> Result<ReleaseReport, TrialError> {
     let src = stage_dir.join("src");
-    let mut notes = Vec::new();
+    let picked = &choice.picked;
+    let mut notes = choice.notes.clone();
     std::fs::create_dir_all(&src).map_err(|source| stage::StageError::Io {
         path: src.clone(),
         source,
@@ -191,12 +205,22 @@ async fn in_stage(
         source,
     })?;
     let detected = detect::detect(&tree);
+    let mut setup = author_setup(release, &src, &tree, opts, &mut notes);
+    let django = django_app(release, &src, &tree, &detected, &mut setup, &mut notes);
     let suite = TestSuite {
         found: recipe::has_tests(&tree),
-        command: detected.command.clone(),
-        reason: detected.reason.clone(),
+        command: setup
+            .command
+            .as_ref()
+            .map_or(detected.command.clone(), |c| c.command.clone()),
+        reason: setup.command.as_ref().map_or(detected.reason.clone(), |c| {
+            format!("the author's: {}", c.source)
+        }),
+        dependencies: setup.dependencies.clone(),
     };
-    let jobs = Jobs::new(release, picked, &suite, &mut notes);
+    let mut jobs = Jobs::new(release, choice, &suite, &setup, &mut notes);
+    jobs.services = django.services;
+    jobs.env = django.env;
     let outcomes = jobs.run(docker, release, opts, stage_dir, run_id).await?;
 
     let file_reports: Vec<FileReport> = files
@@ -208,10 +232,13 @@ async fn in_stage(
             tried: picked.iter().any(|(p, _)| p.filename == f.filename),
         })
         .collect();
+    let declared = declared_names(release, &setup, &tree);
     let installs: Vec<InstallReport> = outcomes
         .into_iter()
         .map(|(python, dist, filename, outcome)| {
-            InstallReport::from_outcome(&python, dist, &filename, suite.found, outcome)
+            let mut r = InstallReport::from_outcome(&python, dist, &filename, suite.found, outcome);
+            r.judged = super::judgement::judge(&r.outcome, suite.found, &declared);
+            r
         })
         .collect();
     let mut facts = facts_of(&file_reports, suite.found, &installs);
@@ -240,13 +267,125 @@ async fn in_stage(
     })
 }
 
+/// The author's test setup read from the sdist's files (see [`super::testdeps`]),
+/// for the first Python of `opts`; what was not used goes to `notes`.
+fn author_setup(
+    release: &Release,
+    src: &Path,
+    tree: &SourceTree,
+    opts: &TrialOptions,
+    notes: &mut Vec<String>,
+) -> super::testdeps::TestSetup {
+    let texts = stage::setup_texts(src, tree.files());
+    let python = opts
+        .pythons
+        .first()
+        .map(|p| super::wheel_tags::Interpreter::of_catalog(p).version)
+        .unwrap_or((3, 11));
+    let meta = &release.metadata;
+    let setup = super::testdeps::discover(&super::testdeps::Inputs {
+        texts: &texts,
+        requires_dist: &meta.requires_dist,
+        python,
+    });
+    notes.extend(setup.notes.iter().cloned());
+    setup
+}
+
+/// What the release declares, for telling a missing declaration from a failing
+/// test: its name, its `Requires-Dist` and test dependencies, and the top-level
+/// modules its sdist ships (at the top or under `src/`).
+fn declared_names(
+    release: &Release,
+    setup: &super::testdeps::TestSetup,
+    tree: &SourceTree,
+) -> super::judgement::Declared {
+    use super::testdeps::normalized_name;
+    let mut names = vec![release.name.clone()];
+    names.extend(
+        release
+            .metadata
+            .requires_dist
+            .iter()
+            .map(|r| normalized_name(r)),
+    );
+    names.extend(
+        setup
+            .dependencies
+            .iter()
+            .map(|d| normalized_name(&d.requirement)),
+    );
+    for f in tree.files() {
+        let f = f.strip_prefix("src/").unwrap_or(f);
+        let top = f.split('/').next().unwrap_or(f);
+        names.push(top.strip_suffix(".py").unwrap_or(top).to_string());
+    }
+    super::judgement::Declared::new(names)
+}
+
+/// What a Django app's jobs need besides the usual: a database service and the
+/// environment that points its settings at it.
+#[derive(Default)]
+struct DjangoApp {
+    services: Vec<(String, String)>,
+    env: Vec<(String, String)>,
+}
+
+/// A release that depends on Django and ships a test settings module: run with
+/// Django's runner and that module (unless the author's command or pytest,
+/// configured, or a `runtests.py` already runs it), with the database its settings
+/// name (see [`super::django`]).
+fn django_app(
+    release: &Release,
+    src: &Path,
+    tree: &SourceTree,
+    detected: &detect::TestCommand,
+    setup: &mut super::testdeps::TestSetup,
+    notes: &mut Vec<String>,
+) -> DjangoApp {
+    use super::django;
+    let mut app = DjangoApp::default();
+    if !django::depends_on_django(&release.metadata.requires_dist) {
+        return app;
+    }
+    let Some((module, file)) = django::settings_module(tree.files()) else {
+        return app;
+    };
+    app.env
+        .push(("DJANGO_SETTINGS_MODULE".into(), module.clone()));
+    let own_runner = detected.runner == detect::Runner::Django || detect::pytest_configured(tree);
+    if setup.command.is_none() && !own_runner {
+        setup.command = Some(super::testdeps::AuthorCommand {
+            command: django::command(&module),
+            source: format!("Django's runner with the settings in {file}"),
+        });
+    }
+    let text = stage::setup_texts_of(src, std::slice::from_ref(&file));
+    if let Some(db) = text.get(&file).and_then(|t| django::database(t)) {
+        let (name, image) = db.service();
+        app.services.push((name.into(), image.into()));
+        app.env.extend(db.env());
+        notes.push(format!("{file} uses {image}: the jobs start it"));
+    }
+    app
+}
+
 /// The jobs of a release test, before they run.
 struct Jobs {
-    wheel: Option<String>,
+    /// The wheel of each Python that has one.
+    wheels: Vec<(String, String)>,
     sdist: Option<String>,
     extras: Vec<String>,
     /// What every job's prepare fetches for.
     prepare: Vec<String>,
+    /// The author's test dependencies.
+    test_deps: Vec<String>,
+    /// The author's test command, if one was read.
+    test: Option<String>,
+    /// Services the jobs start (name, image).
+    services: Vec<(String, String)>,
+    /// The jobs' environment templates.
+    env: Vec<(String, String)>,
 }
 
 /// One job's result: Python, what it installed (kind and file), its outcome.
@@ -255,29 +394,48 @@ type JobResult = (String, DistKind, String, crate::outcome::JobOutcome);
 impl Jobs {
     fn new(
         release: &Release,
-        picked: &[&(DistFile, PathBuf)],
+        choice: &Choice<'_>,
         suite: &TestSuite,
+        setup: &super::testdeps::TestSetup,
         notes: &mut Vec<String>,
     ) -> Jobs {
         let file = |kind| {
-            picked
+            choice
+                .picked
                 .iter()
                 .find(|(f, _)| f.kind == kind)
                 .map(|(f, _)| f.filename.clone())
         };
-        let extras = recipe::test_extras(&release.metadata.requires_dist);
+        let mut extras = recipe::test_extras(&release.metadata.requires_dist);
+        for e in &setup.extras {
+            let declared = super::testdeps::declared_extras(&release.metadata.requires_dist);
+            if !extras.contains(e) && declared.contains(e) {
+                extras.push(e.clone());
+            }
+        }
         if suite.found && !extras.is_empty() {
             notes.push(format!("test extras installed: {}", extras.join(", ")));
         }
-        let wheel = file(DistKind::Wheel);
         let meta = &release.metadata;
+        // One wheel for every Python: dependencies are fetched through it. Wheels
+        // that differ per Python would not install on the others' prepare, so then
+        // through Requires-Dist.
+        let common = (choice.wheels.len() == choice.pythons)
+            .then(|| recipe::common_wheel(&choice.wheels))
+            .flatten();
         let (mut prepare, skipped) = recipe::prepare_commands(
-            wheel.as_deref(),
+            common,
             &extras,
             &meta.requires_dist,
             runner_of(&suite.command),
         );
         notes.extend(skipped);
+        let test_deps: Vec<String> = setup
+            .dependencies
+            .iter()
+            .map(|d| d.requirement.clone())
+            .collect();
+        prepare.extend(recipe::deps_command(&test_deps));
         let needs_renderer = describe::without_renderer(
             meta.description.as_deref(),
             meta.description_content_type.as_deref(),
@@ -287,10 +445,14 @@ impl Jobs {
             prepare.push(format!("pip install {}", describe::RENDERER));
         }
         Jobs {
-            wheel,
+            wheels: choice.wheels.clone(),
             sdist: file(DistKind::Sdist),
             extras,
             prepare,
+            test_deps,
+            test: setup.command.as_ref().map(|c| c.command.clone()),
+            services: Vec::new(),
+            env: Vec::new(),
         }
     }
 
@@ -306,10 +468,14 @@ impl Jobs {
         let matrix = recipe::ReleaseMatrix {
             name: format!("{}-{}", release.name, release.version),
             pythons: opts.pythons.clone(),
-            wheel: self.wheel.clone(),
+            wheels: self.wheels.clone(),
             sdist: self.sdist.clone(),
             extras: self.extras.clone(),
             prepare: self.prepare.clone(),
+            test_deps: self.test_deps.clone(),
+            test: self.test.clone(),
+            services: self.services.clone(),
+            env: self.env.clone(),
             timeout: opts.timeout,
         };
         let spec = matrix.spec(&stage_dir.join("ponyswarm.yaml"));
@@ -337,12 +503,15 @@ impl Jobs {
     /// The kind and file a job installs, from its `dist` matrix value.
     fn file_of(&self, matrix: &crate::matrix::Combination) -> (DistKind, String) {
         let is_sdist = matrix.get("dist").is_some_and(|v| v.text() == "sdist");
-        let (kind, file) = if is_sdist {
-            (DistKind::Sdist, &self.sdist)
-        } else {
-            (DistKind::Wheel, &self.wheel)
-        };
-        (kind, file.clone().unwrap_or_default())
+        if is_sdist {
+            return (DistKind::Sdist, self.sdist.clone().unwrap_or_default());
+        }
+        let python = matrix.get("python").map(|v| v.text()).unwrap_or_default();
+        let wheel = self.wheels.iter().find(|(p, _)| *p == python);
+        (
+            DistKind::Wheel,
+            wheel.map(|(_, w)| w.clone()).unwrap_or_default(),
+        )
     }
 }
 

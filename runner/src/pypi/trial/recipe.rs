@@ -163,23 +163,65 @@ pub fn has_tests(tree: &SourceTree) -> bool {
     })
 }
 
-/// The install command of a release test's jobs, a template over `matrix.dist`: the
-/// wheel for `dist: wheel`, the sdist for `dist: sdist`, each with the test `extras`.
+/// A Python's name as it may be written into a template: catalog names (`3.11`,
+/// `pypy3`) and nothing that could end a quoted string.
+fn safe_python(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+}
+
+/// The wheel every Python installs, when they all install the same one.
+pub fn common_wheel(wheels: &[(String, String)]) -> Option<&str> {
+    let first = &wheels.first()?.1;
+    wheels
+        .iter()
+        .all(|(_, w)| w == first)
+        .then_some(first.as_str())
+}
+
+/// The install command of a release test's jobs, a template over `matrix.dist` and
+/// `matrix.python`: for `dist: sdist` the sdist, for `dist: wheel` the wheel chosen
+/// for the job's Python (`wheels`: Python → file), each with the test `extras`.
 /// pytest, when detection chose it, is added by planning as for any job.
 ///
-/// The file names and extras are written into the template as they are: both are
-/// checked first ([`safe_filename`], [`test_extras`]), so they hold no braces.
-pub fn install_template(wheel: Option<&str>, sdist: Option<&str>, extras: &[String]) -> String {
+/// The file names, Python names and extras are written into the template as they
+/// are: all are checked first ([`safe_filename`], [`test_extras`], `safe_python`), so
+/// they hold no braces or quotes.
+pub fn install_template(
+    wheels: &[(String, String)],
+    sdist: Option<&str>,
+    extras: &[String],
+) -> String {
     let command = |file: &str| format!("pip install {}", shell_words::quote(&target(file, extras)));
+    let wheel = match common_wheel(wheels) {
+        Some(w) => Some(command(w)),
+        None => wheels.split_last().map(|((_, last), rest)| {
+            // Pythons without a wheel have no wheel job: the last branch is the
+            // last Python's.
+            rest.iter().rev().fold(command(last), |inner, (python, w)| {
+                format!(
+                    "{{{{#if (eq matrix.python \"{python}\")}}}}{}{{{{else}}}}{inner}{{{{/if}}}}",
+                    command(w)
+                )
+            })
+        }),
+    };
     match (wheel, sdist) {
         (Some(w), Some(s)) => format!(
-            "{{{{#if (eq matrix.dist \"sdist\")}}}}{}{{{{else}}}}{}{{{{/if}}}}",
+            "{{{{#if (eq matrix.dist \"sdist\")}}}}{}{{{{else}}}}{w}{{{{/if}}}}",
             command(s),
-            command(w)
         ),
-        (Some(file), None) | (None, Some(file)) => command(file),
+        (Some(w), None) => w,
+        (None, Some(s)) => command(s),
         (None, None) => String::new(),
     }
+}
+
+/// `pip install` of the test dependencies, if there are any.
+pub fn deps_command(deps: &[String]) -> Option<String> {
+    (!deps.is_empty()).then(|| format!("pip install {}", shell_words::join(deps)))
 }
 
 /// What a release test's matrix is made of.
@@ -189,19 +231,55 @@ pub struct ReleaseMatrix {
     pub name: String,
     /// The Pythons, as catalog names.
     pub pythons: Vec<String>,
-    /// The wheel tried, if any.
-    pub wheel: Option<String>,
+    /// The wheel tried on each Python that has one (Python, file); a Python without
+    /// one has no wheel job.
+    pub wheels: Vec<(String, String)>,
     /// The sdist tried, if any.
     pub sdist: Option<String>,
     /// The test extras installed with either.
     pub extras: Vec<String>,
     /// What the prepare phase fetches for (see [`prepare_commands`]).
     pub prepare: Vec<String>,
+    /// The author's test dependencies, installed after the release (each checked by
+    /// [`crate::pypi::testdeps::check_requirement`]: no braces, no options).
+    pub test_deps: Vec<String>,
+    /// The author's test command; `None`: the one detection finds.
+    pub test: Option<String>,
+    /// Services the jobs start: name → catalog image (a Django app's database).
+    pub services: Vec<(String, String)>,
+    /// The jobs' environment: name → template (written by ponyswarm, never from the
+    /// release's text).
+    pub env: Vec<(String, String)>,
     /// Time allowed for each job.
     pub timeout: Duration,
 }
 
 impl ReleaseMatrix {
+    /// The install commands (templates): the job's file, then the test dependencies,
+    /// then pytest when the author's command runs it (detection adds it otherwise).
+    fn install(&self) -> Vec<String> {
+        let wheels: Vec<(String, String)> = self
+            .wheels
+            .iter()
+            .filter(|(p, _)| safe_python(p))
+            .cloned()
+            .collect();
+        let mut out = vec![install_template(
+            &wheels,
+            self.sdist.as_deref(),
+            &self.extras,
+        )];
+        out.extend(deps_command(&self.test_deps));
+        let runs_pytest = self
+            .test
+            .as_deref()
+            .is_some_and(|t| crate::detect::runner_of(t) == Runner::Pytest);
+        if runs_pytest {
+            out.push("pip install pytest".into());
+        }
+        out
+    }
+
     /// The spec of a release test, built in code: `python` × `dist` (the kinds
     /// present), the source tree in `src/` beside `path`, the test command detected
     /// from it.
@@ -214,10 +292,27 @@ impl ReleaseMatrix {
             let values = values.into_iter().map(|v| Value::Str(v.into())).collect();
             (at(name.into()), values)
         };
-        let dists = [("wheel", &self.wheel), ("sdist", &self.sdist)]
-            .into_iter()
-            .filter(|(_, file)| file.is_some())
-            .map(|(kind, _)| kind)
+        let dists = [
+            ("wheel", !self.wheels.is_empty()),
+            ("sdist", self.sdist.is_some()),
+        ]
+        .into_iter()
+        .filter(|(_, present)| *present)
+        .map(|(kind, _)| kind)
+        .collect();
+        let exclude = self
+            .pythons
+            .iter()
+            .filter(|p| !self.wheels.is_empty() && !self.wheels.iter().any(|(w, _)| w == *p))
+            .map(|p| {
+                let mut c = crate::matrix::Combination::new();
+                c.insert("python".into(), Value::Str(p.clone()));
+                c.insert("dist".into(), Value::Str("wheel".into()));
+                Spanned {
+                    value: c,
+                    pos: Pos { line: 1, col: 1 },
+                }
+            })
             .collect();
         let pythons = self.pythons.iter().map(String::as_str).collect();
         let dir = path.parent().unwrap_or(Path::new("."));
@@ -227,6 +322,7 @@ impl ReleaseMatrix {
             source: dir.join("src"),
             matrix: MatrixDef {
                 axes: vec![axis("python", pythons), axis("dist", dists)],
+                exclude,
                 pos: Pos { line: 1, col: 1 },
                 ..MatrixDef::default()
             },
@@ -235,16 +331,28 @@ impl ReleaseMatrix {
                 .first()
                 .cloned()
                 .unwrap_or_else(|| "3.11".into())),
-            services: Default::default(),
-            env: Default::default(),
+            services: self
+                .services
+                .iter()
+                .map(|(name, image)| {
+                    let service = crate::matrix::ServiceSpec {
+                        image: at(image.clone()),
+                        when: Vec::new(),
+                        port: None,
+                        env: Default::default(),
+                    };
+                    (name.clone(), service)
+                })
+                .collect(),
+            env: self
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), at(v.clone())))
+                .collect(),
             files: Default::default(),
-            install: vec![at(install_template(
-                self.wheel.as_deref(),
-                self.sdist.as_deref(),
-                &self.extras,
-            ))],
+            install: self.install().into_iter().map(at).collect(),
             prepare: Some(self.prepare.clone()),
-            test: None,
+            test: self.test.clone().map(at),
             timeout: Duration::from_secs(self.timeout.as_secs().max(1)),
             max_parallel: None,
             fail_fast: false,
@@ -294,34 +402,97 @@ mod tests {
         assert!(test_extras(&[]).is_empty());
     }
 
+    fn wheels(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(p, w)| (p.to_string(), w.to_string()))
+            .collect()
+    }
+
     #[test]
     fn the_install_template_picks_the_file_of_the_job() {
-        let wheel = Some("p-1.0-py3-none-any.whl");
+        let any = wheels(&[
+            ("3.11", "p-1.0-py3-none-any.whl"),
+            ("3.13", "p-1.0-py3-none-any.whl"),
+        ]);
         let sdist = Some("p-1.0.tar.gz");
         let cases = [
             (
-                wheel,
+                any.clone(),
                 None,
                 vec![],
                 "pip install ./.ponyswarm-dist/p-1.0-py3-none-any.whl",
             ),
             (
-                None,
+                vec![],
                 sdist,
                 v(&["test"]),
                 "pip install './.ponyswarm-dist/p-1.0.tar.gz[test]'",
             ),
             (
-                wheel,
+                any,
                 sdist,
                 vec![],
                 "{{#if (eq matrix.dist \"sdist\")}}pip install ./.ponyswarm-dist/p-1.0.tar.gz\
                  {{else}}pip install ./.ponyswarm-dist/p-1.0-py3-none-any.whl{{/if}}",
             ),
+            (
+                wheels(&[("3.11", "c-cp311.whl"), ("3.13", "c-cp313.whl")]),
+                None,
+                vec![],
+                "{{#if (eq matrix.python \"3.11\")}}pip install ./.ponyswarm-dist/c-cp311.whl\
+                 {{else}}pip install ./.ponyswarm-dist/c-cp313.whl{{/if}}",
+            ),
         ];
-        for (wheel, sdist, extras, want) in cases {
-            assert_eq!(install_template(wheel, sdist, &extras), want);
+        for (wheels, sdist, extras, want) in cases {
+            assert_eq!(install_template(&wheels, sdist, &extras), want);
         }
+    }
+
+    #[test]
+    fn each_python_installs_its_own_wheel_and_one_without_has_no_wheel_job() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("src")).expect("src");
+        let mut r = release(false, true);
+        r.pythons = v(&["3.9", "3.11", "3.13"]);
+        r.wheels = wheels(&[
+            ("3.9", "c-1.0-cp39-cp39-manylinux2014_x86_64.whl"),
+            ("3.11", "c-1.0-cp311-cp311-manylinux2014_x86_64.whl"),
+        ]);
+        let spec = r.spec(&dir.path().join("ponyswarm.yaml"));
+        let plans = crate::plan::from_spec(spec, &crate::plan::Selection::all())
+            .expect("plans")
+            .jobs;
+        let mut got: Vec<(String, String, String)> = plans
+            .iter()
+            .map(|p| {
+                (
+                    p.job.matrix["python"].to_string(),
+                    p.job.matrix["dist"].to_string(),
+                    p.install[0].clone(),
+                )
+            })
+            .collect();
+        got.sort();
+        let install = |f: &str| format!("pip install './.ponyswarm-dist/{f}[test]'");
+        assert_eq!(
+            got,
+            vec![
+                ("3.11".into(), "sdist".into(), install("p-1.0.tar.gz")),
+                (
+                    "3.11".into(),
+                    "wheel".into(),
+                    install("c-1.0-cp311-cp311-manylinux2014_x86_64.whl")
+                ),
+                ("3.13".into(), "sdist".into(), install("p-1.0.tar.gz")),
+                ("3.9".into(), "sdist".into(), install("p-1.0.tar.gz")),
+                (
+                    "3.9".into(),
+                    "wheel".into(),
+                    install("c-1.0-cp39-cp39-manylinux2014_x86_64.whl")
+                ),
+            ]
+        );
     }
 
     #[test]
@@ -384,11 +555,73 @@ mod tests {
         ReleaseMatrix {
             name: "evil\"\n: x-1.0".into(),
             pythons: v(&["3.11", "3.13"]),
-            wheel: wheel.then(|| "p-1.0-py3-none-any.whl".into()),
+            wheels: if wheel {
+                wheels(&[
+                    ("3.11", "p-1.0-py3-none-any.whl"),
+                    ("3.13", "p-1.0-py3-none-any.whl"),
+                ])
+            } else {
+                Vec::new()
+            },
             sdist: sdist.then(|| "p-1.0.tar.gz".into()),
             extras: v(&["test"]),
             prepare: v(&["pip install 'x{{y}}'"]),
+            test_deps: Vec::new(),
+            test: None,
+            services: Vec::new(),
+            env: Vec::new(),
             timeout: Duration::from_millis(600_500),
+        }
+    }
+
+    #[test]
+    fn the_authors_deps_and_command_are_installed_and_run() {
+        let mut r = release(true, false);
+        r.test_deps = v(&["hypothesis>=6", "tomli; python_version < \"3.11\""]);
+        r.test = Some("python -m pytest tests".into());
+        let spec = r.spec(Path::new("/s/ponyswarm.yaml"));
+        let install: Vec<&str> = spec.install.iter().map(|i| i.value.as_str()).collect();
+        assert_eq!(
+            install,
+            vec![
+                "pip install './.ponyswarm-dist/p-1.0-py3-none-any.whl[test]'",
+                "pip install 'hypothesis>=6' 'tomli; python_version < \"3.11\"'",
+                "pip install pytest",
+            ]
+        );
+        assert_eq!(
+            spec.test.map(|t| t.value).as_deref(),
+            Some("python -m pytest tests")
+        );
+        assert_eq!(deps_command(&[]), None);
+    }
+
+    #[test]
+    fn a_database_service_and_its_variables_reach_every_job() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("src")).expect("src");
+        let mut r = release(true, false);
+        r.services = vec![("postgres".into(), "postgres".into())];
+        r.env = crate::pypi::django::Database::Postgres.env();
+        r.env
+            .push(("DJANGO_SETTINGS_MODULE".into(), "tests.settings".into()));
+        r.test = Some(crate::pypi::django::command("tests.settings"));
+        let spec = r.spec(&dir.path().join("ponyswarm.yaml"));
+        let plans = crate::plan::from_spec(spec, &crate::plan::Selection::all())
+            .expect("plans")
+            .jobs;
+        for p in &plans {
+            assert_eq!(p.services.len(), 1);
+            assert_eq!(p.env["PGHOST"], "postgres");
+            assert_eq!(
+                p.env["DATABASE_URL"],
+                "postgres://pony:pony@postgres:5432/pony"
+            );
+            assert_eq!(p.env["DJANGO_SETTINGS_MODULE"], "tests.settings");
+            assert!(p
+                .test
+                .command
+                .contains("django test --settings=tests.settings"));
         }
     }
 

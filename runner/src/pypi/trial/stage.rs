@@ -162,6 +162,38 @@ pub fn copy_dists(files: &[(String, PathBuf)], src: &Path) -> Result<Vec<String>
     Ok(names)
 }
 
+/// Files bigger than this are not read for the test setup: real configs and
+/// requirements files are a few KiB.
+const MAX_SETUP_BYTES: u64 = 256 * 1024;
+
+/// The texts of the files [`crate::pypi::testdeps::wanted`] names among `files` (the
+/// tree's relative paths), read from `src`; unreadable, too big or non-UTF-8 files
+/// are left out.
+pub fn setup_texts(src: &Path, files: &[String]) -> std::collections::BTreeMap<String, String> {
+    let wanted: Vec<String> = files
+        .iter()
+        .filter(|f| crate::pypi::testdeps::wanted(f))
+        .cloned()
+        .collect();
+    setup_texts_of(src, &wanted)
+}
+
+/// The texts of `files` (relative paths) read from `src`, as [`setup_texts`] reads
+/// them.
+pub fn setup_texts_of(src: &Path, files: &[String]) -> std::collections::BTreeMap<String, String> {
+    files
+        .iter()
+        .filter_map(|f| {
+            let path = src.join(f);
+            let meta = std::fs::symlink_metadata(&path).ok()?;
+            if !meta.is_file() || meta.len() > MAX_SETUP_BYTES {
+                return None;
+            }
+            Some((f.clone(), std::fs::read_to_string(&path).ok()?))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,520 @@
+//! tox: the `deps`, `extras` and `commands` of the env that matches the job's Python,
+//! from `tox.ini`, `legacy_tox_ini` or native `[tool.tox]` in pyproject.toml.
+//!
+//! The env is the first of `envlist` whose factors name the Python (`py311`,
+//! `py3.11`), else tox's default for it (`py311` over `[testenv]`). Factor-conditional
+//! lines (`py311: x`, `py3{10,11}-django: y`, `!pypy: z`) are kept when the env's
+//! factors satisfy them. The commands' substitutions are written as the job runs them
+//! (`{posargs}` empty or its default, `{envpython}` → `python`, `{toxinidir}` → `.`,
+//! `{env:X:default}` → the default); one ponyswarm cannot honour skips the command,
+//! with a reason.
+//!
+//! Pure.
+
+use super::ini::{lines, Ini};
+use super::requirements_txt::{follow, included};
+use super::Collector;
+use std::collections::BTreeMap;
+
+/// Where a job's `{envtmpdir}` is.
+const ENV_TMP: &str = "/tmp/ponyswarm-envtmp";
+
+/// `legacy_tox_ini` of `[tool.tox]`, if any.
+pub fn legacy_from_pyproject(py: &toml::Table) -> Option<String> {
+    py.get("tool")?
+        .get("tox")?
+        .get("legacy_tox_ini")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// `text` split on `sep` outside braces.
+fn split_top(text: &str, sep: char) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut depth = 0usize;
+    for ch in text.chars() {
+        match ch {
+            '{' => depth += 1,
+            '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if ch == sep && depth == 0 {
+            out.push(String::new());
+        } else if let Some(last) = out.last_mut() {
+            last.push(ch);
+        }
+    }
+    out.into_iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Brace expansion, as tox does for env names: `py{310,311}-d{4,5}` → four names.
+fn expand(item: &str) -> Vec<String> {
+    let Some(open) = item.find('{') else {
+        return vec![item.to_string()];
+    };
+    let Some(close) = item[open..].find('}').map(|c| open + c) else {
+        return vec![item.to_string()];
+    };
+    let (head, alts, tail) = (&item[..open], &item[open + 1..close], &item[close + 1..]);
+    let mut out = Vec::new();
+    for alt in alts.split(',') {
+        for rest in expand(tail) {
+            out.push(format!("{head}{}{rest}", alt.trim()));
+        }
+    }
+    out
+}
+
+/// The env names of an `envlist` value.
+fn env_names(envlist: &str) -> Vec<String> {
+    envlist
+        .lines()
+        .flat_map(|l| split_top(l, ','))
+        .flat_map(|i| expand(&i))
+        .collect()
+}
+
+/// Whether a factor names `python`: `py311`, `py3.11`, `python3.11`.
+fn names_python(factor: &str, (major, minor): (u32, u32)) -> bool {
+    let f = factor
+        .strip_prefix("python")
+        .or_else(|| factor.strip_prefix("py"));
+    matches!(f, Some(v) if v == format!("{major}{minor}") || v == format!("{major}.{minor}"))
+}
+
+/// The env to read for `python`: the first of `names` with a factor naming it, else
+/// `py311`-style default.
+fn env_for(names: &[String], python: (u32, u32)) -> String {
+    names
+        .iter()
+        .find(|n| n.split('-').any(|f| names_python(f, python)))
+        .cloned()
+        .unwrap_or_else(|| format!("py{}{}", python.0, python.1))
+}
+
+/// Whether `condition` (the part before `:` of a factor-conditional line) holds for an
+/// env of `factors`: any of its comma-separated alternatives, each a `-`-joined list
+/// of factors that must all hold (`!f`: must not).
+fn holds(condition: &str, factors: &[&str]) -> bool {
+    split_top(condition, ',')
+        .iter()
+        .flat_map(|alt| expand(alt))
+        .any(|alt| {
+            alt.split('-').all(|f| match f.strip_prefix('!') {
+                Some(neg) => !factors.contains(&neg),
+                None => factors.contains(&f),
+            })
+        })
+}
+
+/// The value of a line for an env of `factors`: the line itself, the part after a
+/// factor condition that holds, or nothing.
+fn for_env<'a>(line: &'a str, factors: &[&str]) -> Option<&'a str> {
+    if let Some((cond, rest)) = line.split_once(':') {
+        let is_condition = !cond.trim().is_empty()
+            && cond.trim().chars().all(|c| {
+                c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ',' | '!' | '-' | '{' | '}')
+            });
+        // `{env:X}` and `{posargs:…}` have a colon too, after a brace.
+        if is_condition && (!cond.contains('{') || cond.contains('}')) {
+            return holds(cond.trim(), factors).then_some(rest.trim());
+        }
+    }
+    Some(line)
+}
+
+/// A tox config: sections and the env chosen.
+struct Env<'a> {
+    ini: &'a Ini,
+    name: String,
+}
+
+impl Env<'_> {
+    /// `key` of the env's section, else of `[testenv]`.
+    fn get(&self, key: &str) -> Option<&str> {
+        self.ini
+            .get(&format!("testenv:{}", self.name), key)
+            .or_else(|| self.ini.get("testenv", key))
+    }
+
+    fn factors(&self) -> Vec<&str> {
+        self.name.split('-').collect()
+    }
+
+    /// `value` with `{[section]key}` references replaced (one level).
+    fn references(&self, value: &str) -> String {
+        let mut out = value.to_string();
+        while let Some(start) = out.find("{[") {
+            let Some(end) = out[start..].find('}').map(|e| start + e) else {
+                break;
+            };
+            let inner = &out[start + 2..end];
+            let replacement = inner
+                .split_once(']')
+                .and_then(|(sec, key)| self.ini.get(sec, key.trim()))
+                .unwrap_or("")
+                .to_string();
+            out.replace_range(start..=end, &replacement);
+        }
+        out
+    }
+}
+
+/// Reads the tox config `text` (from `file`) for `python`.
+pub fn read(
+    text: &str,
+    file: &str,
+    python: (u32, u32),
+    texts: &BTreeMap<String, String>,
+    c: &mut Collector,
+) {
+    let ini = Ini::parse(text);
+    let names = ini.get("tox", "envlist").map(env_names).unwrap_or_default();
+    let env = Env {
+        ini: &ini,
+        name: env_for(&names, python),
+    };
+    let source = format!("tox env {} in {file}", env.name);
+    let factors = env.factors();
+    if let Some(deps) = env.get("deps") {
+        let deps = env.references(deps);
+        for line in lines(&deps).filter_map(|l| for_env(l, &factors)) {
+            match included(line) {
+                Some(path) => {
+                    let path = path
+                        .trim_start_matches("{toxinidir}/")
+                        .trim_start_matches("./");
+                    follow(path, texts, &source, c, 0);
+                }
+                None => c.add(line, &source),
+            }
+        }
+    }
+    if let Some(extras) = env.get("extras") {
+        for line in lines(extras).filter_map(|l| for_env(l, &factors)) {
+            for extra in line.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+                c.add_extra(extra);
+            }
+        }
+    }
+    if c.setup.command.is_none() {
+        if let Some(commands) = env.get("commands") {
+            let commands = env.references(commands);
+            let lines: Vec<&str> = lines(&commands)
+                .filter_map(|l| for_env(l, &factors))
+                .collect();
+            command(&lines, &source, &env.name, c);
+        }
+    }
+}
+
+/// Native `[tool.tox]` (tox ≥ 4.21): `env_run_base` overridden by `env.<name>`.
+pub fn read_native(
+    py: &toml::Table,
+    python: (u32, u32),
+    texts: &BTreeMap<String, String>,
+    c: &mut Collector,
+) {
+    let Some(tox) = py.get("tool").and_then(|t| t.get("tox")) else {
+        return;
+    };
+    let names: Vec<String> = tox
+        .get("env_list")
+        .and_then(|l| l.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let name = env_for(&names, python);
+    let base = tox.get("env_run_base");
+    let own = tox.get("env").and_then(|e| e.get(&name));
+    let get = |key: &str| {
+        own.and_then(|o| o.get(key))
+            .or_else(|| base.and_then(|b| b.get(key)))
+    };
+    let source = format!("tox env {name} in [tool.tox] of pyproject.toml");
+    let strings = |v: &toml::Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    if let Some(deps) = get("deps") {
+        for d in strings(deps) {
+            match included(&d) {
+                Some(path) => follow(
+                    path.trim_start_matches("{toxinidir}/"),
+                    texts,
+                    &source,
+                    c,
+                    0,
+                ),
+                None => c.add(&d, &source),
+            }
+        }
+    }
+    if let Some(extras) = get("extras") {
+        for e in strings(extras) {
+            c.add_extra(&e);
+        }
+    }
+    if c.setup.command.is_none() {
+        if let Some(cmds) = get("commands").and_then(|v| v.as_array()) {
+            let lines: Vec<String> = cmds
+                .iter()
+                .map(|argv| {
+                    let words: Vec<String> = strings(argv)
+                        .into_iter()
+                        .map(|w| {
+                            if w.contains('{') {
+                                w
+                            } else {
+                                shell_words::quote(&w).into_owned()
+                            }
+                        })
+                        .collect();
+                    words.join(" ")
+                })
+                .filter(|l| !l.is_empty())
+                .collect();
+            let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+            command(&refs, &source, &name, c);
+        }
+    }
+}
+
+/// Sets the author's command from the env's command lines, or notes why not.
+fn command(lines: &[&str], source: &str, env: &str, c: &mut Collector) {
+    let mut out = Vec::new();
+    for line in lines {
+        let (ignore_failure, line) = match line.strip_prefix('-') {
+            Some(rest) if rest.starts_with(' ') => (true, rest.trim()),
+            _ => (false, *line),
+        };
+        let first = line.split_whitespace().next().unwrap_or("");
+        let words: Vec<&str> = line.split_whitespace().take(3).collect();
+        // Installs need the network, which the test phase does not have; the release
+        // and its test dependencies are installed already.
+        if first == "pip"
+            || words == ["python", "-m", "pip"]
+            || words == ["{envpython}", "-m", "pip"]
+        {
+            c.note(format!(
+                "{source}: command {line:?} not run (installs are done before the tests)"
+            ));
+            continue;
+        }
+        match substitute(line, env) {
+            Ok(l) if ignore_failure => out.push(format!("{{ {l} || true; }}")),
+            Ok(l) => out.push(l),
+            Err(reason) => {
+                c.note(format!(
+                    "{source}: commands not used: {reason}; detected command used instead"
+                ));
+                return;
+            }
+        }
+    }
+    if out.is_empty() {
+        return;
+    }
+    let mut command = out.join(" && ");
+    if command.contains(ENV_TMP) {
+        command = format!("mkdir -p {ENV_TMP} && {command}");
+    }
+    if command.contains("{{") || command.contains("}}") {
+        c.note(format!(
+            "{source}: commands not used: they contain `{{{{`, which ponyswarm reads as a template"
+        ));
+        return;
+    }
+    c.setup.command = Some(super::AuthorCommand {
+        command,
+        source: format!("commands of {source}"),
+    });
+}
+
+/// `line` with tox's substitutions replaced; an error names one not supported.
+fn substitute(line: &str, env: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find('}').map(|e| start + e) else {
+            return Err(format!("an unclosed `{{` in {line:?}"));
+        };
+        let inner = &rest[start + 1..end];
+        let replaced = match inner.split_once(':') {
+            None => match inner {
+                "posargs" => String::new(),
+                "envpython" => "python".into(),
+                "toxinidir" | "toxworkdir" => ".".into(),
+                "envtmpdir" => ENV_TMP.into(),
+                "envname" => env.into(),
+                "/" => "/".into(),
+                ":" => ":".into(),
+                other => return Err(format!("substitution {{{other}}} is not supported")),
+            },
+            Some(("posargs", default)) => default.to_string(),
+            Some(("env", var)) => var
+                .split_once(':')
+                .map(|(_, d)| d.to_string())
+                .unwrap_or_default(),
+            Some(_) => return Err(format!("substitution {{{inner}}} is not supported")),
+        };
+        out.push_str(&replaced);
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(text: &str, python: (u32, u32), texts: &[(&str, &str)]) -> super::super::TestSetup {
+        let texts: BTreeMap<String, String> = texts
+            .iter()
+            .map(|(p, t)| (p.to_string(), t.to_string()))
+            .collect();
+        let mut c = Collector::default();
+        read(text, "tox.ini", python, &texts, &mut c);
+        c.setup
+    }
+
+    fn reqs(s: &super::super::TestSetup) -> Vec<&str> {
+        s.dependencies
+            .iter()
+            .map(|d| d.requirement.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn env_names_expand_braces() {
+        assert_eq!(
+            env_names("py{310,311}-django{42,50}, lint\n  docs"),
+            vec![
+                "py310-django42",
+                "py310-django50",
+                "py311-django42",
+                "py311-django50",
+                "lint",
+                "docs"
+            ]
+        );
+    }
+
+    #[test]
+    fn factor_conditions_select_lines() {
+        let factors = ["py311", "django42"];
+        let cases = [
+            ("pytest", Some("pytest")),
+            ("py311: tomli", Some("tomli")),
+            ("py310: tomli", None),
+            ("py310,py311: a", Some("a")),
+            ("py3{10,11}: b", Some("b")),
+            ("py311-django42: c", Some("c")),
+            ("py311-django50: c", None),
+            ("!pypy3: d", Some("d")),
+            ("!py311: d", None),
+            ("pytest {posargs:tests}", Some("pytest {posargs:tests}")),
+        ];
+        for (line, want) in cases {
+            assert_eq!(for_env(line, &factors), want, "{line}");
+        }
+    }
+
+    #[test]
+    fn the_env_of_the_python_gives_deps_extras_and_command() {
+        let tox = "[tox]\nenvlist = lint, py{39,311}-django{42}\n\n[testenv]\ndeps =\n    -r requirements/test.txt\n    py39: importlib-metadata\n    django42: Django>=4.2,<5\n    -e .\nextras = tests\ncommands =\n    {envpython} -m pytest {posargs:tests} --basetemp={envtmpdir}\n\n[testenv:lint]\ndeps = ruff\ncommands = ruff check .\n";
+        let setup = run(tox, (3, 11), &[("requirements/test.txt", "pytest\n")]);
+        assert_eq!(reqs(&setup), vec!["pytest", "Django>=4.2,<5"]);
+        assert_eq!(
+            setup.dependencies[0].source,
+            "tox env py311-django42 in tox.ini"
+        );
+        assert_eq!(setup.extras, vec!["tests"]);
+        let cmd = setup.command.expect("command");
+        assert_eq!(
+            cmd.command,
+            "mkdir -p /tmp/ponyswarm-envtmp && python -m pytest tests --basetemp=/tmp/ponyswarm-envtmp"
+        );
+        assert_eq!(cmd.source, "commands of tox env py311-django42 in tox.ini");
+        assert!(
+            setup.notes.iter().any(|n| n.contains("\"-e .\"")),
+            "{:?}",
+            setup.notes
+        );
+    }
+
+    #[test]
+    fn without_an_env_for_the_python_testenv_is_read() {
+        let tox = "[tox]\nenvlist = py38\n[testenv]\ndeps = mock\n    {[base]deps}\ncommands =\n    pip install -e .\n    - coverage run -m pytest\n[base]\ndeps = attrs\n";
+        let setup = run(tox, (3, 12), &[]);
+        assert_eq!(reqs(&setup), vec!["mock", "attrs"]);
+        assert_eq!(setup.dependencies[0].source, "tox env py312 in tox.ini");
+        assert_eq!(
+            setup.command.expect("command").command,
+            "{ coverage run -m pytest || true; }"
+        );
+    }
+
+    #[test]
+    fn unsupported_substitutions_skip_the_command_with_a_reason() {
+        let tox = "[testenv]\ncommands = pytest {envsitepackagesdir}/pkg\n";
+        let setup = run(tox, (3, 11), &[]);
+        assert_eq!(setup.command, None);
+        assert!(
+            setup.notes[0].contains("{envsitepackagesdir} is not supported"),
+            "{:?}",
+            setup.notes
+        );
+    }
+
+    #[test]
+    fn substitutions_are_written_as_the_job_runs_them() {
+        let cases = [
+            ("pytest {posargs}", Ok("pytest")),
+            ("pytest {posargs:-x tests}", Ok("pytest -x tests")),
+            ("python {toxinidir}/runtests.py", Ok("python ./runtests.py")),
+            (
+                "pytest --ds={env:DJANGO_SETTINGS:tests.settings}",
+                Ok("pytest --ds=tests.settings"),
+            ),
+            ("pytest {env:X}", Ok("pytest")),
+            (
+                "pytest {envbindir}",
+                Err("substitution {envbindir} is not supported"),
+            ),
+        ];
+        for (line, want) in cases {
+            assert_eq!(
+                substitute(line, "py311").as_deref(),
+                want.map_err(str::to_string).as_deref(),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn native_tool_tox_is_read() {
+        let py: toml::Table = "[tool.tox]\nenv_list = [\"3.11\", \"lint\"]\n[tool.tox.env_run_base]\ndeps = [\"pytest>=7\"]\nextras = [\"testing\"]\ncommands = [[\"pytest\", \"{posargs}\", \"tests dir\"]]\n".parse().expect("toml");
+        let mut c = Collector::default();
+        read_native(&py, (3, 11), &BTreeMap::new(), &mut c);
+        assert_eq!(reqs(&c.setup), vec!["pytest>=7"]);
+        assert_eq!(c.setup.extras, vec!["testing"]);
+        assert_eq!(
+            c.setup.command.expect("command").command,
+            "pytest 'tests dir'"
+        );
+    }
+}
