@@ -558,10 +558,16 @@ impl Filling<'_> {
         let index = index_options(&req.install);
         // What is known without running the project's code, in one resolution.
         let read = |path: &str| read_source(req, path);
-        let mut first = build_requires(pyproject(req).as_deref());
-        first.push("pip".to_string());
+        let mut tools = build_requires(pyproject(req).as_deref());
+        // pip itself: jobs put it into a venv made without ensurepip (see `job`).
+        tools.push("pip".to_string());
+        let mut first = tools.clone();
         first.extend(static_requirements(&req.install, &downloads, &read));
-        self.fetch(partial, &index, &first, false).await?;
+        if !self.fetch(partial, &index, &first, false).await? {
+            // Something named statically cannot be had; the offline step will say
+            // so, but the build tools and pip must be there regardless.
+            self.fetch(partial, &index, &tools, true).await?;
+        }
         let offline = offline_script(&downloads, partial);
         let mut asked: Vec<String> = Vec::new();
         for round in 1..=MAX_ROUNDS {
@@ -589,16 +595,16 @@ impl Filling<'_> {
     /// only first (no code of theirs runs); where a requirement has no wheel, pip's
     /// normal download (which prepares an sdist's metadata in the fetch container,
     /// whose only way out is the door). A failure of the first, static pass is only
-    /// logged: the offline step then says exactly what is missing.
+    /// logged (`Ok(false)`): the offline step then says exactly what is missing.
     async fn fetch(
         &mut self,
         partial: &str,
         index: &[String],
         reqs: &[String],
         must: bool,
-    ) -> Result<(), PrepareError> {
+    ) -> Result<bool, PrepareError> {
         if reqs.is_empty() {
-            return Ok(());
+            return Ok(true);
         }
         let pip = |extra: &[&str]| {
             let mut cmd: Vec<String> = vec![
@@ -628,7 +634,7 @@ impl Filling<'_> {
             .0
             == 0
         {
-            return Ok(());
+            return Ok(true);
         }
         let step = format!(
             "fetch: pip download --prefer-binary {}",
@@ -639,9 +645,9 @@ impl Filling<'_> {
             .await?
             .0
         {
-            0 => Ok(()),
+            0 => Ok(true),
             code if must => Err(self.failed(format!("{step} (exit {code})"))),
-            _ => Ok(()),
+            _ => Ok(false),
         }
     }
 
