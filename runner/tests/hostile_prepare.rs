@@ -83,6 +83,18 @@ async fn the_door_lets_only_the_index_through() {
         .await
         .expect("client");
     client.start().await.expect("client starts");
+    // A service of the host's on every address, and the address the host would have
+    // on the door's network: the client must not reach it there.
+    let listener = std::net::TcpListener::bind("0.0.0.0:0").expect("listener");
+    let host_port = listener.local_addr().expect("port").port();
+    let gateway = docker
+        .inspect_network(door.network(), None)
+        .await
+        .expect("network")
+        .ipam
+        .and_then(|i| i.config)
+        .and_then(|c| c.into_iter().find_map(|c| c.gateway))
+        .expect("the network has a gateway address");
     let script = format!(
         r#"
 import socket
@@ -107,6 +119,7 @@ print("metadata", connect("169.254.169.254:443"))
 print("metadata80", connect("169.254.169.254:80"))
 print("direct-gateway", direct("172.17.0.1", 80))
 print("direct-metadata", direct("169.254.169.254", 80))
+print("direct-host", direct("{gateway}", {host_port}))
 "#,
         proxy = door.proxy_url()
     );
@@ -138,7 +151,8 @@ print("direct-metadata", direct("169.254.169.254", 80))
             "{refused}: {out}\n{door_log}"
         );
     }
-    for blocked in ["direct-gateway", "direct-metadata"] {
+    drop(listener);
+    for blocked in ["direct-gateway", "direct-metadata", "direct-host"] {
         assert_eq!(got.get(blocked), Some(&"blocked"), "{blocked}: {out}");
     }
 }
