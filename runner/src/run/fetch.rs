@@ -87,11 +87,10 @@ pub fn static_requirements(
                         out.extend(requirement_lines(&text));
                     }
                 }
-                _ if a.starts_with('-') => {
-                    if option_takes_value(a) {
-                        it.next();
-                    }
+                _ if a.starts_with('-') && option_takes_value(a) => {
+                    it.next();
                 }
+                _ if a.starts_with('-') => {}
                 _ if is_requirement(a) => out.push(a.clone()),
                 _ => {}
             }

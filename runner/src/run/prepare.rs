@@ -819,7 +819,7 @@ mod tests {
         );
         assert_ne!(
             k1,
-            key(
+            key_for(
                 Trust::Trusted,
                 "sha256:1",
                 &v(&["pip install ."]),

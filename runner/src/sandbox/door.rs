@@ -385,7 +385,8 @@ mod tests {
 
     #[test]
     fn upstream_is_the_host_proxy_as_host_and_port() {
-        let table: &[(&[(&str, &str)], Option<&str>)] = &[
+        type Vars<'a> = &'a [(&'a str, &'a str)];
+        let table: &[(Vars, Option<&str>)] = &[
             (&[], None),
             (&[("https_proxy", "http://proxy:3128")], Some("proxy:3128")),
             (&[("http_proxy", "http://u:p@proxy/")], Some("u:p@proxy:80")),
