@@ -10,6 +10,9 @@ pub enum Kind {
     Python,
     /// A service a job talks to over the job's network.
     Service,
+    /// A helper ponyswarm runs for itself (the prepare phase's egress door); not a
+    /// name a matrix can use.
+    Tool,
 }
 
 /// One image ponyswarm can build from `images/`.
@@ -95,7 +98,19 @@ pub const ENTRIES: &[Entry] = &[
             data: None,
         },
     ),
+    // The prepare phase's egress door (see `sandbox::door`).
+    Entry {
+        name: DOOR,
+        kind: Kind::Tool,
+        dir: "tinyproxy",
+        suite: "bookworm",
+        python: None,
+        service: None,
+    },
 ];
+
+/// The catalog name of the egress door image (`images/tinyproxy`).
+pub const DOOR: &str = "door";
 
 const fn python(
     name: &'static str,

@@ -488,6 +488,8 @@ impl Jobs {
         run_opts.egress = egress_with_index(&opts.egress, opts.extra_index.as_deref());
         run_opts.output = opts.output;
         run_opts.cancel = opts.cancel.clone();
+        // A release's sdists run their publisher's build code.
+        run_opts.trust = crate::run::prepare::Trust::Untrusted;
         let result = runs::run(docker, &spec, plans, run_opts).await?;
         Ok(result
             .jobs

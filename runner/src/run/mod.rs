@@ -22,6 +22,7 @@ pub mod actions;
 pub mod clean;
 pub mod env_images;
 pub(crate) mod environment;
+pub(crate) mod fetch;
 pub(crate) mod image_cache;
 pub(crate) mod job;
 pub(crate) mod layout;
@@ -92,6 +93,9 @@ pub struct RunOptions {
     /// Most bytes the environment images (their own layers) may hold after the run;
     /// the least recently used beyond it are removed. `None`: no cap.
     pub env_cap: Option<u64>,
+    /// Whose code the run tests: untrusted origins (PyPI releases, pull requests from
+    /// outside the repository) get wheelhouses of their own. Default: trusted.
+    pub trust: prepare::Trust,
 }
 
 /// What a run tells [`RunOptions::events`] as it goes.
@@ -123,6 +127,7 @@ impl RunOptions {
             store: None,
             events: None,
             env_cap: None,
+            trust: prepare::Trust::Trusted,
         }
     }
 }
@@ -266,7 +271,14 @@ fn job_context(
         source: spec.source.clone(),
         image_options,
         images: ImageCache::default(),
-        wheelhouses: Wheelhouses::new(docker, tracker, opts.egress.clone(), owner.clone()),
+        wheelhouses: Wheelhouses::new(
+            docker,
+            tracker,
+            opts.egress.clone(),
+            opts.images.clone(),
+            owner.clone(),
+        )
+        .trust(opts.trust),
         environments: Environments::new(docker, tracker, owner),
         progress: progress.clone(),
     })

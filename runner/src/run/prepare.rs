@@ -1,20 +1,33 @@
 //! The prepare phase: fill a wheelhouse (a Docker volume of wheels) with everything a
-//! job's install commands need, with the network on, so install and tests can run with
-//! the network off.
+//! job's install commands need, so install and tests can run with the network off.
 //!
 //! A wheelhouse is keyed by (Python image id, install commands, dependency files of the
-//! source) and reused by later runs: a second run of the same matrix fetches nothing.
-//! Jobs of one run with the same key share one prepare.
+//! source, trust of the origin) and reused by later runs: a second run of the same
+//! matrix fetches nothing. Jobs of one run with the same key share one prepare.
 //!
-//! What runs with the network: `pip download` for each `pip install` of the install
-//! commands (other commands are not run here), the build requirements of the project,
-//! and `pip wheel` for the sdists among the downloads. The project's own code runs only
-//! as far as pip needs it to read its metadata.
+//! Two containers fill it, and the project's code never meets the network:
+//! - the **fetch** container holds no source; it sits behind the egress door
+//!   (`sandbox::door`: an internal network whose only way out is a proxy allowing the
+//!   index hosts) and runs only `pip download`, binary-only where wheels exist;
+//! - the **build** container has no network at all; it holds the source and runs
+//!   `pip download --no-index` of the install commands (which runs the project's
+//!   build backend for its metadata) and `pip wheel --no-index` for the sdists among
+//!   the downloads. What it misses it names, the fetch container fetches, and again
+//!   (`fetch::MAX_ROUNDS`).
+//!
+//! When complete, every file is hashed into a manifest written before the completion
+//! marker; a wheelhouse whose files no longer match its manifest is emptied and filled
+//! again, with a warning in the log. Untrusted origins ([`Trust::Untrusted`]) have
+//! keys of their own, so what their build code leaves in a wheelhouse never reaches a
+//! trusted run.
 
+use super::fetch::{index_options, missing_requirements, static_requirements, MAX_ROUNDS};
 use super::once_per_key::OncePerKey;
 use crate::run::pip::{build_requires, download_args, referenced_files, RewriteError};
 use crate::sandbox::container::{Container, ContainerError, Exec, ExecEnd, ExecLimits, Tracker};
+use crate::sandbox::door::{allowed_hosts, operator_index, upstream, Door, DoorSpec};
 use crate::sandbox::egress::Egress;
+use crate::sandbox::images::ImageOptions;
 use crate::sandbox::labels;
 use crate::sandbox::policy::{NetworkAccess, PolicyError, SandboxBuilder};
 use bollard::models::VolumeCreateRequest;
@@ -29,11 +42,14 @@ use tokio::time::Instant;
 pub const WHEELS: &str = "/wheels";
 /// Written last: a wheelhouse without it is incomplete and is filled again.
 const MARKER: &str = "/wheels/.ponyswarm-complete";
+/// `sha256sum` lines of every file of a complete wheelhouse, written before
+/// [`MARKER`] (whose content is this file's digest).
+const MANIFEST: &str = "/wheels/.ponyswarm-manifest";
 /// Label on wheelhouse volumes: the key. They carry no run label, so `ponyswarm
 /// clean` keeps them unless asked to remove everything.
 pub const WHEELHOUSE_LABEL: &str = "io.ponyswarm.wheelhouse";
 /// Changes to how a wheelhouse is filled invalidate every earlier one.
-const RECIPE: &str = "ponyswarm-wheelhouse-v2";
+const RECIPE: &str = "ponyswarm-wheelhouse-v3";
 
 /// Whether a file at the top of the source tree is a dependency file (part of the key).
 fn is_dependency_file(name: &str) -> bool {
@@ -41,9 +57,41 @@ fn is_dependency_file(name: &str) -> bool {
         || (name.starts_with("requirements") && name.ends_with(".txt"))
 }
 
-/// The wheelhouse key: a hash of the image id, the install commands and the dependency
-/// files (read from `source`, overridden by `files` of the same path).
+/// Whose code a prepare runs, as far as wheelhouses are concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Trust {
+    /// The project's own matrix run by its maintainers (the CLI's `run`, pushes).
+    #[default]
+    Trusted,
+    /// Code from outside: a PyPI release under test, a pull request from outside the
+    /// repository. Its wheelhouses are its own (another key): build code that plants
+    /// a wheel there plants it only for runs of the same origin.
+    Untrusted,
+}
+
+impl Trust {
+    fn as_str(self) -> &'static str {
+        match self {
+            Trust::Trusted => "trusted",
+            Trust::Untrusted => "untrusted",
+        }
+    }
+}
+
+/// The key of a trusted run's wheelhouse (see [`key_for`]).
 pub fn key(
+    image_id: &str,
+    install: &[String],
+    source: &Path,
+    files: &[(String, String)],
+) -> String {
+    key_for(Trust::Trusted, image_id, install, source, files)
+}
+
+/// The wheelhouse key: a hash of the trust, the image id, the install commands and
+/// the dependency files (read from `source`, overridden by `files` of the same path).
+pub fn key_for(
+    trust: Trust,
     image_id: &str,
     install: &[String],
     source: &Path,
@@ -66,7 +114,7 @@ pub fn key(
     names.sort();
     names.dedup();
     let mut h = Sha256::new();
-    for part in [RECIPE, image_id] {
+    for part in [RECIPE, trust.as_str(), image_id] {
         h.update(part.as_bytes());
         h.update([0]);
     }
@@ -136,6 +184,22 @@ pub enum PrepareError {
     Docker(String),
 }
 
+impl PrepareError {
+    /// The error with the egress door's log added to its log: its refusals explain
+    /// many a failed fetch.
+    fn with_door_log(self, door: &str) -> Self {
+        let add = |log: String| format!("{log}--- egress door (last lines) ---\n{door}");
+        match self {
+            PrepareError::Fetch { step, log } => PrepareError::Fetch {
+                step,
+                log: add(log),
+            },
+            PrepareError::Timeout { log } => PrepareError::Timeout { log: add(log) },
+            other => other,
+        }
+    }
+}
+
 impl From<ContainerError> for PrepareError {
     fn from(e: ContainerError) -> Self {
         PrepareError::Docker(e.to_string())
@@ -175,31 +239,50 @@ pub struct Wheelhouses {
     docker: Docker,
     tracker: Tracker,
     egress: Egress,
+    images: ImageOptions,
+    trust: Trust,
     owner: crate::sandbox::policy::Owner,
     slots: OncePerKey<Result<Wheelhouse, PrepareError>>,
 }
 
 impl Wheelhouses {
-    /// Wheelhouses for a run; `owner` labels the prepare containers.
+    /// Wheelhouses for a run; `owner` labels the prepare containers, `images` makes
+    /// the egress door's image when missing.
     pub fn new(
         docker: &Docker,
         tracker: &Tracker,
         egress: Egress,
+        images: ImageOptions,
         owner: crate::sandbox::policy::Owner,
     ) -> Self {
         Wheelhouses {
             docker: docker.clone(),
             tracker: tracker.clone(),
             egress,
+            images,
+            trust: Trust::Trusted,
             owner,
             slots: OncePerKey::default(),
         }
     }
 
+    /// Whose code the run's prepares run (builder style; default trusted): part of
+    /// every key.
+    pub fn trust(mut self, trust: Trust) -> Self {
+        self.trust = trust;
+        self
+    }
+
     /// The wheelhouse for `req`, filled if needed. Concurrent callers with the same
     /// key wait for one prepare; all but the one that filled it see `cached`.
     pub async fn get(&self, req: &PrepareRequest) -> Result<Wheelhouse, PrepareError> {
-        let key = key(&req.image_id, &req.install, &req.source, &req.files);
+        let key = key_for(
+            self.trust,
+            &req.image_id,
+            &req.install,
+            &req.source,
+            &req.files,
+        );
         let (result, first) = self.slots.get_or_init(&key, || self.fill(&key, req)).await;
         match result {
             Ok(w) if !first => Ok(Wheelhouse {
@@ -219,38 +302,45 @@ impl Wheelhouses {
         let started = Instant::now();
         let volume = volume_name(key);
         self.create_volume(&volume, key).await?;
-        let name = format!("ponyswarm-{}-prep-{key}", self.owner.run);
-        let config = SandboxBuilder::new(&req.image)
-            .command(vec!["sleep".into(), "infinity".into()])
-            .working_dir("/work")
-            .network(NetworkAccess::Bridge)
-            .binds(self.egress.binds())
-            .env(self.egress.env())
-            .volume(&volume, WHEELS, true)
-            // The wheelhouse's owner is set by an upload to `/`, and the source goes
-            // into `/work`; the fetch's writes are bounded by the job's deadline.
-            .writable_root()
-            .memory_limit(req.limits.memory)
-            .cpu_limit(req.limits.cpus)
-            .pids_limit(req.limits.pids)
-            .labels(self.owner.labels())
-            .build()?;
-        let container = Container::create(&self.docker, &self.tracker, &name, config).await?;
+        let base = format!("ponyswarm-{}-prep-{key}", self.owner.run);
+        // The build container: no network; the source goes in.
+        let build = self
+            .container(
+                req,
+                &volume,
+                &format!("{base}-build"),
+                NetworkAccess::None,
+                vec![],
+            )
+            .await?;
         // A new volume's root belongs to root; a directory entry owned by uid 1000
         // extracted over it hands it to the sandbox user.
-        container.upload("/", owned_dir_tar("wheels")).await?;
-        container.start().await?;
-        let deadline = started + req.timeout;
-        let partial = format!("{WHEELS}/.partial-{}", self.owner.run);
-        let result = Filling {
-            container: &container,
-            deadline,
+        build.upload("/", owned_dir_tar("wheels")).await?;
+        build.start().await?;
+        let mut filling = Filling {
+            fetch: None,
+            build: &build,
+            deadline: started + req.timeout,
             log: String::new(),
-        }
-        .run(req, &partial)
-        .await;
-        let _ = container.remove().await;
-        let (cached, log, content) = result?;
+        };
+        let result = match filling.verified().await {
+            Ok(Some(content)) => Ok((true, content)),
+            Ok(None) => {
+                self.fill_behind_door(
+                    &build,
+                    &mut filling.log,
+                    filling.deadline,
+                    req,
+                    &volume,
+                    &base,
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        let log = std::mem::take(&mut filling.log);
+        let _ = build.remove().await;
+        let (cached, content) = result?;
         Ok(Wheelhouse {
             volume,
             cached,
@@ -258,6 +348,108 @@ impl Wheelhouses {
             duration: started.elapsed(),
             content,
         })
+    }
+
+    /// Opens the door, starts the fetch container behind it and runs the fill.
+    async fn fill_behind_door(
+        &self,
+        build: &Container,
+        log: &mut String,
+        deadline: Instant,
+        req: &PrepareRequest,
+        volume: &str,
+        base: &str,
+    ) -> Result<(bool, String), PrepareError> {
+        let image =
+            crate::sandbox::images::ensure(&self.docker, crate::catalog::DOOR, &self.images)
+                .await
+                .map_err(|e| PrepareError::Docker(format!("egress door image: {e}")))?;
+        let (index_env, index_hosts) = operator_index(&self.egress);
+        let mut allow = allowed_hosts(&req.install);
+        allow.extend(index_hosts);
+        let spec = DoorSpec {
+            image: image.reference,
+            name: format!("{base}-net"),
+            labels: self.owner.labels(),
+            allow,
+            upstream: upstream(&self.egress),
+        };
+        let door = Door::open(&self.docker, &self.tracker, &spec)
+            .await
+            .map_err(|e| PrepareError::Docker(e.to_string()))?;
+        let network = NetworkAccess::Internal {
+            network: door.network().to_string(),
+            aliases: Vec::new(),
+        };
+        let fetch = self
+            .container(
+                req,
+                volume,
+                &format!("{base}-fetch"),
+                network,
+                door.env().into_iter().chain(index_env).collect(),
+            )
+            .await;
+        let result = match fetch {
+            Ok(fetch) => {
+                let r = match fetch.start().await {
+                    Ok(()) => {
+                        let mut filling = Filling {
+                            fetch: Some(&fetch),
+                            build,
+                            deadline,
+                            log: std::mem::take(log),
+                        };
+                        let partial = format!("{WHEELS}/.partial-{}", self.owner.run);
+                        let r = filling.run(req, &partial).await;
+                        *log = filling.log;
+                        r
+                    }
+                    Err(e) => Err(e.into()),
+                };
+                let r = match r {
+                    Err(e) => Err(e.with_door_log(&door.log_tail(20).await)),
+                    ok => ok,
+                };
+                let _ = fetch.remove().await;
+                r
+            }
+            Err(e) => Err(e),
+        };
+        let _ = door.close().await;
+        result.map(|content| (false, content))
+    }
+
+    /// A prepare container of `req`'s image with the wheelhouse mounted writable.
+    async fn container(
+        &self,
+        req: &PrepareRequest,
+        volume: &str,
+        name: &str,
+        network: NetworkAccess,
+        proxy_env: Vec<String>,
+    ) -> Result<Container, PrepareError> {
+        let online = network != NetworkAccess::None;
+        let mut builder = SandboxBuilder::new(&req.image)
+            .command(vec!["sleep".into(), "infinity".into()])
+            .working_dir("/work")
+            .network(network)
+            .volume(volume, WHEELS, true)
+            // The wheelhouse's owner is set by an upload to `/`, and the source goes
+            // into `/work`; the fill's writes are bounded by the job's deadline.
+            .writable_root()
+            .memory_limit(req.limits.memory)
+            .cpu_limit(req.limits.cpus)
+            .pids_limit(req.limits.pids)
+            .labels(self.owner.labels());
+        if online {
+            // The CA bundle still matters: TLS runs end to end through the door.
+            builder = builder
+                .binds(self.egress.binds())
+                .env(self.egress.ca_env().into_iter().chain(proxy_env));
+        }
+        let config = builder.build()?;
+        Ok(Container::create(&self.docker, &self.tracker, name, config).await?)
     }
 
     async fn create_volume(&self, volume: &str, key: &str) -> Result<(), PrepareError> {
@@ -295,9 +487,12 @@ pub(super) fn owned_dir_tar(
     futures_util::stream::once(async move { bytes.map(bytes::Bytes::from) })
 }
 
-/// One prepare in progress in its container.
+/// One prepare in progress in its two containers.
 struct Filling<'a> {
-    container: &'a Container,
+    /// Behind the egress door, no source; `None` until the door is open.
+    fetch: Option<&'a Container>,
+    /// No network, the source.
+    build: &'a Container,
     deadline: Instant,
     log: String,
 }
@@ -306,100 +501,214 @@ struct Filling<'a> {
 /// venv will have.
 const PREP_VENV: &str = "/tmp/prepare-venv";
 
+/// Checks a wheelhouse against its manifest. Exit 0 with the marker's content:
+/// complete and intact; 1: not complete; 2: complete but altered (its files are
+/// removed, so it is filled again).
+const VERIFY: &str = "cd /wheels || exit 1; [ -f .ponyswarm-complete ] || exit 1; \
+    if [ -f .ponyswarm-manifest ] && sha256sum --check --quiet --strict .ponyswarm-manifest >/dev/null 2>&1 \
+       && [ \"$(find . -maxdepth 1 -type f ! -name '.*' | wc -l)\" -eq \"$(wc -l < .ponyswarm-manifest)\" ]; \
+    then cat .ponyswarm-complete; exit 0; fi; \
+    find . -maxdepth 1 -type f -delete; exit 2";
+
+/// Which of the two containers runs a step.
+#[derive(Clone, Copy)]
+enum Side {
+    Fetch,
+    Build,
+}
+
 impl Filling<'_> {
-    /// Returns whether the wheelhouse was complete already, the log, and the digest of
-    /// its content (see [`Wheelhouse::content`]).
+    /// The content digest of a complete, intact wheelhouse; `None` when it must be
+    /// filled (never filled, or altered since: then emptied, with a warning).
+    async fn verified(&mut self) -> Result<Option<String>, PrepareError> {
+        match self.read(Side::Build, Exec::shell(VERIFY)).await? {
+            (0, content) => {
+                self.log.push_str(
+                    "wheelhouse complete already and matches its manifest: nothing fetched\n",
+                );
+                Ok(Some(content))
+            }
+            (2, _) => {
+                self.log.push_str(
+                    "warning: the wheelhouse's files do not match the manifest written when it was completed \
+                     (changed after completion); emptied and filled again\n",
+                );
+                Ok(None)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Fills the wheelhouse; returns the digest of its content (see
+    /// [`Wheelhouse::content`]).
     ///
     /// Downloads go to a directory of this fill's own inside the volume and are moved
     /// into place at the end, so another process filling the same wheelhouse at the
     /// same time, or a fill killed half-way, never leaves a marker over missing files.
-    async fn run(
-        mut self,
-        req: &PrepareRequest,
-        partial: &str,
-    ) -> Result<(bool, String, String), PrepareError> {
-        let check = Exec::shell(format!("cat {MARKER}"));
-        if let (0, content) = self.read(check).await? {
-            self.log
-                .push_str("wheelhouse complete already: nothing fetched\n");
-            return Ok((true, self.log, content));
-        }
+    async fn run(&mut self, req: &PrepareRequest, partial: &str) -> Result<String, PrepareError> {
         let downloads = downloads(req)?;
         let source = crate::run::source::tar_stream(req.source.clone(), "src", req.files.clone());
-        self.container.upload("/work", source).await?;
-        let setup = format!(
-            "rm -rf {partial} && mkdir -p {partial} && {} -m venv {PREP_VENV}",
-            req.python
-        );
-        self.must("venv", Exec::shell(setup)).await?;
-        for args in downloads {
-            let mut cmd: Vec<String> = [
-                &format!("{PREP_VENV}/bin/python"),
-                "-m",
-                "pip",
-                "download",
-                "--dest",
-                partial,
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-            cmd.extend(args.iter().cloned());
-            let step = format!("pip download {}", shell_words::join(&args));
-            let exec = Exec {
+        self.build.upload("/work", source).await?;
+        let venv = format!("{} -m venv {PREP_VENV}", req.python);
+        let setup = format!("rm -rf {partial} && mkdir -p {partial} && {venv}");
+        self.must(Side::Fetch, "venv (fetch)", Exec::shell(setup))
+            .await?;
+        self.must(Side::Build, "venv (build)", Exec::shell(venv))
+            .await?;
+        let index = index_options(&req.install);
+        // What is known without running the project's code, in one resolution.
+        let read = |path: &str| read_source(req, path);
+        let mut tools = build_requires(pyproject(req).as_deref());
+        // pip itself: jobs put it into a venv made without ensurepip (see `job`).
+        tools.push("pip".to_string());
+        let mut first = tools.clone();
+        first.extend(static_requirements(&req.install, &downloads, &read));
+        if !self.fetch(partial, &index, &first, false).await? {
+            // Something named statically cannot be had; the offline step will say
+            // so, but the build tools and pip must be there regardless.
+            self.fetch(partial, &index, &tools, true).await?;
+        }
+        let offline = offline_script(&downloads, partial);
+        let mut asked: Vec<String> = Vec::new();
+        for round in 1..=MAX_ROUNDS {
+            let step = format!("offline: metadata and sdist builds (round {round})");
+            let (code, out) = self.logged(Side::Build, &step, pip_shell(&offline)).await?;
+            if code == 0 {
+                return self.publish(partial).await;
+            }
+            let missing: Vec<String> = missing_requirements(&out)
+                .into_iter()
+                .filter(|r| !asked.contains(r))
+                .collect();
+            if missing.is_empty() {
+                return Err(self.failed(format!("{step} (exit {code})")));
+            }
+            asked.extend(missing.iter().cloned());
+            self.fetch(partial, &index, &missing, true).await?;
+        }
+        Err(self.failed(format!(
+            "still missing requirements after {MAX_ROUNDS} rounds of fetching"
+        )))
+    }
+
+    /// Fetches `reqs` with their dependencies into `partial` behind the door: wheels
+    /// only first (no code of theirs runs); where a requirement has no wheel, pip's
+    /// normal download (which prepares an sdist's metadata in the fetch container,
+    /// whose only way out is the door). A failure of the first, static pass is only
+    /// logged (`Ok(false)`): the offline step then says exactly what is missing.
+    async fn fetch(
+        &mut self,
+        partial: &str,
+        index: &[String],
+        reqs: &[String],
+        must: bool,
+    ) -> Result<bool, PrepareError> {
+        if reqs.is_empty() {
+            return Ok(true);
+        }
+        let pip = |extra: &[&str]| {
+            let mut cmd: Vec<String> = vec![
+                format!("{PREP_VENV}/bin/python"),
+                "-m".into(),
+                "pip".into(),
+                "download".into(),
+                "--dest".into(),
+                partial.to_string(),
+            ];
+            cmd.extend(extra.iter().map(|s| s.to_string()));
+            cmd.extend(index.iter().cloned());
+            cmd.extend(reqs.iter().cloned());
+            Exec {
                 cmd,
                 env: pip_env(),
-                working_dir: Some("/work/src".into()),
-            };
-            self.must(&step, exec).await?;
-        }
-        // Sdists among the downloads become wheels now, while their own build
-        // requirements can still be fetched; the offline install then never builds.
-        let wheel = format!(
-            "set -e; for f in {partial}/*.tar.gz {partial}/*.zip {partial}/*.tar.bz2; do \
-             [ -e \"$f\" ] || continue; \
-             {PREP_VENV}/bin/python -m pip wheel --no-deps --wheel-dir {partial} \"$f\"; rm -f \"$f\"; done"
+                working_dir: Some("/tmp".into()),
+            }
+        };
+        let step = format!(
+            "fetch: pip download --only-binary=:all: {}",
+            shell_words::join(reqs)
         );
-        let mut exec = Exec::shell(wheel);
-        exec.env = pip_env();
-        self.must("pip wheel (sdists)", exec).await?;
+        if self
+            .logged(Side::Fetch, &step, pip(&["--only-binary=:all:"]))
+            .await?
+            .0
+            == 0
+        {
+            return Ok(true);
+        }
+        let step = format!(
+            "fetch: pip download --prefer-binary {}",
+            shell_words::join(reqs)
+        );
+        match self
+            .logged(Side::Fetch, &step, pip(&["--prefer-binary"]))
+            .await?
+            .0
+        {
+            0 => Ok(true),
+            code if must => Err(self.failed(format!("{step} (exit {code})"))),
+            _ => Ok(false),
+        }
+    }
+
+    /// Moves the downloads into place, then writes the manifest and the marker.
+    async fn publish(&mut self, partial: &str) -> Result<String, PrepareError> {
         let publish = format!(
             "set -e; for f in {partial}/*; do [ -e \"$f\" ] && mv -f \"$f\" {WHEELS}/; done; rmdir {partial}; \
-             find {WHEELS} -maxdepth 1 -type f ! -name '.*' -printf '%f %s\\n' | sort | sha256sum | cut -c1-16 > {MARKER}; \
-             cat {MARKER}"
+             cd {WHEELS}; find . -maxdepth 1 -type f ! -name '.*' -printf '%f\\n' | sort \
+             | xargs -r -d '\\n' sha256sum -- > {MANIFEST}.tmp; mv -f {MANIFEST}.tmp {MANIFEST}; \
+             sha256sum < {MANIFEST} | cut -c1-16 > {MARKER}; cat {MARKER}"
         );
-        match self.read(Exec::shell(publish)).await? {
-            (0, content) => Ok((false, self.log, content)),
-            (code, _) => Err(PrepareError::Fetch {
-                step: format!("publish (exit {code})"),
-                log: std::mem::take(&mut self.log),
-            }),
+        match self.read(Side::Fetch, Exec::shell(publish)).await? {
+            (0, content) => Ok(content),
+            (code, _) => Err(self.failed(format!("publish (exit {code})"))),
+        }
+    }
+
+    fn failed(&mut self, step: String) -> PrepareError {
+        PrepareError::Fetch {
+            step,
+            log: std::mem::take(&mut self.log),
+        }
+    }
+
+    fn on(&self, side: Side) -> &Container {
+        match (side, self.fetch) {
+            (Side::Fetch, Some(c)) => c,
+            _ => self.build,
         }
     }
 
     /// Runs `exec` for its output (trimmed), not logged; the exit code with it.
-    async fn read(&mut self, exec: Exec) -> Result<(i64, String), PrepareError> {
-        let (code, out) = self.output(exec).await?;
+    async fn read(&mut self, side: Side, exec: Exec) -> Result<(i64, String), PrepareError> {
+        let (code, out) = self.output(side, exec).await?;
         Ok((code, String::from_utf8_lossy(&out).trim().to_string()))
     }
 
-    /// Runs `exec` as the step `step`, its output into the log.
-    async fn step(&mut self, step: &str, exec: Exec) -> Result<i64, PrepareError> {
+    /// Runs `exec` as the step `step`, its output into the log; the exit code and the
+    /// output.
+    async fn logged(
+        &mut self,
+        side: Side,
+        step: &str,
+        exec: Exec,
+    ) -> Result<(i64, String), PrepareError> {
         self.log.push_str(&format!("$ {step}\n"));
-        let (code, out) = self.output(exec).await?;
-        self.log.push_str(&String::from_utf8_lossy(&out));
-        Ok(code)
+        let (code, out) = self.output(side, exec).await?;
+        let out = String::from_utf8_lossy(&out).into_owned();
+        self.log.push_str(&out);
+        Ok((code, out))
     }
 
     /// Runs `exec` by the deadline: its exit code and output.
-    async fn output(&mut self, exec: Exec) -> Result<(i64, Vec<u8>), PrepareError> {
+    async fn output(&mut self, side: Side, exec: Exec) -> Result<(i64, Vec<u8>), PrepareError> {
         let mut out = Vec::new();
         let limits = ExecLimits {
             deadline: Some(self.deadline),
             no_output: None,
         };
         let end = self
-            .container
+            .on(side)
             .exec(&exec, limits, &mut |b: &[u8]| out.extend_from_slice(b))
             .await?;
         match end {
@@ -413,35 +722,67 @@ impl Filling<'_> {
         }
     }
 
-    async fn must(&mut self, step: &str, exec: Exec) -> Result<(), PrepareError> {
-        match self.step(step, exec).await? {
+    async fn must(&mut self, side: Side, step: &str, exec: Exec) -> Result<(), PrepareError> {
+        match self.logged(side, step, exec).await?.0 {
             0 => Ok(()),
-            code => Err(PrepareError::Fetch {
-                step: format!("{step} (exit {code})"),
-                log: std::mem::take(&mut self.log),
-            }),
+            code => Err(self.failed(format!("{step} (exit {code})"))),
         }
     }
 }
 
+/// The offline step, for the build container: `pip download --no-index` of every
+/// install (the project's metadata is prepared here, its build requirements taken
+/// from the downloads), then `pip wheel --no-index` of each sdist among them.
+fn offline_script(downloads: &[Vec<String>], partial: &str) -> String {
+    let pip = format!("{PREP_VENV}/bin/python -m pip");
+    let mut lines = vec!["set -e".to_string(), "cd /work/src".to_string()];
+    for args in downloads {
+        lines.push(format!(
+            "{pip} download --no-index --find-links {partial} --dest {partial} {}",
+            shell_words::join(args)
+        ));
+    }
+    lines.push(format!(
+        "for f in {partial}/*.tar.gz {partial}/*.zip {partial}/*.tar.bz2; do \
+         [ -e \"$f\" ] || continue; \
+         {pip} wheel --no-index --find-links {partial} --no-deps --wheel-dir {partial} \"$f\"; rm -f \"$f\"; done"
+    ));
+    lines.join("\n")
+}
+
 /// The `pip download` argument lists for `req`: one per `pip install` of its install
-/// commands, and one for the project's build requirements and pip.
+/// commands.
 fn downloads(req: &PrepareRequest) -> Result<Vec<Vec<String>>, PrepareError> {
     let mut out = Vec::new();
     for command in &req.install {
         out.extend(download_args(command)?);
     }
-    let pyproject = req
-        .files
-        .iter()
-        .find(|(p, _)| p == "pyproject.toml")
-        .map(|(_, c)| c.clone())
-        .or_else(|| std::fs::read_to_string(req.source.join("pyproject.toml")).ok());
-    let mut build = build_requires(pyproject.as_deref());
-    // pip itself: jobs put it into a venv made without ensurepip (see `job`).
-    build.push("pip".to_string());
-    out.push(build);
     Ok(out)
+}
+
+/// The project's pyproject.toml, `files:` first.
+fn pyproject(req: &PrepareRequest) -> Option<String> {
+    read_source(req, "pyproject.toml")
+}
+
+/// A file of the source tree by relative path (`files:` first); `None` for paths
+/// leaving the tree.
+fn read_source(req: &PrepareRequest, path: &str) -> Option<String> {
+    if path.starts_with('/') || path.split('/').any(|p| p == "..") {
+        return None;
+    }
+    req.files
+        .iter()
+        .find(|(p, _)| p == path)
+        .map(|(_, c)| c.clone())
+        .or_else(|| std::fs::read_to_string(req.source.join(path)).ok())
+}
+
+/// A shell line run with [`pip_env`].
+fn pip_shell(line: &str) -> Exec {
+    let mut exec = Exec::shell(line.to_string());
+    exec.env = pip_env();
+    exec
 }
 
 fn pip_env() -> Vec<String> {
@@ -466,14 +807,45 @@ mod tests {
         std::fs::write(dir.path().join("pyproject.toml"), "[project]\nname='a'\n").unwrap();
         std::fs::write(dir.path().join("code.py"), "x = 1\n").unwrap();
         let install = v(&["pip install -e ."]);
-        let k1 = key("sha256:1", &install, dir.path(), &[]);
+        let k1 = key_for(Trust::Trusted, "sha256:1", &install, dir.path(), &[]);
         std::fs::write(dir.path().join("code.py"), "x = 2\n").unwrap();
-        assert_eq!(k1, key("sha256:1", &install, dir.path(), &[]));
-        assert_ne!(k1, key("sha256:2", &install, dir.path(), &[]));
-        assert_ne!(k1, key("sha256:1", &v(&["pip install ."]), dir.path(), &[]));
+        assert_eq!(
+            k1,
+            key_for(Trust::Trusted, "sha256:1", &install, dir.path(), &[])
+        );
+        assert_ne!(
+            k1,
+            key_for(Trust::Trusted, "sha256:2", &install, dir.path(), &[])
+        );
+        assert_ne!(
+            k1,
+            key_for(
+                Trust::Trusted,
+                "sha256:1",
+                &v(&["pip install ."]),
+                dir.path(),
+                &[]
+            )
+        );
         std::fs::write(dir.path().join("pyproject.toml"), "[project]\nname='b'\n").unwrap();
-        assert_ne!(k1, key("sha256:1", &install, dir.path(), &[]));
+        assert_ne!(
+            k1,
+            key_for(Trust::Trusted, "sha256:1", &install, dir.path(), &[])
+        );
         let files = vec![("requirements.txt".to_string(), "x\n".to_string())];
-        assert_ne!(k1, key("sha256:1", &install, dir.path(), &files));
+        assert_ne!(
+            k1,
+            key_for(Trust::Trusted, "sha256:1", &install, dir.path(), &files)
+        );
+    }
+
+    #[test]
+    fn untrusted_origins_never_share_a_trusted_wheelhouse() {
+        let dir = tempfile::tempdir().unwrap();
+        let install = v(&["pip install ."]);
+        assert_ne!(
+            key_for(Trust::Trusted, "sha256:1", &install, dir.path(), &[]),
+            key_for(Trust::Untrusted, "sha256:1", &install, dir.path(), &[])
+        );
     }
 }

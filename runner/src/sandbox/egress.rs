@@ -147,6 +147,15 @@ impl Egress {
         ca.chain(proxy).collect()
     }
 
+    /// Environment for a container whose proxy is not the host's (the prepare
+    /// phase's fetch container, behind the egress door): the CA variables only.
+    pub fn ca_env(&self) -> Vec<String> {
+        self.ca_bundle
+            .iter()
+            .flat_map(|_| CA_VARS.iter().map(|v| format!("{v}={CONTAINER_CA_PATH}")))
+            .collect()
+    }
+
     /// Build arguments for an image build: the proxy variables. Docker predefines
     /// these as build args, so `RUN` steps see them without an `ARG` line and they
     /// stay out of the image's history.

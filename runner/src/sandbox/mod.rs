@@ -7,6 +7,7 @@ pub mod areas;
 pub mod changes;
 pub mod container;
 pub mod docker;
+pub mod door;
 pub mod egress;
 pub mod images;
 pub mod labels;

@@ -40,6 +40,34 @@ impl Network {
         name: &str,
         labels: HashMap<String, String>,
     ) -> Result<Network, NetworkError> {
+        Self::create(docker, tracker, name, labels, HashMap::new()).await
+    }
+
+    /// Creates an internal network on which the host has no address either: the
+    /// bridge gets none (`inhibit_ipv4`), so a container on it cannot reach the host's
+    /// own services through the network's gateway address (an internal network only
+    /// stops forwarding; the host's address on the bridge stays reachable). For the
+    /// prepare phase's egress door (`sandbox::door`).
+    pub async fn create_sealed(
+        docker: &Docker,
+        tracker: &Tracker,
+        name: &str,
+        labels: HashMap<String, String>,
+    ) -> Result<Network, NetworkError> {
+        let options = HashMap::from([(
+            "com.docker.network.bridge.inhibit_ipv4".to_string(),
+            "true".to_string(),
+        )]);
+        Self::create(docker, tracker, name, labels, options).await
+    }
+
+    async fn create(
+        docker: &Docker,
+        tracker: &Tracker,
+        name: &str,
+        labels: HashMap<String, String>,
+        options: HashMap<String, String>,
+    ) -> Result<Network, NetworkError> {
         tracker.add_network(name);
         let guard = Network {
             docker: docker.clone(),
@@ -53,6 +81,7 @@ impl Network {
             // No gateway out: the point of the network.
             internal: Some(true),
             labels: Some(labels),
+            options: (!options.is_empty()).then_some(options),
             ..Default::default()
         };
         docker

@@ -74,7 +74,13 @@ pub async fn description_renders(
             return None;
         }
     };
-    let key = crate::run::prepare::key(&image.id, prepare, src, &[]);
+    let key = crate::run::prepare::key_for(
+        crate::run::prepare::Trust::Untrusted,
+        &image.id,
+        prepare,
+        src,
+        &[],
+    );
     let volume = crate::run::prepare::volume_name(&key);
     let pid = std::process::id();
     let owner = Owner {

@@ -45,6 +45,7 @@ pub fn offers(rows: &[ImageRow], tags: &[String], prefix: &str) -> LocalImages {
             match entry.kind {
                 Kind::Python => d.pythons.push(entry.name.to_string()),
                 Kind::Service => d.services.push(entry.name.to_string()),
+                Kind::Tool => {}
             }
         }
     }
