@@ -76,6 +76,41 @@ fn environments(results: &Value) -> Vec<(String, String)> {
     out
 }
 
+/// The log of the job of `results` that built its environment.
+fn builder_log(results: &Value) -> String {
+    let jobs = results["jobs"].as_array().expect("jobs");
+    jobs.iter()
+        .map(|j| j["log"].as_str().unwrap_or_default().to_string())
+        .find(|log| log.contains(" (built)"))
+        .unwrap_or_else(|| panic!("no job built: {results:#}"))
+}
+
+/// The line after `line` in `log`.
+fn line_after<'a>(log: &'a str, line: &str) -> Option<&'a str> {
+    let mut lines = log.lines();
+    lines.find(|l| l.ends_with(line))?;
+    lines.next()
+}
+
+/// The pyvenv.cfg of the venv in environment image `image`.
+fn pyvenv_cfg(image: &str) -> String {
+    let out = std::process::Command::new("docker")
+        .args([
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--entrypoint",
+            "cat",
+            image,
+        ])
+        .arg("/opt/ponyswarm/venv/pyvenv.cfg")
+        .output()
+        .expect("docker run");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Whether any job of `results` ran an install command itself.
 fn installed_in_a_job(results: &Value) -> bool {
     results["jobs"].as_array().expect("jobs").iter().any(|j| {
@@ -93,7 +128,8 @@ async fn environment_is_reused_across_jobs_and_runs_and_rebuilt_for_new_dependen
     unique_copy("env-reuse", dir.path());
 
     // First run: one job builds, the other waits for it and reuses it.
-    let first = environments(&run_in(dir.path()).await);
+    let results = run_in(dir.path()).await;
+    let first = environments(&results);
     assert_eq!(first.len(), 2, "{first:?}");
     assert_eq!(
         first[0].0, first[1].0,
@@ -103,6 +139,28 @@ async fn environment_is_reused_across_jobs_and_runs_and_rebuilt_for_new_dependen
     hows.sort();
     assert_eq!(hows, ["built", "reused"], "{first:?}");
     let image = first[0].0.clone();
+
+    // The venv was made by uv, which did the `pip install` it shares with pip; the
+    // line with a pip-only option ran with pip, as written.
+    assert!(
+        pyvenv_cfg(&image).contains("uv = "),
+        "{}",
+        pyvenv_cfg(&image)
+    );
+    let log = builder_log(&results);
+    let uv_line = line_after(&log, "$ pip install -e .[test]").unwrap_or_default();
+    assert!(
+        uv_line.contains("(with uv: uv pip install --offline") && uv_line.contains("--editable"),
+        "{log}"
+    );
+    let pip_line = "$ pip install --upgrade-strategy only-if-needed pytest";
+    assert!(log.contains(pip_line), "{log}");
+    assert!(
+        !line_after(&log, pip_line)
+            .unwrap_or_default()
+            .contains("with uv"),
+        "{log}"
+    );
 
     // Second run, nothing changed: no job installs anything.
     let second = run_in(dir.path()).await;
@@ -169,13 +227,15 @@ async fn writes_outside_the_venv_stay_flagged_on_jobs_that_reuse_the_environment
     assert_eq!(flagged(&second), written, "{second:#}");
 
     // The code changed and the project is not installed editable: the job installs
-    // the project alone (its setup.py runs again), on the same environment.
+    // the project alone (its setup.py runs again), on the same environment, with uv.
     append(&dir.path().join("envoutside.py"), "# edited\n");
     let third = run_in(dir.path()).await;
     assert_eq!(environments(&third)[0].1, "reused", "{third:#}");
     let log = third["jobs"][0]["log"].as_str().unwrap_or_default();
     assert!(
-        log.contains("$ python -m pip install --no-deps --force-reinstall ."),
+        log.lines()
+            .any(|l| l.starts_with("$ uv pip install --offline")
+                && l.ends_with("--no-deps --reinstall .")),
         "{log}"
     );
     assert_eq!(flagged(&third), written, "{third:#}");

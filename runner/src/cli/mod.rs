@@ -80,6 +80,15 @@ enum Command {
         /// Print a line per finished job and the summary, no live progress.
         #[arg(long, short)]
         quiet: bool,
+        /// Most disk the environment images may hold after the run (`20g`, `512m`);
+        /// the least recently used beyond it are removed. `off`: no cap.
+        #[arg(
+            long,
+            env = "PONYSWARM_ENV_CACHE_SIZE",
+            value_name = "SIZE",
+            default_value = "20g"
+        )]
+        env_cache_size: String,
         /// The results database: sqlite://FILE or postgres://… (default .ponyswarm/ponyswarm.db).
         #[arg(long, env = "PONYSWARM_DATABASE", value_name = "URL")]
         database: Option<String>,
@@ -267,6 +276,7 @@ async fn docker_command(
             filter,
             fail_fast,
             quiet,
+            env_cache_size,
             database,
             github,
             mail,
@@ -277,6 +287,7 @@ async fn docker_command(
                 jobs: jobs.map(usize::from),
                 filters: &filter,
                 quiet,
+                env_cache_size: &env_cache_size,
                 fail_fast,
                 docker,
                 database: database.as_deref(),

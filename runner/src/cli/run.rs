@@ -16,6 +16,8 @@ pub struct RunArgs<'a> {
     pub jobs: Option<usize>,
     pub filters: &'a [String],
     pub quiet: bool,
+    /// `--env-cache-size`: a size, or `off`.
+    pub env_cache_size: &'a str,
     pub fail_fast: bool,
     pub docker: &'a DockerArgs,
     /// `--database` (else `PONYSWARM_DATABASE`, else the default SQLite file).
@@ -29,6 +31,7 @@ pub struct RunArgs<'a> {
 pub async fn run(args: RunArgs<'_>) -> Result<ExitCode, CliError> {
     let bad = |e: &dyn std::fmt::Display| CliError::BadInput(e.to_string());
     let selection = Selection::filters(args.filters).map_err(|e| bad(&e))?;
+    let env_cap = env_cache_size(args.env_cache_size).map_err(|e| bad(&e))?;
     let plan::Plans { spec, jobs: plans } =
         plan::from_file(args.file, &selection).map_err(|e| bad(&e))?;
 
@@ -50,6 +53,7 @@ pub async fn run(args: RunArgs<'_>) -> Result<ExitCode, CliError> {
     opts.egress = egress;
     opts.output = OutputMode::auto(args.quiet);
     opts.store = Some(store.clone());
+    opts.env_cap = env_cap;
     let github = github.map(|g| g.start(&spec.name, plans.len()));
     opts.events = github.as_ref().map(Forwarding::events);
 
@@ -88,4 +92,36 @@ pub async fn run(args: RunArgs<'_>) -> Result<ExitCode, CliError> {
         }
     }
     Ok(ExitCode::from(result.run.exit_code.clamp(0, 255) as u8))
+}
+
+/// The environment images' size cap `--env-cache-size` asks for: bytes, or `None` for
+/// `off`.
+fn env_cache_size(text: &str) -> Result<Option<u64>, String> {
+    if text.trim().eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    ponyswarm::matrix::parse_size(text)
+        .map(Some)
+        .ok_or_else(|| {
+            format!("--env-cache-size {text:?}: not a size (like 20g or 512m) nor `off`")
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_cache_size_reads_sizes_and_off() {
+        let cases: &[(&str, Option<Option<u64>>)] = &[
+            ("20g", Some(Some(20 << 30))),
+            ("512m", Some(Some(512 << 20))),
+            ("OFF", Some(None)),
+            ("twenty", None),
+            ("", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(env_cache_size(text).ok(), *want, "{text}");
+        }
+    }
 }

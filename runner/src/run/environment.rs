@@ -6,7 +6,8 @@
 //! dependency-declaring files, the wheelhouse): change any and a new environment is
 //! built; edit a test or the code and the environment is reused.
 //!
-//! The build runs the job's own venv and install commands, offline (no network, the
+//! The build makes the venv with uv and runs the job's install commands, each `pip
+//! install` uv can do as `uv pip install` (see `run::uv`), offline (no network, the
 //! wheelhouse read-only), in a container confined as a job's is (read-only root,
 //! capped work areas); the writable areas are listed before and after the install,
 //! and what it changed is kept in a label, so that every job using the image shows
@@ -21,15 +22,16 @@ use super::once_per_key::OncePerKey;
 use crate::matrix::Limits;
 use crate::run::layout::{side_area, AREAS, HOME, SRC, VENV, WORK};
 use crate::run::pip::{project_targets, ProjectTarget};
-use crate::run::prepare::{self, WHEELS};
+use crate::run::prepare::{self, Wheelhouse, WHEELS};
+use crate::run::uv;
 use crate::sandbox::areas;
 use crate::sandbox::changes::ChangeKind;
-use crate::sandbox::container::{Container, Exec, ExecEnd, ExecLimits, Tracker};
+use crate::sandbox::container::{Container, Exec, ExecEnd, ExecLimits, OomWatch, Tracker};
 use crate::sandbox::labels;
 use crate::sandbox::policy::{NetworkAccess, Owner, SandboxBuilder};
 use bollard::models::ContainerConfig;
 use bollard::query_parameters::{
-    CommitContainerOptionsBuilder, DownloadFromContainerOptionsBuilder,
+    CommitContainerOptionsBuilder, DownloadFromContainerOptionsBuilder, ListImagesOptionsBuilder,
 };
 use bollard::Docker;
 use futures_util::StreamExt;
@@ -49,10 +51,16 @@ const CHANGES_LABEL: &str = "io.ponyswarm.env.changes";
 const SOURCE_LABEL: &str = "io.ponyswarm.env.source";
 /// Label: `1` when the install wrote into the source tree (an in-place build).
 const WROTE_SOURCE_LABEL: &str = "io.ponyswarm.env.wrote-source";
+/// Label: the warm key (see [`warm_key`]).
+const WARM_LABEL: &str = "io.ponyswarm.env.warm";
+/// Label: the content digest of the wheelhouse the environment was built from.
+const WHEELS_CONTENT_LABEL: &str = "io.ponyswarm.env.wheels-content";
+/// Label: the installer that made the venv, `uv` or `pip` (a Python image without uv).
+const INSTALLER_LABEL: &str = "io.ponyswarm.env.installer";
 /// Where the venv is kept in the image; jobs reach it at [`VENV`].
 pub const ENV_VENV: &str = "/opt/ponyswarm/venv";
 /// Changes to how an environment is built invalidate every earlier one.
-const RECIPE: &str = "ponyswarm-env-v3";
+const RECIPE: &str = "ponyswarm-env-v4-uv";
 /// The areas listed around the build's install: the job's writable areas, for the
 /// build is confined as a job is.
 const BUILD_AREAS: &[&str] = AREAS;
@@ -100,6 +108,8 @@ pub struct Environment {
     pub source_digest: String,
     /// Whether its install wrote into the source tree.
     pub wrote_source: bool,
+    /// Whether its venv was made by uv (then the job installs its project with uv).
+    pub uv: bool,
     /// What the build printed (empty when reused).
     pub log: String,
 }
@@ -114,6 +124,15 @@ pub enum EnvError {
         command: String,
         /// How it ended.
         end: ExecEnd,
+        /// What the build printed.
+        log: String,
+    },
+    /// The kernel killed an install command of the build for want of memory: the
+    /// job's memory limit is too small for its install (`limit-exceeded`).
+    #[error("install command {command:?} was killed: out of memory")]
+    OutOfMemory {
+        /// The command.
+        command: String,
         /// What the build printed.
         log: String,
     },
@@ -142,6 +161,56 @@ pub fn key(req: &EnvRequest) -> String {
         h.update([0]);
     }
     hex::encode(h.finalize())[..16].to_string()
+}
+
+/// The warm key: the environment key with the wheelhouse's content replaced by the
+/// wheelhouse volume's creation time. A complete wheelhouse is never written again
+/// (a fill finds its marker and stops), and one removed and filled again is a new
+/// volume: so a job of a warm rerun finds its environment by this key, through a
+/// label, without starting a container to read the wheelhouse's content.
+pub fn warm_key(
+    image_id: &str,
+    python: &str,
+    install: &[String],
+    deps: &str,
+    volume: &str,
+    volume_created: &str,
+) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        RECIPE,
+        "warm",
+        image_id,
+        python,
+        deps,
+        volume,
+        volume_created,
+    ] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    for command in install {
+        h.update(command.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(h.finalize())[..16].to_string()
+}
+
+/// What a job asks [`Environments::find_warm`]: the parts of an [`EnvRequest`]
+/// known before the wheelhouse.
+#[derive(Debug, Clone)]
+pub struct WarmRequest {
+    /// The Python image's id.
+    pub image_id: String,
+    /// The interpreter command.
+    pub python: String,
+    /// The rendered install commands (which are also what the wheelhouse is filled
+    /// for).
+    pub install: Vec<String>,
+    /// The source tree.
+    pub source: PathBuf,
+    /// The rendered `files:`.
+    pub files: Vec<(String, String)>,
 }
 
 /// The digest of the source as a job receives it (the tree with `files:` over it).
@@ -173,6 +242,7 @@ pub fn project_reinstall(
     install: &[String],
     source_changed: bool,
     wrote_source: bool,
+    uv: bool,
 ) -> Vec<String> {
     let targets = project_targets(install);
     let stale = |t: &ProjectTarget| wrote_source || (source_changed && !t.editable);
@@ -182,6 +252,15 @@ pub fn project_reinstall(
     targets
         .iter()
         .map(|t| {
+            if uv {
+                let mut args = crate::run::uv::uv_pip_install();
+                args.extend(["--no-deps".to_string(), "--reinstall".to_string()]);
+                if t.editable {
+                    args.push("--editable".to_string());
+                }
+                args.push(t.path.clone());
+                return shell_words::join(args);
+            }
             let mut args = vec![
                 "python".to_string(),
                 "-m".to_string(),
@@ -238,6 +317,50 @@ impl Environments {
         }
     }
 
+    /// The environment and wheelhouse of a warm rerun: found by [`warm_key`] when the
+    /// wheelhouse volume exists and an environment was built from it; `None` (the
+    /// job then prepares as usual) otherwise, or when Docker fails to say.
+    pub async fn find_warm(&self, req: &WarmRequest) -> Option<(Environment, Wheelhouse)> {
+        let deps = {
+            let req = req.clone();
+            tokio::task::spawn_blocking(move || {
+                prepare::key(&req.image_id, &req.install, &req.source, &req.files)
+            })
+            .await
+            .ok()?
+        };
+        let volume = prepare::volume_name(&deps);
+        let created = self.docker.inspect_volume(&volume).await.ok()?.created_at?;
+        let warm = warm_key(
+            &req.image_id,
+            &req.python,
+            &req.install,
+            &deps,
+            &volume,
+            &created,
+        );
+        let filters = HashMap::from([("label".to_string(), vec![format!("{WARM_LABEL}={warm}")])]);
+        let opts = ListImagesOptionsBuilder::new().filters(&filters).build();
+        let found = self.docker.list_images(Some(opts)).await.ok()?;
+        let image = found
+            .iter()
+            .flat_map(|s| &s.repo_tags)
+            .find(|t| t.starts_with(&format!("{ENV_REPO}:")))?;
+        let labels = &found.iter().find(|s| s.repo_tags.contains(image))?.labels;
+        let _ = crate::run::env_images::touch(&self.docker, image).await;
+        let wheelhouse = Wheelhouse {
+            volume,
+            cached: true,
+            log: String::new(),
+            duration: std::time::Duration::ZERO,
+            content: labels
+                .get(WHEELS_CONTENT_LABEL)
+                .cloned()
+                .unwrap_or_default(),
+        };
+        Some((from_labels(image, labels), wheelhouse))
+    }
+
     async fn find_or_build(&self, key: &str, req: &EnvRequest) -> Result<Environment, EnvError> {
         let image = format!("{ENV_REPO}:{key}");
         if let Ok(found) = self.docker.inspect_image(&image).await {
@@ -289,12 +412,22 @@ impl Environments {
             container: &container,
             req,
             log: String::new(),
+            oom: None,
         }
         .run()
         .await;
         let result = match built {
-            Ok((changes, wrote_source, log)) => {
-                let labels = env_labels(key, &changes, &digest, wrote_source);
+            Ok(Built {
+                changes,
+                wrote_source,
+                uv,
+                log,
+            }) => {
+                let mut labels = env_labels(key, &changes, &digest, wrote_source, uv);
+                labels.insert(WHEELS_CONTENT_LABEL.to_string(), req.wheels_content.clone());
+                if let Some(warm) = self.warm_key_of(req).await {
+                    labels.insert(WARM_LABEL.to_string(), warm);
+                }
                 let installed = started.elapsed();
                 self.keep(&container, req, key, image, labels.clone())
                     .await
@@ -314,6 +447,26 @@ impl Environments {
         };
         let _ = container.remove().await;
         result
+    }
+
+    /// The warm key of the environment `req` builds; `None` when the wheelhouse volume
+    /// cannot be inspected (the image is then found by its key only).
+    async fn warm_key_of(&self, req: &EnvRequest) -> Option<String> {
+        let deps = prepare::key(&req.image_id, &req.install, &req.source, &req.files);
+        let created = self
+            .docker
+            .inspect_volume(&req.wheels)
+            .await
+            .ok()?
+            .created_at?;
+        Some(warm_key(
+            &req.image_id,
+            &req.python,
+            &req.install,
+            &deps,
+            &req.wheels,
+            &created,
+        ))
     }
 
     /// Copies the venv of `built` into a container of the Python image that never
@@ -394,6 +547,7 @@ fn env_labels(
     changes: &[(String, ChangeKind)],
     digest: &str,
     wrote_source: bool,
+    uv: bool,
 ) -> HashMap<String, String> {
     HashMap::from([
         (labels::MANAGED.to_string(), "1".to_string()),
@@ -403,6 +557,10 @@ fn env_labels(
         (
             WROTE_SOURCE_LABEL.to_string(),
             if wrote_source { "1" } else { "0" }.to_string(),
+        ),
+        (
+            INSTALLER_LABEL.to_string(),
+            if uv { "uv" } else { "pip" }.to_string(),
         ),
     ])
 }
@@ -417,6 +575,7 @@ fn from_labels(image: &str, labels: &HashMap<String, String>) -> Environment {
         source_digest: get(SOURCE_LABEL),
         // Missing: assume the worst, the project is installed again.
         wrote_source: get(WROTE_SOURCE_LABEL) != "0",
+        uv: get(INSTALLER_LABEL) == "uv",
         log: String::new(),
     }
 }
@@ -474,44 +633,93 @@ struct Building<'a> {
     container: &'a Container,
     req: &'a EnvRequest,
     log: String,
+    oom: Option<OomWatch>,
+}
+
+/// What a build that succeeded made.
+struct Built {
+    changes: Vec<(String, ChangeKind)>,
+    wrote_source: bool,
+    uv: bool,
+    log: String,
 }
 
 impl Building<'_> {
-    /// Installs; returns what the install changed, whether it wrote into the source
-    /// tree, and the log.
-    async fn run(mut self) -> Result<(Vec<(String, ChangeKind)>, bool, String), EnvError> {
+    /// Installs: the venv and every `pip install` line uv can do with uv, the rest
+    /// with pip (see `run::uv`).
+    async fn run(mut self) -> Result<Built, EnvError> {
         let docker_err = |e: &dyn std::fmt::Display| EnvError::Docker(e.to_string());
         self.container.start().await.map_err(|e| docker_err(&e))?;
+        self.oom = Some(self.container.watch_oom());
         let source =
             crate::run::source::tar_stream(self.req.source.clone(), "src", self.req.files.clone());
         self.container
             .upload(WORK, source)
             .await
             .map_err(|e| docker_err(&e))?;
+        let uv = self.succeeds(uv::HAS_UV).await?;
         let before = self.listing().await;
-        let venv = venv_command(&self.req.python);
+        let venv = if uv {
+            uv::venv_command(&self.req.python)
+        } else {
+            venv_command(&self.req.python)
+        };
         self.log.push_str(&format!(
-            "$ {} -m venv {VENV}  (pip from the wheelhouse)\n",
-            self.req.python
+            "$ {} {VENV}  (pip from the wheelhouse)\n",
+            if uv { "uv venv" } else { "python -m venv" }
         ));
         self.must(&venv, false).await?;
+        // Whether pip installed something, which then needs compiling.
+        let mut by_pip = !uv;
         for command in self.req.install.clone() {
             self.log.push_str(&format!("$ {command}\n"));
-            self.must(&command, true).await?;
+            let line = match uv.then(|| uv::translate(&command)).flatten() {
+                Some(line) => {
+                    self.log.push_str(&format!("  (with uv: {line})\n"));
+                    line
+                }
+                None => {
+                    by_pip = true;
+                    command.clone()
+                }
+            };
+            self.must_as(&command, &line, true).await?;
         }
         let changes = match (before, self.listing().await) {
             (Some(before), Some(after)) => areas::compare(&before, &after),
             _ => Vec::new(),
         };
         let wrote_source = writes_into_source(&changes);
-        // Byte-compiled once here rather than by every job; files that do not compile
-        // (a package's Python 2 test data) are left as they are.
-        // pip is left out: a job runs it only to install its project again.
-        let compile = format!(
-            "{VENV}/bin/python -m compileall -q -j 0 -x '/pip/' {VENV} >/dev/null 2>&1; true"
-        );
-        self.must(&compile, false).await?;
-        Ok((changes, wrote_source, self.log))
+        // Byte-compiled once here rather than by every job: uv did so for what it
+        // installed; after pip, compileall (files that do not compile, a package's
+        // Python 2 test data, are left as they are). pip is left out: a job runs it
+        // only to install its project again.
+        if by_pip {
+            let compile = format!(
+                "{VENV}/bin/python -m compileall -q -j 0 -x '/pip/' {VENV} >/dev/null 2>&1; true"
+            );
+            self.must(&compile, false).await?;
+        }
+        Ok(Built {
+            changes,
+            wrote_source,
+            uv,
+            log: self.log,
+        })
+    }
+
+    /// Whether `line`, one of ponyswarm's own checks, exits 0.
+    async fn succeeds(&mut self, line: &str) -> Result<bool, EnvError> {
+        let limits = ExecLimits {
+            deadline: Some(self.req.deadline),
+            no_output: None,
+        };
+        let end = self
+            .container
+            .exec(&Exec::shell(line), limits, &mut |_: &[u8]| {})
+            .await
+            .map_err(|e| EnvError::Docker(e.to_string()))?;
+        Ok(end == ExecEnd::Exited(0))
     }
 
     /// The writable areas' listing, or `None` with a line in the log.
@@ -533,6 +741,18 @@ impl Building<'_> {
     /// Runs `line` in the source tree; an end other than exit 0 fails the build. The
     /// no-output timeout applies when `quiet_limit` (the project's commands).
     async fn must(&mut self, line: &str, quiet_limit: bool) -> Result<(), EnvError> {
+        self.must_as(line, line, quiet_limit).await
+    }
+
+    /// [`Self::must`] for `line` running in place of the project's `command` (which
+    /// a failure names). A SIGKILL the kernel's OOM killer sent is
+    /// [`EnvError::OutOfMemory`].
+    async fn must_as(
+        &mut self,
+        command: &str,
+        line: &str,
+        quiet_limit: bool,
+    ) -> Result<(), EnvError> {
         let mut exec = Exec::shell(line);
         exec.working_dir = Some(SRC.to_string());
         let limits = ExecLimits {
@@ -557,11 +777,29 @@ impl Building<'_> {
         if let ExecEnd::Exited(code) = end {
             self.log.push_str(&format!("ponyswarm: exit code {code}\n"));
         }
+        if end == ExecEnd::Exited(137) && self.oom_killed().await {
+            self.log
+                .push_str("ponyswarm: killed: out of memory while building the environment\n");
+            return Err(EnvError::OutOfMemory {
+                command: command.to_string(),
+                log: std::mem::take(&mut self.log),
+            });
+        }
         Err(EnvError::Install {
-            command: line.to_string(),
+            command: command.to_string(),
             end,
             log: std::mem::take(&mut self.log),
         })
+    }
+
+    /// Whether the kernel OOM-killed a process of the build container.
+    async fn oom_killed(&self) -> bool {
+        let seen = || self.oom.as_ref().is_some_and(OomWatch::seen);
+        if !seen() {
+            // The OOM event may trail the exit of the process it killed.
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+        seen() || matches!(self.container.state().await, Ok(s) if s.oom_killed == Some(true))
     }
 }
 
@@ -650,6 +888,21 @@ mod tests {
     }
 
     #[test]
+    fn project_is_installed_again_with_uv_when_the_venv_was_made_by_uv() {
+        let uv = "uv pip install --offline --no-cache --no-index --find-links /wheels \
+                  --python /work/venv/bin/python --compile-bytecode --no-deps --reinstall";
+        assert_eq!(
+            project_reinstall(&v(&["pip install -e .[test]"]), false, true, true),
+            v(&[&format!("{uv} --editable '.[test]'")])
+        );
+        assert_eq!(
+            project_reinstall(&v(&["pip install ."]), true, false, true),
+            v(&[&format!("{uv} .")])
+        );
+        assert!(project_reinstall(&v(&["pip install ."]), false, false, true).is_empty());
+    }
+
+    #[test]
     fn project_is_installed_again_only_when_stale() {
         let editable = v(&["pip install -e .[test]"]);
         let plain = v(&["pip install .[test] pytest"]);
@@ -675,7 +928,7 @@ mod tests {
         ];
         for (install, changed, wrote, want) in cases {
             assert_eq!(
-                project_reinstall(install, *changed, *wrote),
+                project_reinstall(install, *changed, *wrote, false),
                 v(want),
                 "{install:?} changed={changed} wrote={wrote}"
             );

@@ -12,7 +12,7 @@ use crate::outcome::DISK_FULL_SIGNS;
 use crate::plan::JobPlan;
 use crate::run::environment::{
     project_reinstall, source_digest, venv_link_command, EnvError, EnvRequest, Environment,
-    Environments,
+    Environments, WarmRequest,
 };
 use crate::run::image_cache::ImageCache;
 use crate::run::layout::{side_area, AREAS, HOME, JUNIT, PATH, SRC, VENV, WORK};
@@ -212,10 +212,11 @@ impl JobUnderWay<'_> {
             Phase::Services
         };
         ctx.progress.phase(plan.job.index, &plan.job.name, first);
-        // Services start while the wheelhouse fills: neither needs the other.
-        let ((services, services_took), prepared) = tokio::join!(
+        // Services start while the wheelhouse fills (or a warm rerun finds its
+        // environment): neither needs the other.
+        let ((services, services_took), (warm, prepared)) = tokio::join!(
             start_services(ctx, plan, &owner, deadline, objects),
-            prepare(ctx, plan, &python, deadline),
+            warm_or_prepare(ctx, plan, &python, deadline),
         );
         if !plan.services.is_empty() {
             self.phases.push((Phase::Services, services_took));
@@ -240,12 +241,19 @@ impl JobUnderWay<'_> {
         };
         self.wheelhouse_used(&wheels);
         let t = self.enter(Phase::Install);
-        let env = match self.environment(&python, &wheels.0).await {
+        let env = match warm {
+            Some(env) => {
+                self.note(&format!("ponyswarm: environment {} (reused)", env.image));
+                Ok(env)
+            }
+            None => self.environment(&python, &wheels.0).await,
+        };
+        let env = match env {
             Ok(env) => env,
             Err(end) => {
                 self.phases.push((Phase::Install, t.elapsed()));
                 return match end {
-                    JobEnd::Install { .. } => Ok((end, None)),
+                    JobEnd::Install { .. } | JobEnd::EnvOutOfMemory { .. } => Ok((end, None)),
                     other => Err(other),
                 };
             }
@@ -352,6 +360,12 @@ impl JobUnderWay<'_> {
                     self.note(line);
                 }
                 Err(JobEnd::Install { command, end })
+            }
+            Err(EnvError::OutOfMemory { command, log }) => {
+                for line in log.lines() {
+                    self.note(line);
+                }
+                Err(JobEnd::EnvOutOfMemory { command })
             }
             Err(EnvError::Docker(e)) => Err(self.error(e)),
         }
@@ -507,7 +521,8 @@ impl JobUnderWay<'_> {
                 .unwrap_or_default();
             digest != env.source_digest
         };
-        let reinstall = project_reinstall(&self.plan.install, source_changed, env.wrote_source);
+        let reinstall =
+            project_reinstall(&self.plan.install, source_changed, env.wrote_source, env.uv);
         let link = venv_link_command(!reinstall.is_empty());
         let end = self.shell(main, &link, false).await?;
         if end != ExecEnd::Exited(0) {
@@ -659,6 +674,31 @@ fn python_command(plan: &JobPlan) -> &'static str {
 /// The container name of the job's `what` (`main`, `net`, `svc-redis`).
 pub(super) fn object_name(owner: &Owner, plan: &JobPlan, what: &str) -> String {
     format!("ponyswarm-{}-{}-{what}", owner.run, plan.job.index)
+}
+
+/// The environment of a warm rerun and its wheelhouse, found without a container
+/// (see [`Environments::find_warm`]); else the wheelhouse the prepare fills or finds.
+/// Jobs with their own `prepare:` commands always prepare.
+async fn warm_or_prepare(
+    ctx: &JobContext,
+    plan: &JobPlan,
+    python: &ResolvedImage,
+    deadline: Instant,
+) -> (Option<Environment>, Result<Prepared, JobEnd>) {
+    if plan.prepare.is_none() {
+        let req = WarmRequest {
+            image_id: python.id.clone(),
+            python: python_command(plan).to_string(),
+            install: plan.install.clone(),
+            source: ctx.source.clone(),
+            files: files_of(plan),
+        };
+        let t = Instant::now();
+        if let Some((env, wheels)) = ctx.environments.find_warm(&req).await {
+            return (Some(env), Ok((wheels, t.elapsed())));
+        }
+    }
+    (None, prepare(ctx, plan, python, deadline).await)
 }
 
 /// The wheelhouse for the job's install commands.

@@ -33,6 +33,7 @@ pub mod progress;
 pub mod record;
 mod services;
 pub mod source;
+pub(crate) mod uv;
 
 use crate::matrix::Spec;
 use crate::outcome::{JobOutcome, RunResult, Status};

@@ -37,6 +37,13 @@ pub enum JobEnd {
         /// How it ended (non-zero exit, timeout, no output).
         end: ExecEnd,
     },
+    /// The kernel's OOM killer stopped an install command while the job's
+    /// environment image was built (`limit-exceeded`): the job's memory limit is too
+    /// small for its install.
+    EnvOutOfMemory {
+        /// The install command.
+        command: String,
+    },
     /// The tests ran (to the end, or until a limit stopped them).
     Tested(ExecEnd),
 }
@@ -107,6 +114,11 @@ pub fn outcome_of(plan: &JobPlan, record: JobRecord) -> JobOutcome {
             facts.timed_out = timed_out(end);
             facts.install_exit = exit(end);
         }
+        JobEnd::EnvOutOfMemory { .. } => {
+            facts.oom_killed = true;
+            facts.install_exit = Some(137);
+            detail = Some("killed: out of memory while building the environment".to_string());
+        }
         JobEnd::Tested(end) => {
             facts.install_exit = Some(0);
             facts.timed_out = timed_out(end);
@@ -117,8 +129,9 @@ pub fn outcome_of(plan: &JobPlan, record: JobRecord) -> JobOutcome {
     let changes = classify_changes(record.install_changes, VENV, WORK);
     let mut out = JobOutcome::new(&plan.job.name, plan.job.matrix.clone(), status);
     out.allowed_failure = plan.job.allow_failure;
-    out.detail = match status {
-        Status::InstallFailed | Status::Error => detail.or(classified),
+    out.detail = match (status, &record.end) {
+        (Status::LimitExceeded, JobEnd::EnvOutOfMemory { .. }) => detail.or(classified),
+        (Status::InstallFailed | Status::Error, _) => detail.or(classified),
         _ => classified,
     };
     out.tests = record.counts;
@@ -245,6 +258,19 @@ mod tests {
         let mut r = record(JobEnd::Tested(ExecEnd::Exited(137)));
         r.oom_killed = true;
         assert_eq!(outcome_of(&plan(), r).status, Status::LimitExceeded);
+    }
+
+    #[test]
+    fn oom_while_building_the_environment_is_the_memory_limit_not_a_failed_install() {
+        let end = JobEnd::EnvOutOfMemory {
+            command: "pip install -e .".into(),
+        };
+        let o = outcome_of(&plan(), record(end));
+        assert_eq!(o.status, Status::LimitExceeded);
+        assert_eq!(
+            o.detail.as_deref(),
+            Some("killed: out of memory while building the environment")
+        );
     }
 
     #[test]
