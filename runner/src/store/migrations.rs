@@ -28,6 +28,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "agent_operator",
         include_str!("../../migrations/0005_agent_operator.sql"),
     ),
+    (
+        9,
+        "service_logs",
+        include_str!("../../migrations/0009_service_logs.sql"),
+    ),
 ];
 
 /// Applies the migrations the database lacks. On PostgreSQL, sqlx takes an advisory
