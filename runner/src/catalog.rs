@@ -66,6 +66,9 @@ pub const ENTRIES: &[Entry] = &[
     python("3.9", "python-3.9", "bullseye", "python3.9"),
     python("3.11", "python-3.11", "bookworm", "python3.11"),
     python("3.13", "python-3.13", "trixie", "python3.13"),
+    // Only Debian's unstable suite ships these (sid has the newest CPython first).
+    python("3.14", "python-3.14", "sid", "python3.14"),
+    python("3.15", "python-3.15", "sid", "python3.15"),
     python("pypy3", "pypy3", "bookworm", "pypy3"),
     service(
         "postgres",
@@ -198,7 +201,10 @@ mod tests {
             service_entry("postgres").unwrap().service.unwrap().port,
             5432
         );
-        assert_eq!(names(Kind::Python), ["3.9", "3.11", "3.13", "pypy3"]);
+        assert_eq!(
+            names(Kind::Python),
+            ["3.9", "3.11", "3.13", "3.14", "3.15", "pypy3"]
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod matrix;
 pub mod outcome;
 pub mod plan;
 pub mod pypi;
+pub mod pythons;
 pub mod report;
 pub mod run;
 pub mod sandbox;

@@ -115,6 +115,10 @@ pub struct JobOutcome {
     pub images: IndexMap<String, String>,
     /// The kept output: head and tail, the middle cut when it was too long.
     pub log: String,
+    /// Service name → the last lines of its output, for a job that did not pass: why
+    /// a database refused the tests is often only there.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub service_logs: IndexMap<String, String>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -139,6 +143,7 @@ impl JobOutcome {
             phases: IndexMap::new(),
             images: IndexMap::new(),
             log: String::new(),
+            service_logs: IndexMap::new(),
         }
     }
 

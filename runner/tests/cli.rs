@@ -81,3 +81,42 @@ fn unreachable_docker_daemon_exits_3() {
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains("cannot reach the Docker daemon"), "{err}");
 }
+
+#[test]
+fn a_cpython_no_debian_suite_ships_needs_a_registry_and_says_what_can_be_had() {
+    // `--offline-images`: no registry, whatever this machine can reach. The engine is
+    // asked only whether it already has python:3.12-slim.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("ponyswarm.yaml");
+    std::fs::write(
+        &file,
+        "matrix:\n  python: [\"3.11\", \"3.12\"]\ntest: python -c pass\n",
+    )
+    .expect("write matrix");
+    let have = Command::new("docker")
+        .args(["image", "inspect", "python:3.12-slim"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if have {
+        eprintln!("skipped: the engine has python:3.12-slim");
+        return;
+    }
+    let db = format!("sqlite://{}", dir.path().join("store.db").display());
+    let out = Command::new(env!("CARGO_BIN_EXE_ponyswarm"))
+        .env("PONYSWARM_DATABASE", db)
+        .args(["run", "--offline-images", "--quiet", "--report-dir"])
+        .arg(dir.path().join("report"))
+        .arg(&file)
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(
+            "python 3.12: no Debian suite ships it and no registry is reachable to pull \
+             python:3.12-slim; this machine can offer 3.9, 3.11, 3.13, 3.14, 3.15, pypy3"
+        ),
+        "{err}"
+    );
+    assert!(!dir.path().join("report/results.json").exists());
+}

@@ -84,7 +84,7 @@ fn redis_example_reaches_its_service() {
 fn library_example_passes_on_every_catalog_python() {
     // The README's "run the example" command, minus the terminal.
     let (code, results) = run_example("library.yaml", &[]);
-    for python in ["3.9", "3.11", "3.13", "pypy3"] {
+    for python in ["3.9", "3.11", "3.13", "3.14", "pypy3"] {
         let j = job(&results, "python", python);
         assert_passed(j, 3);
         // Detection found pytest from pyproject.toml and said so.

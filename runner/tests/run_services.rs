@@ -1,6 +1,7 @@
 //! Jobs with services, for real: the job reaches its Redis by name on its internal
-//! network and nothing beyond it; a service that never becomes healthy (or exits)
-//! fails its job with `error`, naming the service.
+//! network and nothing beyond it; a project written for a GitHub runner reaches its
+//! services on localhost with their default users; a service that never becomes
+//! healthy (or exits) fails its job with `error`, naming the service, with its log.
 
 mod run_support;
 
@@ -24,6 +25,17 @@ async fn tests_reach_redis_and_only_redis() {
             .starts_with("sha256:"),
         "{j:#}"
     );
+    assert_eq!(result.run.exit_code, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_answer_on_localhost_with_their_default_users() {
+    let _serial = serial().await;
+    ensure_images(&run_support::docker().await, &["3.11", "postgres", "redis"]).await;
+    let (result, json) = run_fixture("localhost-services", |_| true, |_| {}).await;
+    let j = &json["jobs"][0];
+    assert_eq!(status(j), "passed", "{j:#}");
+    assert_eq!(j["tests"]["passed"], 5, "{j:#}");
     assert_eq!(result.run.exit_code, 0);
 }
 
@@ -58,7 +70,8 @@ async fn a_service_that_never_serves_is_an_error_naming_it() {
     build_test_image(
         &python.reference,
         "ponyswarm-test/never-healthy:1",
-        "HEALTHCHECK --interval=1s --timeout=1s --retries=2 CMD false\nCMD [\"sleep\", \"infinity\"]",
+        "HEALTHCHECK --interval=1s --timeout=1s --retries=2 CMD false\n\
+         CMD [\"sh\", \"-c\", \"echo sick: cannot read my settings; exec sleep infinity\"]",
     );
     build_test_image(
         &python.reference,
@@ -74,6 +87,9 @@ async fn a_service_that_never_serves_is_an_error_naming_it() {
         detail.contains("service sick") && detail.contains("healthy"),
         "{never:#}"
     );
+    // Why it never got healthy is in its own output, which the job's log keeps.
+    let log = never["log"].as_str().unwrap_or_default();
+    assert!(log.contains("sick: cannot read my settings"), "{never:#}");
     let exits = job(&json, &[("svc", "quitter")]);
     assert_eq!(status(exits), "error", "{exits:#}");
     let detail = exits["detail"].as_str().unwrap_or_default();

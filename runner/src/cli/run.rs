@@ -50,6 +50,10 @@ pub async fn run(args: RunArgs<'_>) -> Result<ExitCode, CliError> {
     opts.jobs = args.jobs;
     opts.fail_fast = args.fail_fast.then_some(true);
     opts.images = args.docker.image_options(egress.clone());
+    // A CPython no Debian suite ships must be pulled: say so before any job starts.
+    ponyswarm::pythons::check(&docker, &plans, &opts.images)
+        .await
+        .map_err(|e| bad(&e))?;
     opts.egress = egress;
     opts.output = OutputMode::auto(args.quiet);
     opts.store = Some(store.clone());

@@ -5,17 +5,20 @@ use super::error::{Pos, SpecError};
 use super::read::Reader;
 use super::suggest;
 use crate::catalog::{self, Kind};
+use crate::pythons;
 
-/// `python:` values and `python` axis values: a catalog Python or an image reference.
+/// `python:` values and `python` axis values: a catalog Python, a CPython version
+/// (whether this machine can have it is decided at plan time: [`pythons::check`]), or
+/// an image reference.
 pub fn check_python(r: &Reader<'_>, name: &str, pos: Pos) -> Result<(), SpecError> {
-    if catalog::python_entry(name).is_some() || catalog::is_image_reference(name) {
+    if pythons::is_known(name) || catalog::is_image_reference(name) {
         return Ok(());
     }
     Err(r.err(
         pos,
         format!(
             "unknown Python `{name}`; expected one of {} or an image reference like `python:3.12`",
-            suggest::list(catalog::names(Kind::Python))
+            suggest::list(pythons::names())
         ),
     ))
 }
@@ -52,17 +55,20 @@ mod tests {
             "3.9",
             "3.11",
             "3.13",
+            "3.10",
+            "3.12",
+            "3.14",
             "pypy3",
             "python:3.12",
             "ghcr.io/x/py",
         ] {
             assert!(check_python(&r, ok, at).is_ok(), "{ok}");
         }
-        let e = check_python(&r, "3.12", at).unwrap_err();
+        let e = check_python(&r, "3.8", at).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "p.yaml:3:5: unknown Python `3.12`; expected one of `3.9`, `3.11`, `3.13`, `pypy3` \
-             or an image reference like `python:3.12`"
+            "p.yaml:3:5: unknown Python `3.8`; expected one of `3.9`, `3.10`, `3.11`, `3.12`, \
+             `3.13`, `3.14`, `3.15`, `pypy3` or an image reference like `python:3.12`"
         );
     }
 

@@ -209,6 +209,17 @@ fn service_env(
     env
 }
 
+/// The first two services of a job that listen on the same port, and the port: they
+/// cannot both bind it in the network namespace a job's services share.
+fn shared_port(services: &[ServicePlan]) -> Option<(&str, &str, u16)> {
+    services.iter().enumerate().find_map(|(i, a)| {
+        services[..i]
+            .iter()
+            .find(|b| b.port == a.port)
+            .map(|b| (b.name.as_str(), a.name.as_str(), a.port))
+    })
+}
+
 fn plan_job(
     r: &Renderer,
     spec: &Spec,
@@ -234,6 +245,20 @@ fn plan_job(
             name: name.clone(),
             info,
         });
+    }
+    if let Some((first, second, port)) = shared_port(&services) {
+        let pos = spec
+            .services
+            .get(second)
+            .map_or(Pos { line: 1, col: 1 }, |s| s.image.pos);
+        return Err(SpecError::at(
+            &spec.path,
+            pos,
+            format!(
+                "services `{first}` and `{second}` both listen on port {port}, and a job's \
+                 services share `localhost`; start them in different jobs (`when:`)"
+            ),
+        ));
     }
 
     let mut ctx = json!({
@@ -285,7 +310,7 @@ fn plan_job(
 
     Ok(JobPlan {
         job: job.clone(),
-        python_image: job.python.clone(),
+        python_image: crate::pythons::image_for(&job.python),
         services,
         env,
         files,
@@ -360,6 +385,35 @@ install:
             ["pip install \"django~=4.2.0\"", "pip install pytest"]
         );
         assert_eq!(pg.test.detected.as_deref(), Some("pytest: tests/ exists"));
+    }
+
+    #[test]
+    fn two_services_on_one_port_in_a_job_are_an_error_naming_both() {
+        let yaml = r#"
+name: app
+matrix:
+  db: [one, both]
+services:
+  pg:
+    image: postgres
+  pg16:
+    image: "postgres:16"
+    when: {db: both}
+  cache: {image: redis}
+"#;
+        let err = plans(yaml, &[]).unwrap_err();
+        assert_eq!(
+            err.message,
+            "services `pg` and `pg16` both listen on port 5432, and a job's services share \
+             `localhost`; start them in different jobs (`when:`)"
+        );
+        assert_eq!(err.pos.map(|p| p.line), Some(9));
+        let apart = yaml.replace(
+            "    when: {db: both}\n",
+            "    when: {db: both}\n    port: 5433\n",
+        );
+        let p = plans(&apart, &[]).unwrap();
+        assert_eq!(p[1].services.len(), 3, "distinct ports share a job");
     }
 
     #[test]

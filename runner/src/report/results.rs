@@ -112,6 +112,8 @@ struct Job {
     images: IndexMap<String, String>,
     #[serde(default)]
     log: String,
+    #[serde(default)]
+    service_logs: IndexMap<String, String>,
 }
 
 impl Job {
@@ -132,6 +134,7 @@ impl Job {
             phases: self.phases,
             images: self.images,
             log: self.log,
+            service_logs: self.service_logs,
         })
     }
 }

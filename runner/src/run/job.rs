@@ -106,6 +106,7 @@ pub async fn run_job(ctx: &JobContext, plan: &JobPlan) -> JobRecord {
         Ok(done) => done,
         Err(end) => (end, None),
     };
+    let service_logs = objects.service_logs(plan, &end).await;
     let (oom_killed, problems) = objects.teardown(&end).await;
     for problem in problems {
         job.note(&format!("ponyswarm: {problem}"));
@@ -125,6 +126,7 @@ pub async fn run_job(ctx: &JobContext, plan: &JobPlan) -> JobRecord {
         oom_killed,
         test_command: tested.command,
         log: job.log.text(),
+        service_logs,
     }
 }
 
@@ -134,11 +136,28 @@ pub(super) struct Objects {
     pub(super) main: Option<Container>,
     pub(super) oom: Option<OomWatch>,
     pub(super) services: Vec<Container>,
+    /// The pod holder: owns the network namespace the services and the job share.
+    pub(super) holder: Option<Container>,
     pub(super) network: Option<Network>,
 }
 
 impl Objects {
-    /// Removes the job's container, then its services, then its network; returns
+    /// The tail of each service's output, unless the job's tests ran and passed
+    /// (then nobody reads them).
+    async fn service_logs(&self, plan: &JobPlan, end: &JobEnd) -> Vec<(String, String)> {
+        if matches!(end, JobEnd::Tested(ExecEnd::Exited(0))) {
+            return Vec::new();
+        }
+        let tails = self
+            .services
+            .iter()
+            .map(|c| c.log_tail(crate::sandbox::service::LOG_TAIL));
+        let tails = futures_util::future::join_all(tails).await;
+        let names = plan.services.iter().map(|s| s.name.clone());
+        names.zip(tails).collect()
+    }
+
+    /// Removes the job's container, then its services and pod holder, then its network; returns
     /// whether the kernel OOM-killed something in the job's container, and what could
     /// not be removed (the run's tracker tries again).
     async fn teardown(&mut self, end: &JobEnd) -> (bool, Vec<String>) {
@@ -164,6 +183,10 @@ impl Objects {
         }
         for svc in self.services.drain(..) {
             problems.extend(svc.remove().await.err().map(|e| e.to_string()));
+        }
+        // After its joiners: the namespace they share is the holder's.
+        if let Some(holder) = self.holder.take() {
+            problems.extend(holder.remove().await.err().map(|e| e.to_string()));
         }
         if let Some(net) = self.network.take() {
             problems.extend(net.remove().await.err().map(|e| e.to_string()));
@@ -215,7 +238,7 @@ impl JobUnderWay<'_> {
         // Services start while the wheelhouse fills (or a warm rerun finds its
         // environment): neither needs the other.
         let ((services, services_took), (warm, prepared)) = tokio::join!(
-            start_services(ctx, plan, &owner, deadline, objects),
+            start_services(ctx, plan, &python.reference, &owner, deadline, objects),
             warm_or_prepare(ctx, plan, &python, deadline),
         );
         if !plan.services.is_empty() {
@@ -385,10 +408,11 @@ impl JobUnderWay<'_> {
                 return Err(self.error(e.to_string()));
             }
         }
-        let network = match &objects.network {
-            Some(n) => NetworkAccess::Internal {
-                network: n.name().to_string(),
-                aliases: Vec::new(),
+        // With services, the job joins their pod (see `run::services`); without, it
+        // has no network at all.
+        let network = match &objects.holder {
+            Some(holder) => NetworkAccess::Pod {
+                holder: holder.name().to_string(),
             },
             None => NetworkAccess::None,
         };

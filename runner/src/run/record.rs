@@ -75,6 +75,9 @@ pub struct JobRecord {
     pub test_command: Option<String>,
     /// The captured output, capped.
     pub log: String,
+    /// Each service's name and the tail of its output, taken before teardown when
+    /// the job did not end with passing tests.
+    pub service_logs: Vec<(String, String)>,
 }
 
 /// The job's outcome as results.json shows it: the record's facts classified by
@@ -150,6 +153,9 @@ pub fn outcome_of(plan: &JobPlan, record: JobRecord) -> JobOutcome {
     }
     out.images = record.images.into_iter().collect();
     out.log = record.log;
+    if status != Status::Passed {
+        out.service_logs = record.service_logs.into_iter().collect();
+    }
     out
 }
 
@@ -201,6 +207,7 @@ mod tests {
             oom_killed: false,
             test_command: None,
             log: String::new(),
+            service_logs: vec![("redis".into(), "Ready to accept connections\n".into())],
         }
     }
 
@@ -242,6 +249,19 @@ mod tests {
         let o = outcome_of(&plan(), record(end));
         assert_eq!(o.status, Status::Error);
         assert!(o.detail.unwrap_or_default().contains("redis"));
+    }
+
+    #[test]
+    fn service_logs_are_kept_only_for_jobs_that_did_not_pass() {
+        let failed = outcome_of(&plan(), record(JobEnd::Tested(ExecEnd::Exited(1))));
+        assert_eq!(failed.status, Status::Failed);
+        assert_eq!(
+            failed.service_logs["redis"],
+            "Ready to accept connections\n"
+        );
+        let passed = outcome_of(&plan(), record(JobEnd::Tested(ExecEnd::Exited(0))));
+        assert_eq!(passed.status, Status::Passed);
+        assert!(passed.service_logs.is_empty());
     }
 
     #[test]

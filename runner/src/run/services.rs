@@ -1,5 +1,14 @@
-//! A job's services: its internal network, each service container under its alias,
-//! and the wait for their health checks.
+//! A job's services: its internal network, the pod holder that owns the job's network
+//! namespace, each service container in that namespace, and the wait for their
+//! health checks.
+//!
+//! As on a GitHub runner, every service answers on `localhost:<port>` and by its name:
+//! the job and its services share the holder's network namespace (network mode
+//! `container:<holder>`, as the containers of a pod do), and the holder's
+//! `/etc/hosts`, which all of them share, names each service `127.0.0.1`. The holder
+//! is the one on the internal network (no route out), under the services' names as
+//! aliases. It is a `sleep` in the job's Python image under the default sandbox, so
+//! the namespace outlives a service that dies.
 //!
 //! The containers and the network go into the job's [`Objects`], which removes them
 //! whatever happens next.
@@ -8,6 +17,7 @@ use crate::plan::JobPlan;
 use crate::run::job::{object_name, JobContext, Objects, SERVICE_HEALTH_TIMEOUT};
 use crate::run::layout::side_area;
 use crate::run::record::JobEnd;
+use crate::sandbox::container::Container;
 use crate::sandbox::network::Network;
 use crate::sandbox::policy::{NetworkAccess, Owner, SandboxBuilder};
 use crate::sandbox::service;
@@ -19,6 +29,7 @@ use tokio::time::Instant;
 pub(super) async fn start_services(
     ctx: &JobContext,
     plan: &JobPlan,
+    python: &str,
     owner: &Owner,
     deadline: Instant,
     objects: &mut Objects,
@@ -27,13 +38,14 @@ pub(super) async fn start_services(
     if plan.services.is_empty() {
         return (Ok(()), Duration::ZERO);
     }
-    let result = try_start_services(ctx, plan, owner, deadline, objects).await;
+    let result = try_start_services(ctx, plan, python, owner, deadline, objects).await;
     (result, t.elapsed())
 }
 
 async fn try_start_services(
     ctx: &JobContext,
     plan: &JobPlan,
+    python: &str,
     owner: &Owner,
     deadline: Instant,
     objects: &mut Objects,
@@ -44,6 +56,11 @@ async fn try_start_services(
         .await
         .map_err(|e| Other(e.to_string()))?;
     objects.network = Some(network);
+    let holder = start_holder(ctx, plan, python, owner, &net_name).await?;
+    let pod = NetworkAccess::Pod {
+        holder: holder.name().to_string(),
+    };
+    objects.holder = Some(holder);
     let limits = &plan.limits;
     for svc in &plan.services {
         let image = ctx
@@ -53,10 +70,7 @@ async fn try_start_services(
             .map_err(Other)?;
         let config = SandboxBuilder::new(&image.reference)
             .service()
-            .network(NetworkAccess::Internal {
-                network: net_name.clone(),
-                aliases: vec![svc.name.clone()],
-            })
+            .network(pod.clone())
             .env(svc.env.iter().map(|(k, v)| format!("{k}={v}")))
             .memory_limit(limits.memory)
             .cpu_limit(limits.cpus)
@@ -98,6 +112,40 @@ async fn try_start_services(
         })?;
     }
     Ok(())
+}
+
+/// Starts the pod holder: the container on the job's internal network whose network
+/// namespace the services and the job join. It runs no project code and needs almost
+/// nothing, hence the small limits.
+async fn start_holder(
+    ctx: &JobContext,
+    plan: &JobPlan,
+    python: &str,
+    owner: &Owner,
+    network: &str,
+) -> Result<Container, ServiceFailure> {
+    use ServiceFailure::Other;
+    let names = || plan.services.iter().map(|s| s.name.clone());
+    let config = SandboxBuilder::new(python)
+        .command(vec!["sleep".into(), "infinity".into()])
+        .network(NetworkAccess::Internal {
+            network: network.to_string(),
+            aliases: names().collect(),
+        })
+        .hosts(names().map(|n| (n, "127.0.0.1".to_string())))
+        .tmp_size(Some(1 << 20))
+        .memory_limit(32 << 20)
+        .cpu_limit(0.1)
+        .pids_limit(8)
+        .labels(owner.labels())
+        .build()
+        .map_err(|e| Other(e.to_string()))?;
+    let name = object_name(owner, plan, "pod");
+    let holder = Container::create(&ctx.docker, &ctx.tracker, &name, config)
+        .await
+        .map_err(|e| Other(e.to_string()))?;
+    holder.start().await.map_err(|e| Other(e.to_string()))?;
+    Ok(holder)
 }
 
 /// Why the services phase failed.

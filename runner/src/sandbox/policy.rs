@@ -39,6 +39,16 @@ pub enum NetworkAccess {
         /// Host names this container answers to on that network (a service's name).
         aliases: Vec<String>,
     },
+    /// The network namespace of the container `holder` (network mode
+    /// `container:<holder>`), as the containers of a pod share one: the job and its
+    /// services reach each other on `localhost`, and the container has whatever
+    /// network the holder has (a job's internal network, no route out). Its
+    /// `/etc/hosts` is the holder's too, so the holder's [hosts](SandboxBuilder::hosts)
+    /// name the services.
+    Pod {
+        /// The name or id of the container that owns the namespace.
+        holder: String,
+    },
     /// The default bridge: the internet, through whatever proxy the host has.
     ///
     /// ## Security
@@ -106,6 +116,7 @@ pub struct SandboxBuilder {
     cpus: f64,
     pids: i64,
     network: NetworkAccess,
+    hosts: Vec<(String, String)>,
     binds: Vec<String>,
     tmp_size: Option<u64>,
     writable_root: bool,
@@ -133,6 +144,7 @@ impl SandboxBuilder {
             cpus: 1.0,
             pids: 512,
             network: NetworkAccess::None,
+            hosts: Vec::new(),
             binds: Vec::new(),
             tmp_size: Some(512 << 20),
             writable_root: false,
@@ -189,6 +201,14 @@ impl SandboxBuilder {
     /// [`NetworkAccess::Bridge`] lets the container reach the internet; see there.
     pub fn network(mut self, network: NetworkAccess) -> Self {
         self.network = network;
+        self
+    }
+
+    /// Entries `(name, address)` for the container's `/etc/hosts` (`redis` →
+    /// `127.0.0.1`). Docker refuses them with [`NetworkAccess::Pod`]: the joiners of a
+    /// pod share the holder's `/etc/hosts`, so give them to the holder.
+    pub fn hosts(mut self, hosts: impl IntoIterator<Item = (String, String)>) -> Self {
+        self.hosts.extend(hosts);
         self
     }
 
@@ -294,6 +314,7 @@ impl SandboxBuilder {
         let (network_mode, networking_config) = match &self.network {
             NetworkAccess::None => ("none".to_string(), None),
             NetworkAccess::Bridge => ("bridge".to_string(), None),
+            NetworkAccess::Pod { holder } => (format!("container:{holder}"), None),
             NetworkAccess::Internal { network, aliases } => {
                 let endpoint = EndpointSettings {
                     aliases: Some(aliases.clone()),
@@ -353,6 +374,10 @@ impl SandboxBuilder {
             // tini as pid 1 reaps orphans and forwards signals.
             init: Some(true),
             network_mode: Some(network_mode),
+            extra_hosts: (!self.hosts.is_empty()).then(|| {
+                let entry = |(name, address): &(String, String)| format!("{name}:{address}");
+                self.hosts.iter().map(entry).collect()
+            }),
             binds: (!self.binds.is_empty()).then(|| self.binds.clone()),
             mounts: (!mounts.is_empty()).then_some(mounts),
             tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
@@ -466,6 +491,26 @@ mod tests {
         );
         let eps = c.networking_config.unwrap().endpoints_config.unwrap();
         assert!(eps.contains_key("ponyswarm-r-0"));
+    }
+
+    #[test]
+    fn pod_members_share_the_holders_namespace_and_hosts() {
+        let pod = NetworkAccess::Pod {
+            holder: "ponyswarm-r-0-pod".into(),
+        };
+        let c = SandboxBuilder::new("img").network(pod).build().unwrap();
+        assert!(c.networking_config.is_none());
+        let h = c.host_config.unwrap();
+        assert_eq!(
+            h.network_mode.as_deref(),
+            Some("container:ponyswarm-r-0-pod")
+        );
+        assert_eq!(h.extra_hosts, None);
+        let holder = SandboxBuilder::new("img").hosts([("redis".into(), "127.0.0.1".into())]);
+        assert_eq!(
+            host(&holder).extra_hosts,
+            Some(vec!["redis:127.0.0.1".to_string()])
+        );
     }
 
     #[test]

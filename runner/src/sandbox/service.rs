@@ -34,7 +34,7 @@ pub enum ServiceError {
         log: String,
     },
     /// Its health check did not pass in time.
-    #[error("service {service} did not become healthy within {}s (health: {status}); last check said: {last_check}", .waited.as_secs())]
+    #[error("service {service} did not become healthy within {}s (health: {status}); last check said: {last_check}; its last output:\n{log}", .waited.as_secs())]
     Unhealthy {
         /// The service's name.
         service: String,
@@ -44,9 +44,13 @@ pub enum ServiceError {
         status: String,
         /// The output of the last health check, if any.
         last_check: String,
+        /// The tail of its output: why, most of the time (a bad setting, a crash loop).
+        log: String,
     },
 }
 
+/// Lines of a failing service's output kept in the error.
+pub const LOG_TAIL: usize = 20;
 /// How often the health status is read while waiting.
 const HEALTH_POLL: Duration = Duration::from_millis(500);
 /// How long a service without a health check must stay running to count as ready.
@@ -107,7 +111,7 @@ pub async fn wait_healthy(
             return Err(ServiceError::Exited {
                 service: service.to_string(),
                 code: state.exit_code.unwrap_or(-1),
-                log: container.log_tail(20).await,
+                log: container.log_tail(LOG_TAIL).await,
             });
         }
         let health = state.health.as_ref();
@@ -141,6 +145,7 @@ pub async fn wait_healthy(
                 waited: started.elapsed(),
                 status,
                 last_check: last_check.trim().to_string(),
+                log: container.log_tail(LOG_TAIL).await,
             });
         }
         tokio::time::sleep(HEALTH_POLL).await;

@@ -39,6 +39,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0007_claims.sql"),
     ),
     (
+        9,
+        "service_logs",
+        include_str!("../../migrations/0009_service_logs.sql"),
+    ),
+    (
         10,
         "pypi_projects",
         include_str!("../../migrations/0010_pypi_projects.sql"),

@@ -158,7 +158,8 @@ impl Store {
         let rows = sqlx::query(
             "SELECT name, matrix, status, allowed_failure, detail, tests_passed, tests_failed, \
              tests_skipped, tests_errors, test_command, detected, install_changes_omitted, \
-             phases, images, started FROM jobs WHERE run_id = $1 ORDER BY position, name",
+             phases, images, started, service_logs FROM jobs WHERE run_id = $1 \
+             ORDER BY position, name",
         )
         .bind(id)
         .fetch_all(&self.pool)
@@ -347,5 +348,12 @@ fn job_row(row: &AnyRow, name: &str) -> Result<Option<JobOutcome>, CodecError> {
         "images",
         &row.try_get::<String, _>("images").map_err(column)?,
     )?;
+    // NULL for jobs stored before service logs were kept.
+    if let Some(text) = row
+        .try_get::<Option<String>, _>("service_logs")
+        .map_err(column)?
+    {
+        job.service_logs = map_from_json("service_logs", &text)?;
+    }
     Ok(Some(job))
 }

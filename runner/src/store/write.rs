@@ -202,8 +202,8 @@ async fn update_job(
         "UPDATE jobs SET matrix = $1, status = $2, allowed_failure = $3, detail = $4, \
          tests_passed = $5, tests_failed = $6, tests_skipped = $7, tests_errors = $8, \
          test_command = $9, detected = $10, install_changes_omitted = $11, \
-         phases = $12, images = $13, finished = $14 \
-         WHERE run_id = $15 AND name = $16",
+         phases = $12, images = $13, finished = $14, service_logs = $15 \
+         WHERE run_id = $16 AND name = $17",
     )
     .bind(matrix_to_json(&job.matrix))
     .bind(job.status.as_str())
@@ -219,6 +219,7 @@ async fn update_job(
     .bind(map_to_json(&job.phases))
     .bind(map_to_json(&job.images))
     .bind(timestamp(SystemTime::now()))
+    .bind(map_to_json(&job.service_logs))
     .bind(run_id)
     .bind(&job.name)
     .execute(&mut **tx)

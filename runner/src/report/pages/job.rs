@@ -63,6 +63,8 @@ pub struct JobView {
     pub changes_omitted: usize,
     /// The log.
     pub log: LogView,
+    /// The tail of each service's output, kept when the job did not pass.
+    pub service_logs: Vec<ServiceLog>,
     /// The previous job in the run.
     pub prev: Option<JobLink>,
     /// The next job in the run.
@@ -137,6 +139,15 @@ pub struct ChangeView {
     pub flagged: bool,
     /// Paths inside an added directory.
     pub inside: usize,
+}
+
+/// The last lines a service wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceLog {
+    /// The service's name.
+    pub name: String,
+    /// Its output as HTML (ANSI rendered, escaped); empty when it wrote nothing.
+    pub html: String,
 }
 
 /// The log, folded when long.
@@ -232,6 +243,14 @@ pub fn build(run: &RunResult, i: usize, files: &[String]) -> JobView {
         flagged: job.install_changes.iter().filter(|c| c.flagged).count(),
         changes_omitted: job.install_changes_omitted,
         log: log(&job.log),
+        service_logs: job
+            .service_logs
+            .iter()
+            .map(|(name, text)| ServiceLog {
+                name: name.clone(),
+                html: ansi::to_html(text.trim_end()),
+            })
+            .collect(),
         prev: i.checked_sub(1).map(sibling),
         next: (i + 1 < run.jobs.len()).then(|| sibling(i + 1)),
     }

@@ -35,7 +35,8 @@ const TAIL_LINES: usize = 20;
 /// Trims the fresh file system the way Docker's official Debian images are made
 /// (debuerreotype's "slim" variant): apt and dpkg configured not to keep caches,
 /// documentation or translations, the host's identity removed, and the suite's
-/// updates (and, on Debian's own mirror, security updates) in the sources.
+/// updates (and, on Debian's own mirror, security updates) in the sources, but for
+/// the unstable suite, which has neither.
 /// Arguments: the root directory, the suite, the mirror, whether to add security.
 const TRIM_SCRIPT: &str = r#"
 set -eu
@@ -61,12 +62,15 @@ path-exclude /usr/share/locale/*
 path-exclude /usr/share/lintian/*
 EOF
 
+# The unstable suite has neither updates nor security suites: it is updated itself.
 {
   echo "deb $mirror $suite main"
-  echo "deb $mirror $suite-updates main"
-  if [ "$security" = yes ]; then
-    echo "deb http://deb.debian.org/debian-security $suite-security main"
-  fi
+  case "$suite" in sid|unstable) ;; *)
+    echo "deb $mirror $suite-updates main"
+    if [ "$security" = yes ]; then
+      echo "deb http://deb.debian.org/debian-security $suite-security main"
+    fi
+  esac
 } > etc/apt/sources.list
 
 find usr/share/doc -mindepth 1 ! -type d ! -name copyright -delete
