@@ -550,7 +550,7 @@ limits: {memory: 1g, cpus: 1.5, pids: 256, no-output-timeout: 5m, log-size: 2m}
             ("max-parallel: 0\n", "1:15: `max-parallel` must be a whole number from 1 to 10000, found `0`"),
             ("install: {a: b}\n", "1:10: `install` must be a command or a list of commands, found a mapping"),
             ("install:\n", "1:8: `install` must be a command or a list of commands, found nothing"),
-            ("python: 1e3\n", "1:9: unknown Python `1e3`; expected one of `3.9`, `3.11`, `3.13`, `pypy3` or an image reference like `python:3.12`"),
+            ("python: 1e3\n", "1:9: unknown Python `1e3`; expected one of `3.9`, `3.10`, `3.11`, `3.12`, `3.13`, `3.14`, `3.15`, `pypy3` or an image reference like `python:3.12`"),
             ("install: [[a]]\n", "1:11: `install` must be a string, found a list"),
             ("test: true\n", "1:7: `test` must be a string, found `true`"),
             ("env: [A]\n", "1:6: `env` must be a mapping, found a list"),
@@ -596,15 +596,15 @@ limits: {memory: 1g, cpus: 1.5, pids: 256, no-output-timeout: 5m, log-size: 2m}
                 "2:1: the matrix expands to no jobs: every combination is excluded",
             ),
             // Pythons and the YAML float trap.
-            ("python: \"3.12\"\n", "1:9: unknown Python `3.12`; expected one of `3.9`, `3.11`, `3.13`, `pypy3` or an image reference like `python:3.12`"),
+            ("python: \"3.8\"\n", "1:9: unknown Python `3.8`; expected one of `3.9`, `3.10`, `3.11`, `3.12`, `3.13`, `3.14`, `3.15`, `pypy3` or an image reference like `python:3.12`"),
             ("python: 3.10\n", "1:9: `3.10` is read by YAML as the number 3.1; quote versions: \"3.10\""),
             ("python: true\n", "1:9: `python` must be a Python version like \"3.11\", found `true`"),
             ("matrix:\n  python: [3.9, 3.10]\n", "2:17: `3.10` is read by YAML as the number 3.1; quote versions: \"3.10\""),
             ("matrix:\n  django: [\"4.2\", 4.10]\n", "2:19: `4.10` is read by YAML as the number 4.1; quote versions: \"4.10\""),
-            ("matrix:\n  python: [\"3.9\", pypy]\n", "2:19: unknown Python `pypy`; expected one of `3.9`, `3.11`, `3.13`, `pypy3` or an image reference like `python:3.12`"),
+            ("matrix:\n  python: [\"3.9\", pypy]\n", "2:19: unknown Python `pypy`; expected one of `3.9`, `3.10`, `3.11`, `3.12`, `3.13`, `3.14`, `3.15`, `pypy3` or an image reference like `python:3.12`"),
             (
                 "matrix:\n  include:\n    - {python: \"2.7\"}\n",
-                "3:16: unknown Python `2.7`; expected one of `3.9`, `3.11`, `3.13`, `pypy3` or an image reference like `python:3.12`",
+                "3:16: unknown Python `2.7`; expected one of `3.9`, `3.10`, `3.11`, `3.12`, `3.13`, `3.14`, `3.15`, `pypy3` or an image reference like `python:3.12`",
             ),
             // Services.
             ("services:\n  db: {image: postgress}\n", "2:15: unknown service image `postgress`; did you mean `postgres`?"),
