@@ -7,7 +7,8 @@
 //! be unchanged, nothing of the run may be left, and ponyswarm must end normally.
 //!
 //! A second run (`hostile/db-filler`) fills PostgreSQL and MariaDB from the tests: the
-//! databases must run out of their capped data areas, not the host's disk.
+//! databases must run out of their capped data areas, not the host's disk; first, it
+//! tries the host through its network's gateway address, which must not answer.
 
 mod run_support;
 
@@ -210,6 +211,8 @@ async fn tests_that_fill_their_database_fill_the_data_area_not_the_host() {
         let j = job(&results, "db", db);
         let log = j["log"].as_str().unwrap_or_default();
         assert!(!log.contains("ESCAPED"), "{db} escaped: {log}");
+        // The job network's gateway address is not the host's.
+        assert!(log.contains("host probe: blocked: host at"), "{db}: {log}");
         assert!(log.contains("blocked after"), "{db}: {log}");
         assert_eq!(j["status"], "limit-exceeded", "{j:#}");
         let detail = j["detail"].as_str().unwrap_or_default();

@@ -8,7 +8,7 @@
 //! name), IP literals (the host's bridge gateway, the LAN, `169.254.169.254`) since the
 //! list holds names only, and CONNECT to any port but 443. What it never sees can't
 //! leave either: the internal network has no gateway, and the host has no address on
-//! it (see [`Network::create_sealed`]).
+//! it (see [`Network::create_internal`]).
 //!
 //! The host's own proxy (from [`Egress`]) becomes the door's upstream, so behind a
 //! corporate or intercepting proxy the chain is fetch container → door → host proxy;
@@ -208,7 +208,7 @@ impl Door {
         spec: &DoorSpec,
     ) -> Result<Door, DoorError> {
         let network =
-            Network::create_sealed(docker, tracker, &spec.name, spec.labels.clone()).await?;
+            Network::create_internal(docker, tracker, &spec.name, spec.labels.clone()).await?;
         let mut env = vec![format!("DOOR_ALLOW={}", spec.allow.join(" "))];
         if let Some(up) = &spec.upstream {
             env.push(format!("DOOR_UPSTREAM={up}"));

@@ -1,5 +1,6 @@
-//! A job's own network: internal (`internal: true`, no route out), so the job's
-//! services are reachable under their aliases and nothing else is.
+//! A job's own network: internal (`internal: true`, no route out) and with no address
+//! of the host on it, so the job's services are reachable and nothing else is: not
+//! the internet, not the host's own services.
 //!
 //! Owned by a [`Network`] guard recorded in the run's [`Tracker`]; removed when the
 //! guard is removed or dropped (after the containers on it, which the job removes
@@ -33,22 +34,14 @@ pub struct Network {
 }
 
 impl Network {
-    /// Creates the internal bridge network `name` carrying `labels`.
+    /// Creates the internal bridge network `name` carrying `labels`, on which the host
+    /// has no address either: `internal` stops forwarding (no route out), and the bridge
+    /// gets no IPv4 address (`inhibit_ipv4`), so a container on it cannot reach the
+    /// host's own services through the network's gateway address either (with
+    /// `internal` alone, the host's address on the bridge stays reachable: a coordinator
+    /// or database listening on all addresses would answer a job). Containers on the
+    /// network still reach each other.
     pub async fn create_internal(
-        docker: &Docker,
-        tracker: &Tracker,
-        name: &str,
-        labels: HashMap<String, String>,
-    ) -> Result<Network, NetworkError> {
-        Self::create(docker, tracker, name, labels, HashMap::new()).await
-    }
-
-    /// Creates an internal network on which the host has no address either: the
-    /// bridge gets none (`inhibit_ipv4`), so a container on it cannot reach the host's
-    /// own services through the network's gateway address (an internal network only
-    /// stops forwarding; the host's address on the bridge stays reachable). For the
-    /// prepare phase's egress door (`sandbox::door`).
-    pub async fn create_sealed(
         docker: &Docker,
         tracker: &Tracker,
         name: &str,
@@ -81,7 +74,7 @@ impl Network {
             // No gateway out: the point of the network.
             internal: Some(true),
             labels: Some(labels),
-            options: (!options.is_empty()).then_some(options),
+            options: Some(options),
             ..Default::default()
         };
         docker
