@@ -25,4 +25,5 @@ pub mod store;
 pub mod swarm;
 pub mod testresults;
 pub mod time;
+pub mod tox;
 pub(crate) mod untar;

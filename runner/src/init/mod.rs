@@ -11,7 +11,6 @@
 //! Nothing in a workflow or tox.ini is ever run: they are read as text.
 
 mod draft;
-mod ini;
 mod steps;
 mod tox;
 mod workflow;

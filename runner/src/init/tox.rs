@@ -5,24 +5,26 @@
 //! `test:` with tox's substitutions (`{posargs}`, `{envpython}`, `{toxinidir}`, …)
 //! replaced or reported.
 //!
+//! The format itself is read by [`crate::tox`]; this module maps it onto a matrix.
+//!
 //! Pure: reads text; never runs anything.
 
 use super::draft::{self, Draft, Entry};
-use super::ini::{self, Condition};
 use crate::run::layout::SRC;
+use crate::tox::{self, Condition, EnvVars, Ini, Section, Substitutions};
 use indexmap::IndexMap;
 
 /// Translates tox.ini's text into a draft named `name`.
 pub fn translate(text: &str, name: &str) -> Draft {
-    let ini = ini::parse(text);
+    let ini = Ini::parse(text);
     let mut d = Draft {
         origin: "tox.ini".into(),
         name: name.to_string(),
         ..Draft::default()
     };
-    let empty = IndexMap::new();
-    let tox = ini.get("tox").unwrap_or(&empty);
-    let testenv = ini.get("testenv").unwrap_or(&empty);
+    let empty = Section::new();
+    let tox = ini.section("tox").unwrap_or(&empty);
+    let testenv = ini.section("testenv").unwrap_or(&empty);
     let envlist = tox
         .get("envlist")
         .or_else(|| tox.get("env_list"))
@@ -30,10 +32,10 @@ pub fn translate(text: &str, name: &str) -> Draft {
         .unwrap_or_default();
     let mut envs: Vec<Vec<(String, String)>> = Vec::new();
     let mut factors: IndexMap<String, (String, String)> = IndexMap::new();
-    for entry in ini::split_top(&envlist, &[',', '\n']) {
-        let parts: Vec<Vec<String>> = ini::split_top(&entry, &['-'])
+    for entry in tox::split_top(&envlist, &[',', '\n']) {
+        let parts: Vec<Vec<String>> = tox::split_top(&entry, &['-'])
             .iter()
-            .map(|p| ini::expand_braces(p))
+            .map(|p| tox::expand_braces(p))
             .collect();
         let groups: Vec<String> = parts
             .iter()
@@ -43,7 +45,7 @@ pub fn translate(text: &str, name: &str) -> Draft {
         for env in product(&parts) {
             let env_name = env.join("-");
             if ini
-                .get(&format!("testenv:{env_name}"))
+                .section(&format!("testenv:{env_name}"))
                 .is_some_and(|s| s.contains_key("commands"))
             {
                 d.note(format!("tox env `{env_name}` has commands of its own"));
@@ -251,12 +253,12 @@ fn conditional_lines(
     d: &mut Draft,
 ) -> Vec<(Option<String>, String)> {
     let mut out = Vec::new();
-    for line in ini::lines(value) {
-        match ini::conditional(&line) {
-            None => out.push((None, line)),
+    for line in tox::lines(value) {
+        match Condition::split(&line) {
+            None => out.push((None, line.clone())),
             Some((c, rest)) => match condition(&c, factors) {
-                Some(h) if h == "true" => out.push((None, rest)),
-                Some(h) => out.push((Some(h), rest)),
+                Some(h) if h == "true" => out.push((None, rest.to_string())),
+                Some(h) => out.push((Some(h), rest.to_string())),
                 None => d.note(format!("{what} `{line}`: only for envs not translated")),
             },
         }
@@ -280,11 +282,7 @@ fn quote(req: &str) -> String {
     }
 }
 
-fn install(
-    testenv: &IndexMap<String, String>,
-    factors: &IndexMap<String, (String, String)>,
-    d: &mut Draft,
-) {
+fn install(testenv: &Section, factors: &IndexMap<String, (String, String)>, d: &mut Draft) {
     let mut plain = Vec::new();
     let mut guarded = Vec::new();
     for (cond, dep) in conditional_lines(
@@ -321,7 +319,7 @@ fn install(
     }
     let extras: Vec<String> = testenv
         .get("extras")
-        .map(|e| ini::split_top(e, &[',', '\n']))
+        .map(|e| tox::split_top(e, &[',', '\n']))
         .unwrap_or_default();
     let target = if extras.is_empty() {
         ".".to_string()
@@ -336,11 +334,7 @@ fn install(
     });
 }
 
-fn env(
-    testenv: &IndexMap<String, String>,
-    factors: &IndexMap<String, (String, String)>,
-    d: &mut Draft,
-) {
+fn env(testenv: &Section, factors: &IndexMap<String, (String, String)>, d: &mut Draft) {
     let value = testenv
         .get("setenv")
         .or_else(|| testenv.get("set_env"))
@@ -362,11 +356,7 @@ fn env(
     }
 }
 
-fn test(
-    testenv: &IndexMap<String, String>,
-    factors: &IndexMap<String, (String, String)>,
-    d: &mut Draft,
-) {
+fn test(testenv: &Section, factors: &IndexMap<String, (String, String)>, d: &mut Draft) {
     let mut commands = Vec::new();
     if let Some(dir) = testenv
         .get("changedir")
@@ -399,40 +389,34 @@ fn test(
     }
 }
 
-/// `text` with tox's substitutions replaced; `None` (and a note) for one that has no
-/// meaning here (`{[section]key}`, `{envsitepackagesdir}`).
+/// What tox's places are in a job: its virtualenv, the checkout, a scratch dir.
+const PLACES: &[(&str, &str)] = &[
+    ("envbindir", "$VIRTUAL_ENV/bin"),
+    ("envdir", "$VIRTUAL_ENV"),
+    ("toxinidir", SRC),
+    ("tox_root", SRC),
+    ("envtmpdir", "/tmp"),
+    ("temp_dir", "/tmp"),
+];
+
+/// `text` with tox's substitutions replaced (`{env:X}` read by the job's shell);
+/// `None` (and a note) for one that has no meaning here (`{[section]key}`,
+/// `{envsitepackagesdir}`).
 fn substitute(text: &str, d: &mut Draft) -> Option<String> {
-    let mut out = text.to_string();
-    // Innermost first, so that `{posargs:{toxinidir}/tests}` works.
-    while let Some(close) = out.find('}') {
-        let Some(open) = out[..close].rfind('{') else {
-            break;
-        };
-        let inner = &out[open + 1..close];
-        let replacement = match inner
-            .split_once(':')
-            .map_or((inner, None), |(a, b)| (a, Some(b)))
-        {
-            ("posargs", default) => default.unwrap_or("").to_string(),
-            ("envpython", None) => "python".into(),
-            ("envbindir", None) => "$VIRTUAL_ENV/bin".into(),
-            ("envdir", None) => "$VIRTUAL_ENV".into(),
-            ("toxinidir" | "tox_root", None) => SRC.into(),
-            ("envtmpdir" | "temp_dir", None) => "/tmp".into(),
-            // Braces the loop must not see again are written as stand-ins.
-            ("env", Some(var)) => match var.split_once(':') {
-                Some((name, default)) => format!("$\u{1}{name}:-{default}\u{2}"),
-                None => format!("${var}"),
-            },
-            _ => {
-                d.note(format!("`{text}`: tox substitution {{{inner}}}"));
-                return None;
-            }
-        };
-        out.replace_range(open..=close, &replacement);
+    let subs = Substitutions {
+        places: PLACES,
+        env: EnvVars::Shell,
+    };
+    match tox::substitute(text, &subs) {
+        Ok(out) => Some(out.replace("[]", "").trim().to_string()),
+        Err(unhandled) => {
+            d.note(format!(
+                "`{text}`: tox substitution {{{}}}",
+                unhandled.inner
+            ));
+            None
+        }
     }
-    let out = out.replace('\u{1}', "{").replace('\u{2}', "}");
-    Some(out.replace("[]", "").trim().to_string())
 }
 
 #[cfg(test)]
@@ -486,7 +470,7 @@ mod tests {
             ("!lint: x", Some("true")),
         ];
         for (line, want) in cases {
-            let (c, _) = ini::conditional(line).expect(line);
+            let (c, _) = Condition::split(line).expect(line);
             assert_eq!(condition(&c, &factors).as_deref(), want, "{line}");
         }
     }

@@ -24,7 +24,6 @@
 //! Pure: texts in, a [`TestSetup`] out. The caller reads the files ([`WANTED`]).
 
 mod groups;
-mod ini;
 mod poetry;
 mod requirement;
 mod requirements_txt;

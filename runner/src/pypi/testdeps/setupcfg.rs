@@ -3,12 +3,12 @@
 //!
 //! Pure.
 
-use super::ini::{lines, Ini};
 use super::{test_names, Collector};
+use crate::tox::{lines, Ini};
 
 /// A setuptools list value: one per line, or `;`-free comma-separated on one line.
 fn items(value: &str) -> Vec<String> {
-    let ls: Vec<&str> = lines(value).collect();
+    let ls = lines(value);
     if ls.len() == 1 && !ls[0].contains(';') {
         // `a, b>=1` on one line; a version range `x>=1,<2` is kept whole when a
         // part does not start with a name.
@@ -26,7 +26,7 @@ fn items(value: &str) -> Vec<String> {
         }
         return out;
     }
-    ls.into_iter().map(str::to_string).collect()
+    ls
 }
 
 /// Reads setup.cfg's test requirements.
@@ -38,7 +38,9 @@ pub fn read(text: &str, c: &mut Collector) {
         }
     }
     if let Some(extras) = ini.section("options.extras_require") {
-        let names: Vec<String> = extras.keys().cloned().collect();
+        // In name order, as before the reader kept file order.
+        let mut names: Vec<String> = extras.keys().cloned().collect();
+        names.sort();
         for name in test_names(&names) {
             let source = format!("[options.extras_require] {name} in setup.cfg");
             for req in items(&extras[&name]) {

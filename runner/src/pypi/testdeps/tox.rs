@@ -9,11 +9,14 @@
 //! `{env:X:default}` → the default); one ponyswarm cannot honour skips the command,
 //! with a reason.
 //!
+//! The format itself (INI, env lists, factor conditions, substitutions) is read by
+//! [`crate::tox`]; this module decides what a release's tests need from it.
+//!
 //! Pure.
 
-use super::ini::{lines, Ini};
 use super::requirements_txt::{follow, included};
 use super::Collector;
+use crate::tox::{self, lines, Condition, EnvVars, Ini, Substitutions};
 use std::collections::BTreeMap;
 
 /// Where a job's `{envtmpdir}` is.
@@ -26,55 +29,6 @@ pub fn legacy_from_pyproject(py: &toml::Table) -> Option<String> {
         .get("legacy_tox_ini")?
         .as_str()
         .map(str::to_string)
-}
-
-/// `text` split on `sep` outside braces.
-fn split_top(text: &str, sep: char) -> Vec<String> {
-    let mut out = vec![String::new()];
-    let mut depth = 0usize;
-    for ch in text.chars() {
-        match ch {
-            '{' => depth += 1,
-            '}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        if ch == sep && depth == 0 {
-            out.push(String::new());
-        } else if let Some(last) = out.last_mut() {
-            last.push(ch);
-        }
-    }
-    out.into_iter()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect()
-}
-
-/// Brace expansion, as tox does for env names: `py{310,311}-d{4,5}` → four names.
-fn expand(item: &str) -> Vec<String> {
-    let Some(open) = item.find('{') else {
-        return vec![item.to_string()];
-    };
-    let Some(close) = item[open..].find('}').map(|c| open + c) else {
-        return vec![item.to_string()];
-    };
-    let (head, alts, tail) = (&item[..open], &item[open + 1..close], &item[close + 1..]);
-    let mut out = Vec::new();
-    for alt in alts.split(',') {
-        for rest in expand(tail) {
-            out.push(format!("{head}{}{rest}", alt.trim()));
-        }
-    }
-    out
-}
-
-/// The env names of an `envlist` value.
-fn env_names(envlist: &str) -> Vec<String> {
-    envlist
-        .lines()
-        .flat_map(|l| split_top(l, ','))
-        .flat_map(|i| expand(&i))
-        .collect()
 }
 
 /// Whether a factor names `python`: `py311`, `py3.11`, `python3.11`.
@@ -93,37 +47,6 @@ fn env_for(names: &[String], python: (u32, u32)) -> String {
         .find(|n| n.split('-').any(|f| names_python(f, python)))
         .cloned()
         .unwrap_or_else(|| format!("py{}{}", python.0, python.1))
-}
-
-/// Whether `condition` (the part before `:` of a factor-conditional line) holds for an
-/// env of `factors`: any of its comma-separated alternatives, each a `-`-joined list
-/// of factors that must all hold (`!f`: must not).
-fn holds(condition: &str, factors: &[&str]) -> bool {
-    split_top(condition, ',')
-        .iter()
-        .flat_map(|alt| expand(alt))
-        .any(|alt| {
-            alt.split('-').all(|f| match f.strip_prefix('!') {
-                Some(neg) => !factors.contains(&neg),
-                None => factors.contains(&f),
-            })
-        })
-}
-
-/// The value of a line for an env of `factors`: the line itself, the part after a
-/// factor condition that holds, or nothing.
-fn for_env<'a>(line: &'a str, factors: &[&str]) -> Option<&'a str> {
-    if let Some((cond, rest)) = line.split_once(':') {
-        let is_condition = !cond.trim().is_empty()
-            && cond.trim().chars().all(|c| {
-                c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ',' | '!' | '-' | '{' | '}')
-            });
-        // `{env:X}` and `{posargs:…}` have a colon too, after a brace.
-        if is_condition && (!cond.contains('{') || cond.contains('}')) {
-            return holds(cond.trim(), factors).then_some(rest.trim());
-        }
-    }
-    Some(line)
 }
 
 /// A tox config: sections and the env chosen.
@@ -172,7 +95,10 @@ pub fn read(
     c: &mut Collector,
 ) {
     let ini = Ini::parse(text);
-    let names = ini.get("tox", "envlist").map(env_names).unwrap_or_default();
+    let names = ini
+        .get("tox", "envlist")
+        .map(tox::env_names)
+        .unwrap_or_default();
     let env = Env {
         ini: &ini,
         name: env_for(&names, python),
@@ -181,7 +107,10 @@ pub fn read(
     let factors = env.factors();
     if let Some(deps) = env.get("deps") {
         let deps = env.references(deps);
-        for line in lines(&deps).filter_map(|l| for_env(l, &factors)) {
+        for line in lines(&deps)
+            .iter()
+            .filter_map(|l| Condition::select(l, &factors))
+        {
             match included(line) {
                 Some(path) => {
                     let path = path
@@ -194,7 +123,10 @@ pub fn read(
         }
     }
     if let Some(extras) = env.get("extras") {
-        for line in lines(extras).filter_map(|l| for_env(l, &factors)) {
+        for line in lines(extras)
+            .iter()
+            .filter_map(|l| Condition::select(l, &factors))
+        {
             for extra in line.split(',').map(str::trim).filter(|e| !e.is_empty()) {
                 c.add_extra(extra);
             }
@@ -203,10 +135,12 @@ pub fn read(
     if c.setup.command.is_none() {
         if let Some(commands) = env.get("commands") {
             let commands = env.references(commands);
-            let lines: Vec<&str> = lines(&commands)
-                .filter_map(|l| for_env(l, &factors))
+            let all = lines(&commands);
+            let selected: Vec<&str> = all
+                .iter()
+                .filter_map(|l| Condition::select(l, &factors))
                 .collect();
-            command(&lines, &source, &env.name, c);
+            command(&selected, &source, &env.name, c);
         }
     }
 }
@@ -342,38 +276,24 @@ fn command(lines: &[&str], source: &str, env: &str, c: &mut Collector) {
     });
 }
 
-/// `line` with tox's substitutions replaced; an error names one not supported.
+/// `line` with tox's substitutions replaced as the job runs it (`{toxinidir}` is the
+/// working directory, `{env:X:default}` the default: the job's environment has no `X`);
+/// an error names one not supported.
 fn substitute(line: &str, env: &str) -> Result<String, String> {
-    let mut out = String::new();
-    let mut rest = line;
-    while let Some(start) = rest.find('{') {
-        out.push_str(&rest[..start]);
-        let Some(end) = rest[start..].find('}').map(|e| start + e) else {
-            return Err(format!("an unclosed `{{` in {line:?}"));
-        };
-        let inner = &rest[start + 1..end];
-        let replaced = match inner.split_once(':') {
-            None => match inner {
-                "posargs" => String::new(),
-                "envpython" => "python".into(),
-                "toxinidir" | "toxworkdir" => ".".into(),
-                "envtmpdir" => ENV_TMP.into(),
-                "envname" => env.into(),
-                "/" => "/".into(),
-                ":" => ":".into(),
-                other => return Err(format!("substitution {{{other}}} is not supported")),
-            },
-            Some(("posargs", default)) => default.to_string(),
-            Some(("env", var)) => var
-                .split_once(':')
-                .map(|(_, d)| d.to_string())
-                .unwrap_or_default(),
-            Some(_) => return Err(format!("substitution {{{inner}}} is not supported")),
-        };
-        out.push_str(&replaced);
-        rest = &rest[end + 1..];
+    if line.rfind('{').is_some_and(|i| !line[i..].contains('}')) {
+        return Err(format!("an unclosed `{{` in {line:?}"));
     }
-    out.push_str(rest);
+    let places = [
+        ("toxinidir", "."),
+        ("toxworkdir", "."),
+        ("envtmpdir", ENV_TMP),
+        ("envname", env),
+    ];
+    let subs = Substitutions {
+        places: &places,
+        env: EnvVars::Default,
+    };
+    let out = tox::substitute(line, &subs).map_err(|u| u.to_string())?;
     Ok(out.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
@@ -396,41 +316,6 @@ mod tests {
             .iter()
             .map(|d| d.requirement.as_str())
             .collect()
-    }
-
-    #[test]
-    fn env_names_expand_braces() {
-        assert_eq!(
-            env_names("py{310,311}-django{42,50}, lint\n  docs"),
-            vec![
-                "py310-django42",
-                "py310-django50",
-                "py311-django42",
-                "py311-django50",
-                "lint",
-                "docs"
-            ]
-        );
-    }
-
-    #[test]
-    fn factor_conditions_select_lines() {
-        let factors = ["py311", "django42"];
-        let cases = [
-            ("pytest", Some("pytest")),
-            ("py311: tomli", Some("tomli")),
-            ("py310: tomli", None),
-            ("py310,py311: a", Some("a")),
-            ("py3{10,11}: b", Some("b")),
-            ("py311-django42: c", Some("c")),
-            ("py311-django50: c", None),
-            ("!pypy3: d", Some("d")),
-            ("!py311: d", None),
-            ("pytest {posargs:tests}", Some("pytest {posargs:tests}")),
-        ];
-        for (line, want) in cases {
-            assert_eq!(for_env(line, &factors), want, "{line}");
-        }
     }
 
     #[test]
