@@ -195,6 +195,13 @@ async fn a_wheel_replaced_after_completion_is_not_used() {
         .output()
         .expect("docker runs");
     assert!(poison.status.success(), "{poison:?}");
+    // A warm job whose environment image exists reads nothing from the wheelhouse
+    // (the image was built from it when it was verified); without that image the
+    // job must install from the wheelhouse, which is where a planted wheel would do
+    // harm.
+    ponyswarm::run::env_images::remove_all(&docker)
+        .await
+        .expect("environment images removed");
     let (_, second) = run_fixture("planted", good, |_| {}).await;
     let j = &second["jobs"][0];
     assert_eq!(status(j), "passed", "{j:#}");
