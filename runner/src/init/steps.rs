@@ -19,32 +19,6 @@ pub enum Line {
     Other(String),
 }
 
-/// The logical lines of a script: `\` continuations joined, blank lines and comments
-/// dropped.
-pub fn logical_lines(script: &str) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut current = String::new();
-    for raw in script.lines() {
-        let line = raw.trim();
-        if let Some(head) = line.strip_suffix('\\') {
-            current.push_str(head.trim_end());
-            current.push(' ');
-            continue;
-        }
-        current.push_str(line);
-        let done = std::mem::take(&mut current);
-        let done = done.trim();
-        if !done.is_empty() && !done.starts_with('#') {
-            lines.push(done.to_string());
-        }
-    }
-    let rest = current.trim();
-    if !rest.is_empty() {
-        lines.push(rest.to_string());
-    }
-    lines
-}
-
 const INSTALLERS: &[&str] = &[
     "pip install ",
     "pip3 install ",
@@ -216,7 +190,7 @@ mod tests {
     fn continuations_join_and_comments_drop() {
         let script = "# set up\npip install \\\n  django \\\n  pytest\n\npytest\n";
         assert_eq!(
-            logical_lines(script),
+            crate::tox::lines(script),
             ["pip install django pytest", "pytest"]
         );
     }

@@ -122,7 +122,7 @@ fn run_lines(job: &Node) -> Vec<(Option<String>, String, Option<Node>)> {
             continue;
         };
         let cond = get(step, "if").and_then(text);
-        for line in steps::logical_lines(&script) {
+        for line in crate::tox::lines(&script) {
             out.push((cond.clone(), line, get(step, "env").cloned()));
         }
     }
