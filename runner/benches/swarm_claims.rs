@@ -2,8 +2,15 @@
 //! agents (tokio tasks, each an HTTP client over loopback) work through a queue of jobs
 //! on real coordinators running in this process: one on SQLite, one on PostgreSQL, and
 //! two on one PostgreSQL (two coordinators with their own pools, listeners and HTTP
-//! servers, the agents split between them). Reports claims per second and the latency
-//! percentiles of each call.
+//! servers, the agents split between them). Each setup runs two phases over a queue of
+//! its own:
+//!
+//! - **claims**: every agent claims jobs, one call after another, until the queue is
+//!   empty (agents with many slots): the claim endpoint alone, in claims per second;
+//! - **jobs**: every agent claims a job, heartbeats once and posts a signed result, until
+//!   the queue is empty: the whole life of a job on the coordinator, in jobs per second.
+//!
+//! Each phase prints its rate and the latency percentiles of each call.
 //!
 //! PostgreSQL is the one `PONYSWARM_TEST_POSTGRES` names, else a throwaway server
 //! started here like the tests do (`initdb`/`pg_ctl`, `fsync=off`); without either,
@@ -89,7 +96,7 @@ async fn bench(label: &str, databases: &[&str], dir: &Path, agents: usize, jobs:
     for database in databases {
         let store = Store::open(database).await.expect("opens the store");
         let text = format!(
-            "data_dir = {:?}\nlease_seconds = 60\nagent_tokens = [\"t\"]\nsubmit_tokens = [\"s\"]\n\
+            "data_dir = {:?}\nlease_seconds = 3600\nagent_tokens = [\"t\"]\nsubmit_tokens = [\"s\"]\n\
              [[project]]\nname = \"bench\"\n",
             data.display().to_string()
         );
@@ -106,57 +113,107 @@ async fn bench(label: &str, databases: &[&str], dir: &Path, agents: usize, jobs:
         urls.push(url);
     }
     let client = ponyswarm::http::client(&Default::default()).expect("client");
-    submit(&client, &urls[0], dir, jobs).await;
-
-    let started = Instant::now();
-    let mut tasks = Vec::new();
+    let mut registered = Vec::new();
     for i in 0..agents {
-        let (client, url) = (client.clone(), urls[i % urls.len()].clone());
-        tasks.push(tokio::spawn(async move { agent(client, url, i).await }));
+        let url = urls[i % urls.len()].clone();
+        registered.push(Arc::new(register(&client, url, i).await));
     }
-    let mut all = Timings::default();
-    for t in tasks {
-        let t = t.await.expect("an agent");
-        all.claim.extend(t.claim);
-        all.heartbeat.extend(t.heartbeat);
-        all.result.extend(t.result);
-        all.jobs.extend(t.jobs);
+    for phase in [Phase::Claims, Phase::Jobs] {
+        submit(&client, &urls[0], dir, jobs).await;
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for agent in &registered {
+            let (client, agent) = (client.clone(), agent.clone());
+            tasks.push(tokio::spawn(
+                async move { work(client, &agent, phase).await },
+            ));
+        }
+        let mut all = Timings::default();
+        for t in tasks {
+            let t = t.await.expect("an agent");
+            all.claim.extend(t.claim);
+            all.heartbeat.extend(t.heartbeat);
+            all.result.extend(t.result);
+            all.jobs.extend(t.jobs);
+        }
+        let took = started.elapsed();
+        let handed = all.jobs.len();
+        all.jobs.sort();
+        all.jobs.dedup();
+        assert_eq!(
+            (handed, all.jobs.len()),
+            (jobs, jobs),
+            "each job exactly once"
+        );
+        let (what, unit) = match phase {
+            Phase::Claims => ("claims", "claims/s"),
+            Phase::Jobs => ("jobs (claim, heartbeat, result)", "jobs/s"),
+        };
+        println!(
+            "{label}, {what}: {agents} agents, {jobs} jobs in {:.2}s: {:.0} {unit}",
+            took.as_secs_f64(),
+            jobs as f64 / took.as_secs_f64()
+        );
+        for (name, mut times) in [
+            ("claim", all.claim),
+            ("heartbeat", all.heartbeat),
+            ("result", all.result),
+        ] {
+            if times.is_empty() {
+                continue;
+            }
+            times.sort();
+            let p = |q: f64| {
+                times[((times.len() as f64 * q) as usize).min(times.len() - 1)].as_secs_f64()
+                    * 1000.0
+            };
+            println!(
+                "  {name:9} n={:5}  p50 {:7.1} ms  p90 {:7.1} ms  p99 {:7.1} ms  max {:7.1} ms",
+                times.len(),
+                p(0.5),
+                p(0.9),
+                p(0.99),
+                p(1.0)
+            );
+        }
     }
-    let took = started.elapsed();
     for server in servers {
         server.abort();
     }
-    let handed = all.jobs.len();
-    all.jobs.sort();
-    all.jobs.dedup();
-    assert_eq!(
-        (handed, all.jobs.len()),
-        (jobs, jobs),
-        "each job exactly once"
-    );
-    println!(
-        "{label}: {agents} agents, {jobs} jobs in {:.2}s: {:.0} claims/s",
-        took.as_secs_f64(),
-        jobs as f64 / took.as_secs_f64()
-    );
-    for (name, mut times) in [
-        ("claim", all.claim),
-        ("heartbeat", all.heartbeat),
-        ("result", all.result),
-    ] {
-        times.sort();
-        let p = |q: f64| {
-            times[((times.len() as f64 * q) as usize).min(times.len() - 1)].as_secs_f64() * 1000.0
-        };
-        println!(
-            "  {name:9} n={:5}  p50 {:7.1} ms  p90 {:7.1} ms  p99 {:7.1} ms  max {:7.1} ms",
-            times.len(),
-            p(0.5),
-            p(0.9),
-            p(0.99),
-            p(1.0)
-        );
-    }
+}
+
+/// What the agents do in a phase.
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    /// Claim until the queue is empty, holding every lease.
+    Claims,
+    /// Claim, heartbeat and post a result, until the queue is empty.
+    Jobs,
+}
+
+/// A registered simulated agent.
+struct Agent {
+    url: String,
+    key: Keypair,
+    reg: RegisterResponse,
+}
+
+async fn register(client: &reqwest::Client, url: String, i: usize) -> Agent {
+    let key = Keypair::generate();
+    let reg: RegisterResponse = client
+        .post(format!("{url}/api/v1/agents"))
+        .bearer_auth("t")
+        .json(
+            &serde_json::json!({"name": format!("bench-{i}"), "public_key": key.public_hex(),
+            "capabilities": {"pythons": ["3.11"], "services": [], "slots": 1}}),
+        )
+        .send()
+        .await
+        .expect("registers")
+        .json()
+        .await
+        .expect("registered");
+    Agent { url, key, reg }
 }
 
 /// Queues `jobs` jobs in runs of at most 500.
@@ -189,22 +246,9 @@ async fn submit(client: &reqwest::Client, url: &str, dir: &Path, jobs: usize) {
     }
 }
 
-/// One simulated agent: claim, heartbeat, post a signed result, until the queue is empty.
-async fn agent(client: reqwest::Client, url: String, i: usize) -> Timings {
-    let key = Keypair::generate();
-    let reg: RegisterResponse = client
-        .post(format!("{url}/api/v1/agents"))
-        .bearer_auth("t")
-        .json(
-            &serde_json::json!({"name": format!("bench-{i}"), "public_key": key.public_hex(),
-            "capabilities": {"pythons": ["3.11"], "services": [], "slots": 1}}),
-        )
-        .send()
-        .await
-        .expect("registers")
-        .json()
-        .await
-        .expect("registered");
+/// One simulated agent's part in `phase`, until the queue is empty.
+async fn work(client: reqwest::Client, agent: &Agent, phase: Phase) -> Timings {
+    let Agent { url, key, reg } = agent;
     let mut t = Timings::default();
     loop {
         let start = Instant::now();
@@ -215,12 +259,17 @@ async fn agent(client: reqwest::Client, url: String, i: usize) -> Timings {
             .send()
             .await
             .expect("claims");
-        t.claim.push(start.elapsed());
         if r.status() == reqwest::StatusCode::NO_CONTENT {
+            t.claim.push(start.elapsed());
             return t;
         }
         let claim: Claim = r.json().await.expect("a claim");
+        t.claim.push(start.elapsed());
         let spec: JobSpec = serde_json::from_str(&claim.spec.payload).expect("a spec");
+        if let Phase::Claims = phase {
+            t.jobs.push(spec.job_id);
+            continue;
+        }
         let start = Instant::now();
         let beat = client
             .post(format!("{url}/api/v1/leases/{}/heartbeat", claim.lease))

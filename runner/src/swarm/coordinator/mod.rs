@@ -37,6 +37,7 @@ pub(crate) mod webhook;
 pub use config::{Config, ConfigError, Project};
 pub use error::ApiError;
 
+use crate::store::swarm::AgentRow;
 use crate::store::{RunOwner, Store};
 use crate::swarm::sign::Keypair;
 use std::collections::HashMap;
@@ -49,6 +50,15 @@ use tokio_util::sync::CancellationToken;
 /// How stale an agent's `last_seen` may get before a call of it is written down again:
 /// far below [`stuck::live_window`], so liveness stays right without a write per call.
 const TOUCH_EVERY_MS: i64 = 5_000;
+
+/// How long an agent looked up by its token is taken from memory rather than the store.
+/// Every call of an agent is authenticated, so this spares the store a read per call;
+/// the price is that a token replaced by re-registering on another coordinator sharing
+/// the database keeps working here for up to this long.
+const AGENT_CACHE_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Past this many cached agents, the expired ones are dropped on the next insert.
+const AGENT_CACHE_PRUNE_AT: usize = 10_000;
 
 /// The coordinator's state, shared by every request.
 #[derive(Debug)]
@@ -71,6 +81,8 @@ pub struct Coordinator {
     pub stopping: CancellationToken,
     /// When this coordinator last wrote each agent's `last_seen` (ms since 1970).
     touched: Mutex<HashMap<String, i64>>,
+    /// Agents by token hash, as last read from the store, and when.
+    agents: Mutex<HashMap<String, (AgentRow, std::time::Instant)>>,
     pages: pages::Pages,
 }
 
@@ -99,6 +111,7 @@ impl Coordinator {
             outbox: Notify::new(),
             stopping: CancellationToken::new(),
             touched: Mutex::new(HashMap::new()),
+            agents: Mutex::new(HashMap::new()),
             pages: pages::Pages::new().map_err(|e| e.to_string())?,
         })
     }
@@ -112,6 +125,38 @@ impl Coordinator {
     /// new ones answer at once, and the background tasks stop.
     pub fn shut_down(&self) {
         self.stopping.cancel();
+    }
+
+    /// The agent whose token hashes to `token_hash`: from memory when read in the last
+    /// [`AGENT_CACHE_FOR`], else from the store.
+    pub async fn agent_by_token(&self, token_hash: &str) -> Result<Option<AgentRow>, ApiError> {
+        {
+            let agents = self.agents.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((row, at)) = agents.get(token_hash) {
+                if at.elapsed() < AGENT_CACHE_FOR {
+                    return Ok(Some(row.clone()));
+                }
+            }
+        }
+        let Some(row) = self.store.swarm_agent_by_token(token_hash).await? else {
+            return Ok(None);
+        };
+        let mut agents = self.agents.lock().unwrap_or_else(|e| e.into_inner());
+        if agents.len() >= AGENT_CACHE_PRUNE_AT {
+            agents.retain(|_, (_, at)| at.elapsed() < AGENT_CACHE_FOR);
+        }
+        agents.insert(
+            token_hash.to_string(),
+            (row.clone(), std::time::Instant::now()),
+        );
+        Ok(Some(row))
+    }
+
+    /// Forgets what [`Coordinator::agent_by_token`] keeps of agent `id`: it has just
+    /// registered again, with a new token and perhaps new capabilities.
+    pub fn forget_agent(&self, id: &str) {
+        let mut agents = self.agents.lock().unwrap_or_else(|e| e.into_inner());
+        agents.retain(|_, (row, _)| row.id != id);
     }
 
     /// Notes that `agent_id` called now, for [`stuck`]'s live agents; written at most

@@ -86,8 +86,7 @@ async fn agent(c: &Coordinator, headers: &HeaderMap) -> Result<AgentRow, ApiErro
         ApiError::unauthorized("no agent token: send Authorization: Bearer <token>")
     })?;
     let row = c
-        .store
-        .swarm_agent_by_token(&sha256_hex(token.as_bytes()))
+        .agent_by_token(&sha256_hex(token.as_bytes()))
         .await?
         .ok_or_else(|| ApiError::unauthorized("unknown agent token: register again"))?;
     // Every authenticated call says the agent is alive, for the jobs no agent can take.
@@ -121,6 +120,7 @@ async fn register(
         operator,
     };
     let id = c.store.swarm_register_agent(&row).await?;
+    c.forget_agent(&id);
     tracing::info!("agent {} registered as {id}", row.name);
     Ok(Json(RegisterResponse {
         agent_id: id,
