@@ -48,6 +48,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "pypi_projects",
         include_str!("../../migrations/0010_pypi_projects.sql"),
     ),
+    (
+        11,
+        "pull_request_trust",
+        include_str!("../../migrations/0011_pull_request_trust.sql"),
+    ),
 ];
 
 /// Applies the migrations the database lacks. On PostgreSQL, sqlx takes an advisory
