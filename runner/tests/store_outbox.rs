@@ -199,7 +199,13 @@ async fn gate_statuses_replays_and_trust(url: String) {
         "ponyswarm:gate",
         State::Pending,
     );
-    assert_eq!(store.outbox_add(std::slice::from_ref(&waiting)).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .outbox_add(std::slice::from_ref(&waiting))
+            .await
+            .unwrap(),
+        1
+    );
     let next = store.outbox_next(1000, 8).await.unwrap();
     assert_eq!(next, [waiting]);
 
