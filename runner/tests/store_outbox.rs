@@ -1,7 +1,8 @@
 //! The store's GitHub outbox on SQLite and on PostgreSQL: adding a status twice adds it
 //! once, statuses of one context come out in order, a claim is one poster's until it
 //! settles or expires, and two posters racing for the same statuses each get different
-//! ones.
+//! ones. A pull request waiting for a maintainer has a status without a run; webhook
+//! deliveries are replays by id or by body; a run's trust reads back.
 
 mod swarm_coordinator_support;
 
@@ -29,6 +30,7 @@ async fn store_with_run(url: &str) -> (Store, Target) {
         commit_sha: Some("ab".repeat(20)),
         source_sha256: "00".repeat(32),
         created: result.run.started.clone(),
+        trust: ponyswarm::run::prepare::Trust::Trusted,
     };
     store.swarm_enqueue(&run, b"", &[]).await.expect("enqueues");
     let target = Target {
@@ -181,12 +183,70 @@ async fn racing_posters_claim_each_status_once(url: String) {
     assert_eq!(all.len(), 40);
 }
 
+async fn gate_statuses_replays_and_trust(url: String) {
+    use ponyswarm::run::prepare::Trust;
+    use ponyswarm::store::swarm::DeliverySeen;
+    let (store, t) = store_with_run(&url).await;
+    // A status about no run (a pull request at the gate) goes through the same outbox.
+    let gate = Target {
+        run_id: "gate/d-1".into(),
+        ..t.clone()
+    };
+    let waiting = row(
+        &gate,
+        "gate/d-1/waiting",
+        1,
+        "ponyswarm:gate",
+        State::Pending,
+    );
+    assert_eq!(
+        store
+            .outbox_add(std::slice::from_ref(&waiting))
+            .await
+            .unwrap(),
+        1
+    );
+    let next = store.outbox_next(1000, 8).await.unwrap();
+    assert_eq!(next, [waiting]);
+
+    let seen = |id: &'static str, body: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .swarm_record_delivery(id, "push", "o/r", "now", body)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(seen("d-1", "aa").await, DeliverySeen::New);
+    assert_eq!(seen("d-1", "aa").await, DeliverySeen::SameId);
+    assert_eq!(seen("d-2", "aa").await, DeliverySeen::SameBody);
+    assert_eq!(seen("d-1", "bb").await, DeliverySeen::SameId);
+    assert_eq!(seen("d-3", "bb").await, DeliverySeen::New);
+
+    assert_eq!(
+        store.swarm_run("r1").await.unwrap().unwrap().trust,
+        Trust::Trusted
+    );
+    let result = RunResult::new("r2".into(), "demo".into(), "m.yaml".into(), UNIX_EPOCH);
+    store.begin_run(&result.run, &[]).await.unwrap();
+    let mut run = store.swarm_run("r1").await.unwrap().unwrap();
+    run.id = "r2".into();
+    run.trust = Trust::Untrusted;
+    store.swarm_enqueue(&run, b"", &[]).await.unwrap();
+    assert_eq!(
+        store.swarm_run("r2").await.unwrap().unwrap().trust,
+        Trust::Untrusted
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbox_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let db = |name: &str| format!("sqlite://{}", dir.path().join(name).display());
     statuses_come_out_in_order_per_context_and_once(db("order.db")).await;
     racing_posters_claim_each_status_once(db("race.db")).await;
+    gate_statuses_replays_and_trust(db("gate.db")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -203,4 +263,8 @@ async fn outbox_on_postgres() {
         .fresh_database(&format!("ponyswarm_outbox_race_{pid}"))
         .await;
     racing_posters_claim_each_status_once(url).await;
+    let url = server
+        .fresh_database(&format!("ponyswarm_outbox_gate_{pid}"))
+        .await;
+    gate_statuses_replays_and_trust(url).await;
 }

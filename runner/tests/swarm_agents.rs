@@ -377,6 +377,7 @@ mod fake {
             source_sha256: "00".into(),
             lease: "L1".into(),
             issued_at: "2026-11-23T09:00:00Z".into(),
+            trust: ponyswarm::run::prepare::Trust::Trusted,
         };
         let signed: Signed = s.forger.sign(&spec);
         Ok(Json(Claim {

@@ -227,6 +227,7 @@ async fn enqueue(store: &Store, id: &str, jobs: &[(&str, &[&str])]) {
         commit_sha: None,
         source_sha256: "ab".repeat(32),
         created: result.run.started.clone(),
+        trust: ponyswarm::run::prepare::Trust::Trusted,
     };
     let jobs: Vec<SwarmJob> = jobs
         .iter()

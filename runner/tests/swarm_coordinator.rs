@@ -527,8 +527,11 @@ async fn a_signed_push_enqueues_the_commit_once() {
         .unwrap();
     assert!(index.contains(&sha[..12]), "the page names the commit");
 
+    // A replay is answered 202 (GitHub does not retry) and queues nothing.
     let (code, text) = deliver(&c, "push", "d-1", &body, WEBHOOK_SECRET).await;
-    assert_eq!(code, 409, "a replayed delivery: {text}");
+    assert_eq!(code, 202, "a replayed delivery: {text}");
+    assert!(text.contains("duplicate"), "{text}");
+    assert!(a.claim(0).await.is_none(), "the replay queued nothing");
     let (code, _) = deliver(
         &c,
         "ping",

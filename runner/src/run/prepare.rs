@@ -57,8 +57,10 @@ fn is_dependency_file(name: &str) -> bool {
         || (name.starts_with("requirements") && name.ends_with(".txt"))
 }
 
-/// Whose code a prepare runs, as far as wheelhouses are concerned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Whose code a prepare runs, as far as wheelhouses are concerned. Travels in the
+/// swarm's signed job specs and the store as `trusted` / `untrusted`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Trust {
     /// The project's own matrix run by its maintainers (the CLI's `run`, pushes).
     #[default]
@@ -70,11 +72,19 @@ pub enum Trust {
 }
 
 impl Trust {
-    fn as_str(self) -> &'static str {
+    /// `trusted` or `untrusted`.
+    pub fn as_str(self) -> &'static str {
         match self {
             Trust::Trusted => "trusted",
             Trust::Untrusted => "untrusted",
         }
+    }
+
+    /// The trust spelt `text`.
+    pub fn parse(text: &str) -> Option<Trust> {
+        [Trust::Trusted, Trust::Untrusted]
+            .into_iter()
+            .find(|t| t.as_str() == text)
     }
 }
 

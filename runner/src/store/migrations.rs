@@ -49,6 +49,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0010_pypi_projects.sql"),
     ),
     (
+        11,
+        "pull_request_trust",
+        include_str!("../../migrations/0011_pull_request_trust.sql"),
+    ),
+    (
         12,
         "lookups",
         include_str!("../../migrations/0012_lookups.sql"),

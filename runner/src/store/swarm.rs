@@ -161,6 +161,21 @@ pub struct SwarmRun {
     pub source_sha256: String,
     /// When it was enqueued (RFC 3339).
     pub created: String,
+    /// Whose code it is: untrusted runs (pull requests from forks) get wheelhouses of
+    /// their own on the agents.
+    pub trust: crate::run::prepare::Trust,
+}
+
+/// What became of a webhook delivery [`Store::swarm_record_delivery`] was asked to
+/// record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliverySeen {
+    /// New: recorded.
+    New,
+    /// Its delivery id was recorded before.
+    SameId,
+    /// Its body was recorded before, under another delivery id.
+    SameBody,
 }
 
 /// A job of a run, as queued.
@@ -229,7 +244,7 @@ pub struct SwarmRunSummary {
 }
 
 const RUN_COLUMNS: &str =
-    "id, project, matrix_file, state, quorum, origin, commit_sha, source_sha256, created";
+    "id, project, matrix_file, state, quorum, origin, commit_sha, source_sha256, created, trust";
 const JOB_COLUMNS: &str = "id, run_id, position, name, python, services, allowed_failure, \
      state, lease_id, agent_id, lease_expires, phase, status";
 const RESULT_COLUMNS: &str =
@@ -305,8 +320,8 @@ impl Store {
             .try_get("seq")?;
         sqlx::query(
             "INSERT INTO swarm_runs (id, seq, project, matrix_file, state, quorum, origin, \
-             commit_sha, source_sha256, source, created) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             commit_sha, source_sha256, source, created, trust) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&run.id)
         .bind(seq)
@@ -319,6 +334,7 @@ impl Store {
         .bind(&run.source_sha256)
         .bind(source.to_vec())
         .bind(&run.created)
+        .bind(run.trust.as_str())
         .execute(&mut *tx)
         .await?;
         for job in jobs {
@@ -583,25 +599,42 @@ impl Store {
             .collect()
     }
 
-    /// Records webhook delivery `id`. `false`: it was seen before (a replay).
+    /// Records webhook delivery `id` with the SHA-256 of its body (hex), unless the
+    /// id or the body was recorded before (a replay, or a body replayed under a fresh
+    /// id): then nothing is written and [`DeliverySeen`] says which.
     pub async fn swarm_record_delivery(
         &self,
         id: &str,
         event: &str,
         repository: &str,
         received: &str,
-    ) -> Result<bool, StoreError> {
+        body_sha256: &str,
+    ) -> Result<DeliverySeen, StoreError> {
+        // No conflict target: either unique key (the id, the body's hash) stops it.
         let done = sqlx::query(
-            "INSERT INTO swarm_deliveries (id, event, repository, received) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO swarm_deliveries (id, event, repository, received, body_sha256) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
         )
         .bind(id)
         .bind(event)
         .bind(repository)
         .bind(received)
+        .bind(body_sha256)
         .execute(&self.pool)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() == 1 {
+            return Ok(DeliverySeen::New);
+        }
+        let same_id = sqlx::query("SELECT 1 AS one FROM swarm_deliveries WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some();
+        Ok(if same_id {
+            DeliverySeen::SameId
+        } else {
+            DeliverySeen::SameBody
+        })
     }
 }
 
@@ -634,6 +667,7 @@ fn run_row(r: &AnyRow) -> Result<SwarmRun, StoreError> {
         commit_sha: r.try_get("commit_sha")?,
         source_sha256: r.try_get("source_sha256")?,
         created: r.try_get("created")?,
+        trust: trust_column(r, &id)?,
         id,
     })
 }
@@ -676,6 +710,19 @@ fn result_row(r: &AnyRow) -> Result<SwarmResult, StoreError> {
         status: r.try_get("status")?,
         counted: r.try_get::<i64, _>("counted")? != 0,
         received: r.try_get("received")?,
+    })
+}
+
+/// The `trust` column of a `swarm_runs` row (run `run`).
+pub(super) fn trust_column(
+    r: &AnyRow,
+    run: &str,
+) -> Result<crate::run::prepare::Trust, StoreError> {
+    let text: String = r.try_get("trust")?;
+    crate::run::prepare::Trust::parse(&text).ok_or_else(|| StoreError::Corrupt {
+        run: run.to_string(),
+        job: None,
+        source: CodecError::State(text),
     })
 }
 

@@ -67,6 +67,8 @@ pub struct Claimed {
     pub matrix_file: String,
     /// SHA-256 of the run's source tarball.
     pub source_sha256: String,
+    /// Whose code the run is.
+    pub trust: crate::run::prepare::Trust,
 }
 
 type Reply = oneshot::Sender<Result<Option<Claimed>, StoreError>>;
@@ -95,7 +97,7 @@ taken AS (UPDATE swarm_jobs j SET state = 'leased', lease_id = $1, agent_id = $2
     lease_expires = $4, phase = NULL FROM pick WHERE j.id = pick.id RETURNING JOBS), \
 lease AS (INSERT INTO swarm_leases (id, job_id, agent_id, issued) \
     SELECT $1, j.id, $2, $3 FROM taken j) \
-SELECT JOBS, r.project, r.matrix_file, r.source_sha256 \
+SELECT JOBS, r.project, r.matrix_file, r.source_sha256, r.trust \
 FROM taken j JOIN swarm_runs r ON r.id = j.run_id";
 
 /// PostgreSQL's capability match and quorum rule.
@@ -270,7 +272,7 @@ async fn sqlite_batch(
         .execute(&mut *tx)
         .await?;
         let row = sqlx::query(&format!(
-            "SELECT {JOB_COLUMNS}, r.project, r.matrix_file, r.source_sha256 \
+            "SELECT {JOB_COLUMNS}, r.project, r.matrix_file, r.source_sha256, r.trust \
              FROM swarm_jobs j JOIN swarm_runs r ON r.id = j.run_id WHERE j.id = $1"
         ))
         .bind(id)
@@ -283,8 +285,10 @@ async fn sqlite_batch(
 }
 
 fn claimed_row(r: &AnyRow) -> Result<Claimed, StoreError> {
+    let job = super::swarm::job_row(r)?;
     Ok(Claimed {
-        job: super::swarm::job_row(r)?,
+        trust: super::swarm::trust_column(r, &job.run_id)?,
+        job,
         project: r.try_get("project")?,
         matrix_file: r.try_get("matrix_file")?,
         source_sha256: r.try_get("source_sha256")?,

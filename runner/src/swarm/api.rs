@@ -118,6 +118,17 @@ pub struct JobSpec {
     pub lease: String,
     /// When it was issued (RFC 3339, UTC).
     pub issued_at: String,
+    /// Whose code the job runs: `untrusted` for a pull request from a fork, whose
+    /// wheelhouses the agent keeps apart from trusted runs'. Coordinators always write
+    /// it; a spec without it (from a coordinator older than the field) reads as
+    /// `untrusted`, the safe value, which costs at most a wheelhouse of its own.
+    /// Agents older than the field ignore it and run every job as trusted.
+    #[serde(default = "untrusted")]
+    pub trust: crate::run::prepare::Trust,
+}
+
+fn untrusted() -> crate::run::prepare::Trust {
+    crate::run::prepare::Trust::Untrusted
 }
 
 /// `POST /api/v1/leases/{lease}/heartbeat`.

@@ -99,17 +99,30 @@ impl Executor {
             Err(e) => return error_outcome(spec, format!("preparing the job panicked: {e}")),
         };
         phase.set("running");
-        let mut opts = RunOptions::new(scratch.path().join("report"));
-        opts.jobs = Some(1);
-        opts.images = self.images.clone();
-        opts.egress = self.egress.clone();
-        opts.output = OutputMode::Silent;
-        opts.cancel = cancel;
+        let opts = self.options(spec, scratch.path().join("report"), cancel);
         match run::run(&self.docker, &matrix_spec, vec![plan], opts).await {
             Ok(mut result) if !result.jobs.is_empty() => result.jobs.swap_remove(0),
             Ok(_) => error_outcome(spec, "the run recorded no outcome".into()),
             Err(e) => error_outcome(spec, e.to_string()),
         }
+    }
+
+    /// How the job of `spec` runs: one job, silently, with the agent's images and
+    /// egress, and the spec's trust (an untrusted job's wheelhouses are its own).
+    fn options(
+        &self,
+        spec: &JobSpec,
+        report_dir: PathBuf,
+        cancel: CancellationToken,
+    ) -> RunOptions {
+        let mut opts = RunOptions::new(report_dir);
+        opts.jobs = Some(1);
+        opts.images = self.images.clone();
+        opts.egress = self.egress.clone();
+        opts.output = OutputMode::Silent;
+        opts.cancel = cancel;
+        opts.trust = spec.trust;
+        opts
     }
 
     fn scratch(&self) -> std::io::Result<Scratch> {
@@ -247,6 +260,44 @@ mod tests {
                 .to_string();
             assert!(err.contains(want), "{file} {name}: {err}");
         }
+    }
+
+    #[test]
+    fn the_specs_trust_decides_the_runs() {
+        use crate::run::prepare::Trust;
+        // Connecting is lazy: no engine is needed to build options.
+        let docker =
+            Docker::connect_with_http("http://127.0.0.1:9", 1, bollard::API_DEFAULT_VERSION)
+                .unwrap();
+        let executor = Executor {
+            docker,
+            images: ImageOptions::default(),
+            egress: Egress::none(),
+            work_dir: None,
+        };
+        let payload = |trust: &str| {
+            format!(
+                r#"{{"run_id":"r","job_id":"r-0","project":"p","matrix_file":"m.yaml",
+                "job_name":"j","job_index":0,"python":"3.11","services":[],
+                "source_path":"/s","source_sha256":"00","lease":"l",
+                "issued_at":"2026-01-01T00:00:00Z"{trust}}}"#
+            )
+        };
+        for (field, want) in [
+            (r#","trust":"trusted""#, Trust::Trusted),
+            (r#","trust":"untrusted""#, Trust::Untrusted),
+            // A coordinator older than the field: the safe value.
+            ("", Trust::Untrusted),
+        ] {
+            let spec: JobSpec = serde_json::from_str(&payload(field)).unwrap();
+            assert_eq!(spec.trust, want, "{field}");
+            let opts = executor.options(&spec, PathBuf::from("/r"), CancellationToken::new());
+            assert_eq!(opts.trust, want, "{field}");
+        }
+        let spec: JobSpec = serde_json::from_str(&payload(r#","trust":"untrusted""#)).unwrap();
+        assert!(serde_json::to_string(&spec)
+            .unwrap()
+            .contains(r#""trust":"untrusted""#));
     }
 
     #[test]

@@ -91,6 +91,7 @@ mod tests {
             source_sha256: "00".into(),
             lease: lease.into(),
             issued_at: "2026-11-23T09:00:00Z".into(),
+            trust: crate::run::prepare::Trust::Trusted,
         }
     }
 

@@ -128,6 +128,62 @@ pub struct Project {
     pub quorum: u32,
     /// Commit statuses for its webhook runs (and submits naming a commit); none without.
     pub github: Option<GithubAccess>,
+    /// Whose pull requests the webhook queues (`[project.pull_requests]`); defaults
+    /// when absent.
+    #[serde(default)]
+    pub pull_requests: PullRequests,
+}
+
+/// Which pull requests the webhook queues (`[project.pull_requests]`); see
+/// [`super::gate`] for the rules.
+///
+/// ## Security
+/// A queued pull request runs its author's code (its build code and tests) on the
+/// agents. Adding an association such as `CONTRIBUTOR` or `FIRST_TIME_CONTRIBUTOR`
+/// lets anyone who had one pull request merged (or opened one) run code on every
+/// volunteer's machine without a maintainer looking first. Pull requests from forks
+/// always run as untrusted (wheelhouses of their own), however they were let in.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullRequests {
+    /// GitHub `author_association`s whose pull requests are queued at once. Default
+    /// `OWNER`, `MEMBER`, `COLLABORATOR`.
+    #[serde(default = "default_trusted_associations")]
+    pub trusted_associations: Vec<String>,
+    /// The label a maintainer adds to let one other pull request in (its head commit
+    /// at that moment; a later push waits again). Default `ponyswarm:run`.
+    #[serde(default = "default_run_label")]
+    pub label: String,
+}
+
+impl Default for PullRequests {
+    fn default() -> Self {
+        PullRequests {
+            trusted_associations: default_trusted_associations(),
+            label: default_run_label(),
+        }
+    }
+}
+
+/// Every `author_association` GitHub sends.
+pub const ASSOCIATIONS: [&str; 8] = [
+    "COLLABORATOR",
+    "CONTRIBUTOR",
+    "FIRST_TIMER",
+    "FIRST_TIME_CONTRIBUTOR",
+    "MANNEQUIN",
+    "MEMBER",
+    "NONE",
+    "OWNER",
+];
+
+fn default_trusted_associations() -> Vec<String> {
+    ["OWNER", "MEMBER", "COLLABORATOR"]
+        .map(String::from)
+        .to_vec()
+}
+fn default_run_label() -> String {
+    "ponyswarm:run".into()
 }
 
 /// The 1-based line of byte `offset` in `text`.
@@ -201,6 +257,18 @@ impl Config {
         if self.lease_seconds == 0 {
             return Err("lease_seconds must be at least 1".into());
         }
+        for (key, tokens) in [
+            ("agent_tokens", &self.agent_tokens),
+            ("submit_tokens", &self.submit_tokens),
+        ] {
+            if let Some(i) = tokens.iter().position(|t| t.trim().is_empty()) {
+                return Err(format!(
+                    "{key}: token #{} is empty (anyone could present it): give it a value \
+                     or remove it",
+                    i + 1
+                ));
+            }
+        }
         for (i, p) in self.projects.iter().enumerate() {
             if p.name.is_empty() {
                 return Err(format!("project #{} has an empty name", i + 1));
@@ -214,6 +282,8 @@ impl Config {
                     p.name, p.quorum
                 ));
             }
+            p.check_webhook()
+                .map_err(|e| format!("project {:?}: {e}", p.name))?;
             if let Some(github) = &p.github {
                 if p.repository.is_none() {
                     return Err(format!(
@@ -273,12 +343,54 @@ impl Project {
     /// The webhook secret: `webhook_secret`, else the variable `webhook_secret_env`
     /// names. `None`: the project takes no webhooks.
     pub fn webhook_secret(&self) -> Option<String> {
-        self.webhook_secret.clone().or_else(|| {
-            self.webhook_secret_env
-                .as_ref()
-                .and_then(|v| std::env::var(v).ok())
-                .filter(|s| !s.is_empty())
-        })
+        self.webhook_secret
+            .clone()
+            .or_else(|| {
+                self.webhook_secret_env
+                    .as_ref()
+                    .and_then(|v| std::env::var(v).ok())
+            })
+            // An empty secret (a variable set to "") takes no webhooks rather than all.
+            .filter(|s| !s.trim().is_empty())
+    }
+}
+
+impl Project {
+    /// An empty secret would let anyone sign webhooks; an unknown association is a typo.
+    fn check_webhook(&self) -> Result<(), String> {
+        if self
+            .webhook_secret
+            .as_deref()
+            .is_some_and(|s| s.trim().is_empty())
+        {
+            return Err(
+                "webhook_secret is empty (anyone could sign a webhook): give it a \
+                 value, or remove it to take no webhooks"
+                    .into(),
+            );
+        }
+        if self
+            .webhook_secret_env
+            .as_deref()
+            .is_some_and(|v| v.trim().is_empty())
+        {
+            return Err("webhook_secret_env is empty: name an environment variable".into());
+        }
+        let prs = &self.pull_requests;
+        if let Some(bad) = prs
+            .trusted_associations
+            .iter()
+            .find(|a| !ASSOCIATIONS.contains(&a.as_str()))
+        {
+            return Err(format!(
+                "[project.pull_requests] trusted_associations: {bad:?} is not one of {}",
+                ASSOCIATIONS.join(", ")
+            ));
+        }
+        if prs.label.trim().is_empty() {
+            return Err("[project.pull_requests] label is empty".into());
+        }
+        Ok(())
     }
 }
 
@@ -359,6 +471,11 @@ quorum = 2
         assert_eq!(p.matrix, "ponyswarm.yaml");
         assert_eq!(p.clone_url().unwrap(), "https://github.com/o/r.git");
         assert!(p.github.is_none());
+        assert_eq!(
+            p.pull_requests.trusted_associations,
+            ["OWNER", "MEMBER", "COLLABORATOR"]
+        );
+        assert_eq!(p.pull_requests.label, "ponyswarm:run");
     }
 
     #[test]
@@ -429,6 +546,39 @@ installation_id = 34
             (
                 "unschedulable_after = \"soon\"\n",
                 "c.toml:1: \"soon\" is not a duration",
+            ),
+            (
+                "[[project]]\nname = \"p\"\nwebhook_secret = \"\"\n",
+                "c.toml: project \"p\": webhook_secret is empty",
+            ),
+            (
+                "[[project]]\nname = \"p\"\nwebhook_secret = \"  \"\n",
+                "c.toml: project \"p\": webhook_secret is empty",
+            ),
+            (
+                "[[project]]\nname = \"p\"\nwebhook_secret_env = \"\"\n",
+                "c.toml: project \"p\": webhook_secret_env is empty",
+            ),
+            (
+                "agent_tokens = [\"a\", \"\"]\n",
+                "c.toml: agent_tokens: token #2 is empty",
+            ),
+            (
+                "submit_tokens = [\"\"]\n",
+                "c.toml: submit_tokens: token #1 is empty",
+            ),
+            (
+                "[[project]]\nname = \"p\"\n[project.pull_requests]\n\
+                 trusted_associations = [\"OWNERS\"]\n",
+                "trusted_associations: \"OWNERS\" is not one of",
+            ),
+            (
+                "[[project]]\nname = \"p\"\n[project.pull_requests]\nlabel = \"\"\n",
+                "label is empty",
+            ),
+            (
+                "[[project]]\nname = \"p\"\n[project.pull_requests]\nlables = \"x\"\n",
+                "c.toml:4: unknown field `lables`",
             ),
         ];
         for (text, want) in cases {

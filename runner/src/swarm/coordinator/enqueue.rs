@@ -12,6 +12,7 @@ use super::{random_id, sha256_hex, ApiError, Coordinator};
 use crate::matrix::{self, Job};
 use crate::outcome::RunResult;
 use crate::plan::{self, Selection};
+use crate::run::prepare::Trust;
 use crate::store::swarm::{SwarmJob, SwarmRun};
 use crate::swarm::api::Submitted;
 use std::path::{Path, PathBuf};
@@ -32,14 +33,26 @@ struct Planned {
     jobs: Vec<(Job, Vec<String>)>,
 }
 
-/// Checks and queues a run of `project` from `source` (tar.gz) whose matrix file is
-/// `matrix_file` (relative to the source's root).
+/// Checks and queues a trusted run (a submit, a push) of `project` from `source`
+/// (tar.gz) whose matrix file is `matrix_file` (relative to the source's root).
 pub async fn enqueue(
     c: &Coordinator,
     project: &Project,
     matrix_file: &str,
     source: Vec<u8>,
     origin: Origin,
+) -> Result<Submitted, ApiError> {
+    enqueue_as(c, project, matrix_file, source, origin, Trust::Trusted).await
+}
+
+/// [`enqueue`], with the code's `trust` (untrusted: a pull request from a fork).
+pub async fn enqueue_as(
+    c: &Coordinator,
+    project: &Project,
+    matrix_file: &str,
+    source: Vec<u8>,
+    origin: Origin,
+    trust: Trust,
 ) -> Result<Submitted, ApiError> {
     let rel = crate::run::source::check_relative(matrix_file).map_err(|_| {
         ApiError::bad_request(format!(
@@ -77,6 +90,7 @@ pub async fn enqueue(
         commit_sha: origin.commit,
         source_sha256: sha256_hex(&source),
         created: result.run.started.clone(),
+        trust,
     };
     let jobs: Vec<SwarmJob> = planned
         .jobs
@@ -101,10 +115,11 @@ pub async fn enqueue(
     super::outbox::track(c, project, &run.id, run.commit_sha.as_deref()).await?;
     c.queued.notify_waiters();
     tracing::info!(
-        "run {} of {}: {} jobs queued",
+        "run {} of {}: {} jobs queued ({})",
         run.id,
         project.name,
-        jobs.len()
+        jobs.len(),
+        run.trust.as_str()
     );
     Ok(Submitted {
         url: format!("{}/runs/{}", c.public_url, run.id),

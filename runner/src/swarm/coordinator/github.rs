@@ -41,6 +41,35 @@ pub struct Due {
     pub complete: bool,
 }
 
+/// The context of the pull request gate's status: outside the `ponyswarm/` names of
+/// runs and jobs, so no matrix name can collide with it.
+pub const GATE_CONTEXT: &str = "ponyswarm:gate";
+
+/// The status of a pull request the gate holds back ([`super::gate`]): `pending`,
+/// saying why it waits.
+pub fn gate_waiting(why: &str) -> CommitStatus {
+    CommitStatus {
+        state: crate::report::github::State::Pending,
+        context: GATE_CONTEXT.into(),
+        description: crate::shorten::shorten(why, crate::report::github::statuses::MAX_DESCRIPTION),
+        target_url: None,
+    }
+}
+
+/// The status of a pull request a maintainer let in with `label`, whose run is at
+/// `run_page`.
+pub fn gate_admitted(label: &str, run_page: String) -> CommitStatus {
+    CommitStatus {
+        state: crate::report::github::State::Success,
+        context: GATE_CONTEXT.into(),
+        description: crate::shorten::shorten(
+            &format!("let in by a maintainer: label {label}"),
+            crate::report::github::statuses::MAX_DESCRIPTION,
+        ),
+        target_url: Some(run_page),
+    }
+}
+
 /// The coordinator's page of run `run_id`, under `public_url`.
 pub fn run_page(public_url: &str, run_id: &str) -> String {
     format!("{}/runs/{run_id}", public_url.trim_end_matches('/'))

@@ -12,7 +12,8 @@
 //!   heartbeat);
 //! - [`stuck`]: jobs no live agent can take: why, and giving up on them;
 //! - [`routes`]: the HTTP API v1 (see [`crate::swarm::api`]);
-//! - [`webhook`]: GitHub's `push` and `pull_request` events;
+//! - [`webhook`]: GitHub's `push` and `pull_request` events; [`gate`]: which pull
+//!   requests it queues, and how far their code is trusted (pure);
 //! - [`pages`]: the run list, a run's jobs, and its HTML report;
 //! - [`github`]: the commit statuses a run owes (pure); [`outbox`]: posting them, through
 //!   the store's outbox, so they survive restarts.
@@ -24,6 +25,7 @@ pub mod cancel;
 pub mod config;
 pub(crate) mod enqueue;
 mod error;
+pub mod gate;
 pub mod github;
 pub mod outbox;
 mod pages;

@@ -51,6 +51,38 @@ pub async fn track(
     Ok(())
 }
 
+/// Adds one `status` of `project`'s `commit` to the outbox, under outbox id `id` and
+/// `about` (a run id, or `gate/<delivery>` for a pull request that has no run), when
+/// the project has GitHub access; then wakes the poster. Added twice, it is added once.
+pub async fn add_one(
+    c: &Coordinator,
+    project: &Project,
+    about: &str,
+    id: &str,
+    commit: &str,
+    status: crate::report::github::CommitStatus,
+) -> Result<(), ApiError> {
+    let (Some(_), Some(repository)) = (&project.github, &project.repository) else {
+        return Ok(());
+    };
+    let row = OutboxRow {
+        id: id.to_string(),
+        seq: now_ms().saturating_mul(1000),
+        target: Target {
+            run_id: about.to_string(),
+            project: project.name.clone(),
+            repository: repository.clone(),
+            commit_sha: commit.to_string(),
+        },
+        status,
+        delivery: crate::store::outbox::Delivery::Waiting,
+        error: None,
+    };
+    c.store.outbox_add(&[row]).await?;
+    c.outbox.notify_one();
+    Ok(())
+}
+
 /// The poster's loop; runs until the process ends.
 pub async fn run(c: Arc<Coordinator>) {
     let mut poster = Poster {

@@ -120,6 +120,7 @@ fn issue(c: &Coordinator, claimed: Claimed, lease: String) -> Claim {
         project,
         matrix_file,
         source_sha256,
+        trust,
     } = claimed;
     let spec = JobSpec {
         source_path: format!("{}/runs/{}/source", crate::swarm::api::PREFIX, job.run_id),
@@ -134,6 +135,7 @@ fn issue(c: &Coordinator, claimed: Claimed, lease: String) -> Claim {
         source_sha256,
         lease: lease.clone(),
         issued_at: crate::time::timestamp(std::time::SystemTime::now()),
+        trust,
     };
     tracing::debug!("job {} leased as {lease}", job.id);
     Claim {

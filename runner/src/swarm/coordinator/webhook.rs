@@ -3,14 +3,24 @@
 //!
 //! Checked in this order, each failure a clear 4xx that is also logged: the body is
 //! JSON (400), its repository is on the trusted list with a secret (404), the
-//! `X-Hub-Signature-256` HMAC matches that secret (401), the `X-GitHub-Delivery` id was
-//! not seen before (409: a replay). `ping` is answered 200; other events and actions are
-//! ignored with 202. The commit is fetched from the project's configured `clone_url`,
-//! never from a URL in the payload, then enqueued like a submit; with `[project.github]`
-//! the run reports back to the commit (see [`super::outbox`]).
+//! `X-Hub-Signature-256` HMAC matches that secret (401). `ping` is answered 200. A
+//! delivery whose id, or whose body (by SHA-256), was received before is a replay:
+//! answered 202 `{"duplicate": …}` so GitHub does not retry, and nothing is queued.
+//! Other events and actions are ignored with 202.
+//!
+//! A `pull_request` passes the gate first ([`super::gate`]): one the project does not
+//! trust is answered 202 `{"waiting": …}`, and with `[project.github]` its head commit
+//! gets a `pending` status in the [`github::GATE_CONTEXT`] saying why; a pull request from a
+//! fork runs untrusted. The commit is fetched from the project's configured
+//! `clone_url`, never from a URL in the payload, then enqueued like a submit; with
+//! `[project.github]` the run reports back to the commit (see [`super::outbox`]).
 
 use super::enqueue::{self, Origin};
-use super::{ApiError, Coordinator, Project};
+use super::gate::{self, Gate, PullRequest};
+use super::github;
+use super::{sha256_hex, ApiError, Coordinator, Project};
+use crate::run::prepare::Trust;
+use crate::store::swarm::DeliverySeen;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -58,7 +68,7 @@ pub fn commit_of(event: &str, payload: &serde_json::Value) -> Result<String, Str
         }
         "pull_request" => {
             let action = payload["action"].as_str().unwrap_or("");
-            if !matches!(action, "opened" | "synchronize" | "reopened") {
+            if !matches!(action, "opened" | "synchronize" | "reopened" | "labeled") {
                 return Err(format!("pull_request action {action:?}"));
             }
             payload["pull_request"]["head"]["sha"].as_str()
@@ -126,33 +136,80 @@ async fn handle(c: &Coordinator, headers: &HeaderMap, body: &[u8]) -> Result<Res
         .filter(|d| !d.is_empty())
         .ok_or_else(|| ApiError::bad_request("no X-GitHub-Delivery header"))?;
     let now = crate::time::timestamp(std::time::SystemTime::now());
-    if !c
+    let seen = c
         .store
-        .swarm_record_delivery(delivery, &event, repository, &now)
-        .await?
-    {
-        return Err(ApiError::conflict(format!(
-            "delivery {delivery} was already received (a replay)"
-        )));
+        .swarm_record_delivery(delivery, &event, repository, &now, &sha256_hex(body))
+        .await?;
+    let duplicate = match seen {
+        DeliverySeen::New => None,
+        DeliverySeen::SameId => Some(format!("delivery {delivery} was already received")),
+        DeliverySeen::SameBody => Some(format!(
+            "the body of delivery {delivery} was already received under another delivery id \
+             (a replay)"
+        )),
+    };
+    if let Some(why) = duplicate {
+        tracing::warn!("webhook delivery {delivery} not taken: {why}");
+        return Ok(answer(StatusCode::ACCEPTED, "duplicate", why));
     }
     let commit = match commit_of(&event, &payload) {
         Ok(sha) => sha,
         Err(why) => {
-            let msg = format!("ignored: {why}");
-            return Ok((
+            return Ok(answer(
                 StatusCode::ACCEPTED,
-                Json(serde_json::json!({"ignored": msg})),
-            )
-                .into_response());
+                "ignored",
+                format!("ignored: {why}"),
+            ))
         }
+    };
+    let mut admitted_by_label = false;
+    let trust = if event == "pull_request" {
+        let pr = PullRequest::from_payload(&payload);
+        match gate::decide(&project.pull_requests, &pr) {
+            Gate::Run(trust) => {
+                admitted_by_label = pr.action == "labeled";
+                trust
+            }
+            Gate::Wait(why) => {
+                let about = format!("gate/{delivery}");
+                let id = format!("{about}/waiting");
+                let status = github::gate_waiting(&why);
+                super::outbox::add_one(c, project, &about, &id, &commit, status).await?;
+                tracing::info!("pull request at {commit} of {}: {why}", project.name);
+                return Ok(answer(StatusCode::ACCEPTED, "waiting", why));
+            }
+            Gate::Ignore(why) => {
+                return Ok(answer(
+                    StatusCode::ACCEPTED,
+                    "ignored",
+                    format!("ignored: {why}"),
+                ))
+            }
+        }
+    } else {
+        Trust::Trusted
     };
     let source = fetch(c, project, &commit).await?;
     let origin = Origin {
         kind: event,
-        commit: Some(commit),
+        commit: Some(commit.clone()),
     };
-    let submitted = enqueue::enqueue(c, project, &project.matrix, source, origin).await?;
+    let submitted = enqueue::enqueue_as(c, project, &project.matrix, source, origin, trust).await?;
+    if admitted_by_label {
+        // Ends the gate's `pending` (if it said one): this commit was let in.
+        let status = github::gate_admitted(&project.pull_requests.label, submitted.url.clone());
+        let (about, id) = (
+            &submitted.run_id,
+            format!("{}/gate/admitted", submitted.run_id),
+        );
+        super::outbox::add_one(c, project, about, &id, &commit, status).await?;
+    }
     Ok((StatusCode::CREATED, Json(submitted)).into_response())
+}
+
+/// A JSON answer `{key: message}`.
+fn answer(code: StatusCode, key: &str, message: String) -> Response {
+    (code, Json(serde_json::json!({ key: message }))).into_response()
 }
 
 /// The tree of `commit` from `project`'s clone URL, as tar.gz.
