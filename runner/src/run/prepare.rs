@@ -125,7 +125,8 @@ pub fn key_for(
     for name in names {
         let content = match files.iter().find(|(p, _)| *p == name) {
             Some((_, c)) => c.as_bytes().to_vec(),
-            None => std::fs::read(source.join(&name)).unwrap_or_default(),
+            // Within the tree and capped: the names come from the matrix.
+            None => crate::tree_file::read(source, &name).unwrap_or_default(),
         };
         h.update(name.as_bytes());
         h.update([0]);
@@ -521,7 +522,7 @@ impl Filling<'_> {
     /// The content digest of a complete, intact wheelhouse; `None` when it must be
     /// filled (never filled, or altered since: then emptied, with a warning).
     async fn verified(&mut self) -> Result<Option<String>, PrepareError> {
-        match self.read(Side::Build, Exec::shell(VERIFY)).await? {
+        match self.read(Side::Build, Exec::own_shell(VERIFY)).await? {
             (0, content) => {
                 self.log.push_str(
                     "wheelhouse complete already and matches its manifest: nothing fetched\n",
@@ -659,7 +660,7 @@ impl Filling<'_> {
              | xargs -r -d '\\n' sha256sum -- > {MANIFEST}.tmp; mv -f {MANIFEST}.tmp {MANIFEST}; \
              sha256sum < {MANIFEST} | cut -c1-16 > {MARKER}; cat {MARKER}"
         );
-        match self.read(Side::Fetch, Exec::shell(publish)).await? {
+        match self.read(Side::Fetch, Exec::own_shell(publish)).await? {
             (0, content) => Ok(content),
             (code, _) => Err(self.failed(format!("publish (exit {code})"))),
         }
@@ -768,14 +769,12 @@ fn pyproject(req: &PrepareRequest) -> Option<String> {
 /// A file of the source tree by relative path (`files:` first); `None` for paths
 /// leaving the tree.
 fn read_source(req: &PrepareRequest, path: &str) -> Option<String> {
-    if path.starts_with('/') || path.split('/').any(|p| p == "..") {
-        return None;
-    }
+    crate::untar::safe_relative(path)?;
     req.files
         .iter()
         .find(|(p, _)| p == path)
         .map(|(_, c)| c.clone())
-        .or_else(|| std::fs::read_to_string(req.source.join(path)).ok())
+        .or_else(|| crate::tree_file::read_text(&req.source, path).ok())
 }
 
 /// A shell line run with [`pip_env`].
