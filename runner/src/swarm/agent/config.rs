@@ -30,6 +30,7 @@ const AGENT_KEYS: &[&str] = &[
     "token",
     "key",
     "coordinator_key",
+    "coordinator_key_file",
     "slots",
     "work_dir",
 ];
@@ -61,6 +62,13 @@ pub struct AgentConfig {
     /// at its address) presenting another key is refused, and so is every job spec
     /// it signs.
     pub coordinator_key: Option<String>,
+    /// A file holding the coordinator's public key (hex), read at start, instead of
+    /// `coordinator_key`: for a coordinator that writes it (`coordinator.pub` in its
+    /// data directory) where the agent can read it, as in compose.yaml.
+    ///
+    /// ## Security
+    /// Over plain http a pin is required (see [`AgentConfig::pinned_key`]).
+    pub coordinator_key_file: Option<PathBuf>,
     /// Most jobs at once (default 1).
     pub slots: u32,
     /// Where job sources are unpacked (default: the system's temporary directory).
@@ -146,6 +154,14 @@ impl AgentConfig {
                 Some(k)
             }
         };
+        let coordinator_key_file = get("agent", "coordinator_key_file").map(|f| dir.join(f));
+        if coordinator_key.is_some() && coordinator_key_file.is_some() {
+            return Err(file.at(
+                Some("agent"),
+                Some("coordinator_key_file"),
+                "give coordinator_key or coordinator_key_file, not both",
+            ));
+        }
         let offer = |key: &str, kind: Kind| match get("offers", key) {
             None => Ok(Offer::Detect),
             Some(v) => parse_offer(&v, kind).map_err(|m| file.at(Some("offers"), Some(key), m)),
@@ -158,11 +174,50 @@ impl AgentConfig {
             token,
             key_file: dir.join(get("agent", "key").unwrap_or_else(|| "agent.key".into())),
             coordinator_key,
+            coordinator_key_file,
             slots,
             work_dir: get("agent", "work_dir").map(|w| dir.join(w)),
             pythons: offer("pythons", Kind::Python)?,
             services: offer("services", Kind::Service)?,
         })
+    }
+}
+
+impl AgentConfig {
+    /// The pinned coordinator key for the coordinator at `url`: `coordinator_key`, or
+    /// what `coordinator_key_file` holds. Required unless `url` is https: over plain
+    /// http, whoever answers at the coordinator's address (or on the way) could
+    /// otherwise register the agent and hand it jobs, since the agent would trust the
+    /// key learnt at registration. Loopback is no exception.
+    pub fn pinned_key(&self, url: &str) -> Result<Option<String>, ConfigError> {
+        let whole = |message: String| ConfigError::File {
+            path: self.path.clone(),
+            message,
+        };
+        let key = match (&self.coordinator_key, &self.coordinator_key_file) {
+            (Some(key), _) => Some(key.clone()),
+            (None, Some(file)) => {
+                let text = std::fs::read_to_string(file)
+                    .map_err(|e| whole(format!("coordinator_key_file {}: {e}", file.display())))?;
+                let key = text.trim().to_string();
+                crate::swarm::sign::public_key(&key)
+                    .map_err(|e| whole(format!("coordinator_key_file {}: {e}", file.display())))?;
+                Some(key)
+            }
+            (None, None) => None,
+        };
+        let https = url
+            .trim_start()
+            .get(..8)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"));
+        if key.is_none() && !https {
+            return Err(whole(format!(
+                "the coordinator {url} is plain http, so the agent needs its key pinned: \
+                 set [agent] coordinator_key to the key `ponyswarm serve` prints at start \
+                 (or coordinator_key_file to a file holding it), or use an https URL"
+            )));
+        }
+        Ok(key)
     }
 }
 
@@ -390,6 +445,58 @@ mod tests {
             let got = parse(text).expect_err(text);
             assert!(got.contains(want), "{text:?}: got {got:?}, want {want:?}");
         }
+    }
+
+    #[test]
+    fn plain_http_needs_a_pinned_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = crate::swarm::sign::Keypair::generate().public_hex();
+        std::fs::write(dir.path().join("c.pub"), format!("{key}\n")).unwrap();
+        std::fs::write(dir.path().join("bad.pub"), "nope\n").unwrap();
+        let ini = dir.path().join("agent.ini");
+        let config = |extra: &str| {
+            AgentConfig::parse(&ini, &format!("[agent]\ntoken = t\n{extra}\n")).unwrap()
+        };
+        let pinned = format!("coordinator_key = {key}");
+        type Case<'a> = (&'a str, &'a str, Result<Option<&'a str>, &'a str>);
+        let cases: [Case; 7] = [
+            ("", "https://swarm.example", Ok(None)),
+            (
+                "",
+                "http://swarm.example:8642",
+                Err("set [agent] coordinator_key"),
+            ),
+            ("", "http://127.0.0.1:8642", Err("is plain http")),
+            (&pinned, "http://127.0.0.1:8642", Ok(Some(&key))),
+            (
+                "coordinator_key_file = c.pub",
+                "http://c:8642",
+                Ok(Some(&key)),
+            ),
+            (
+                "coordinator_key_file = bad.pub",
+                "https://c",
+                Err("bad.pub"),
+            ),
+            (
+                "coordinator_key_file = none.pub",
+                "http://c",
+                Err("none.pub"),
+            ),
+        ];
+        for (extra, url, want) in cases {
+            let got = config(extra).pinned_key(url);
+            match (got, want) {
+                (Ok(got), Ok(want)) => assert_eq!(got.as_deref(), want, "{extra} {url}"),
+                (Err(e), Err(want)) => assert!(e.to_string().contains(want), "{url}: {e}"),
+                (got, want) => panic!("{extra} {url}: {got:?}, want {want:?}"),
+            }
+        }
+        let both = AgentConfig::parse(
+            &ini,
+            &format!("[agent]\ntoken = t\n{pinned}\ncoordinator_key_file = c.pub\n"),
+        );
+        assert!(both.unwrap_err().to_string().contains("agent.ini:4: give"));
     }
 
     #[test]
