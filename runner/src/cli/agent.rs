@@ -60,6 +60,7 @@ pub async fn agent(args: AgentArgs, docker_args: &DockerArgs) -> Result<ExitCode
             images,
             egress,
             work_dir: config.work_dir.clone(),
+            ceiling: config.ceiling.clone(),
         },
     };
     let shutdown = Shutdown::new();

@@ -19,6 +19,7 @@
 //! off.
 
 use crate::catalog::{self, Kind};
+use crate::matrix::Ceiling;
 use std::path::{Path, PathBuf};
 
 /// Most jobs an agent may run at once.
@@ -36,6 +37,16 @@ const AGENT_KEYS: &[&str] = &[
 ];
 /// Every key of the `[offers]` section.
 const OFFER_KEYS: &[&str] = &["pythons", "services"];
+/// Every key of the `[limits]` section: the most a job may take here.
+const LIMIT_KEYS: &[&str] = &[
+    "memory",
+    "disk",
+    "cpus",
+    "pids",
+    "timeout",
+    "no-output-timeout",
+    "log-size",
+];
 
 /// What an agent offers of one kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +58,7 @@ pub enum Offer {
 }
 
 /// The agent's configuration, as read from its INI file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AgentConfig {
     /// The file it was read from (errors and relative paths refer to it).
     pub path: PathBuf,
@@ -77,6 +88,10 @@ pub struct AgentConfig {
     pub pythons: Offer,
     /// The services offered.
     pub services: Offer,
+    /// `[limits]`: the most any job may take on this machine, whatever its matrix
+    /// asks (the lower of these and [`Ceiling::for_this_machine`]'s); each lowering is
+    /// said in the job's log.
+    pub ceiling: Ceiling,
 }
 
 /// The configuration file cannot be used.
@@ -179,6 +194,7 @@ impl AgentConfig {
             work_dir: get("agent", "work_dir").map(|w| dir.join(w)),
             pythons: offer("pythons", Kind::Python)?,
             services: offer("services", Kind::Service)?,
+            ceiling: parse_ceiling(&file, |key| get("limits", key))?,
         })
     }
 }
@@ -221,6 +237,62 @@ impl AgentConfig {
     }
 }
 
+/// `[limits]`, under [`Ceiling::for_this_machine`]; `get` reads a key of it.
+fn parse_ceiling(
+    file: &IniFile<'_>,
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<Ceiling, ConfigError> {
+    let mut c = Ceiling::for_this_machine();
+    let bad =
+        |key: &str, what: &str| file.at(Some("limits"), Some(key), format!("{key} must be {what}"));
+    let size = |key: &str| match get(key) {
+        None => Ok(None),
+        Some(v) => crate::matrix::parse_size(&v)
+            .filter(|&n| n > 0)
+            .map(Some)
+            .ok_or_else(|| bad(key, "a size like 8g or 512m")),
+    };
+    let duration = |key: &str| match get(key) {
+        None => Ok(None),
+        Some(v) => crate::time::parse_duration(&v)
+            .filter(|d| !d.is_zero())
+            .map(Some)
+            .ok_or_else(|| bad(key, "a duration like 2h or 30m")),
+    };
+    if let Some(n) = size("memory")? {
+        c.memory = c.memory.min(n);
+    }
+    if let Some(n) = size("disk")? {
+        c.disk = c.disk.min(n);
+    }
+    if let Some(n) = size("log-size")? {
+        c.log_size = c.log_size.min(n);
+    }
+    if let Some(d) = duration("timeout")? {
+        c.timeout = c.timeout.min(d);
+    }
+    if let Some(d) = duration("no-output-timeout")? {
+        c.no_output_timeout = c.no_output_timeout.min(d);
+    }
+    if let Some(v) = get("cpus") {
+        let n: f64 = v
+            .parse()
+            .ok()
+            .filter(|n: &f64| *n >= 0.01)
+            .ok_or_else(|| bad("cpus", "a number of at least 0.01"))?;
+        c.cpus = c.cpus.min(n);
+    }
+    if let Some(v) = get("pids") {
+        let n: i64 = v
+            .parse()
+            .ok()
+            .filter(|n: &i64| *n >= 1)
+            .ok_or_else(|| bad("pids", "a whole number of at least 1"))?;
+        c.pids = c.pids.min(n);
+    }
+    Ok(c)
+}
+
 /// The file being checked, to point errors at its lines.
 struct IniFile<'a> {
     path: &'a Path,
@@ -239,11 +311,14 @@ impl IniFile<'_> {
                 }
                 Some("agent") => AGENT_KEYS,
                 Some("offers") => OFFER_KEYS,
+                Some("limits") => LIMIT_KEYS,
                 Some(other) => {
                     return Err(self.at(
                         Some(other),
                         None,
-                        format!("unknown section [{other}]; expected [agent] or [offers]"),
+                        format!(
+                            "unknown section [{other}]; expected [agent], [offers] or [limits]"
+                        ),
                     ))
                 }
             };
@@ -445,6 +520,22 @@ mod tests {
             let got = parse(text).expect_err(text);
             assert!(got.contains(want), "{text:?}: got {got:?}, want {want:?}");
         }
+    }
+
+    #[test]
+    fn limits_lower_the_machines_ceiling() {
+        let c = parse(
+            "[agent]\ntoken = t\n[limits]\nmemory = 4g\ncpus = 0.5\ntimeout = 1h\npids = 100000\n",
+        )
+        .unwrap();
+        let machine = Ceiling::for_this_machine();
+        assert_eq!(c.ceiling.memory, 4 << 30);
+        assert_eq!(c.ceiling.cpus, 0.5);
+        assert_eq!(c.ceiling.timeout, std::time::Duration::from_secs(3600));
+        assert_eq!(c.ceiling.pids, machine.pids, "never above the machine's");
+        assert_eq!(c.ceiling.disk, machine.disk);
+        let err = parse("[agent]\ntoken = t\n[limits]\nmemory = lots\n").unwrap_err();
+        assert!(err.contains("agent.ini:4: memory must be a size"), "{err}");
     }
 
     #[test]

@@ -50,6 +50,8 @@ pub struct Executor {
     pub egress: Egress,
     /// Where sources are unpacked (`None`: the system's temporary directory).
     pub work_dir: Option<PathBuf>,
+    /// The most any job may take here (the config's `[limits]`).
+    pub ceiling: crate::matrix::Ceiling,
 }
 
 /// Why a job could not be planned.
@@ -105,6 +107,7 @@ impl Executor {
         opts.egress = self.egress.clone();
         opts.output = OutputMode::Silent;
         opts.cancel = cancel;
+        opts.ceiling = self.ceiling.clone();
         match run::run(&self.docker, &matrix_spec, vec![plan], opts).await {
             Ok(mut result) if !result.jobs.is_empty() => result.jobs.swap_remove(0),
             Ok(_) => error_outcome(spec, "the run recorded no outcome".into()),
