@@ -59,7 +59,7 @@ async fn a_strangers_body_is_not_read_before_the_401() {
 }
 
 #[tokio::test]
-async fn an_agents_oversized_json_is_refused_with_413() {
+async fn a_json_call_over_1_mib_gets_413_a_result_may_be_larger() {
     let dir = tempfile::tempdir().unwrap();
     let c = start(dir.path());
     let agent = Agent::register(&c.url, "a", &["3.13"], &[]).await;
@@ -73,6 +73,18 @@ async fn an_agents_oversized_json_is_refused_with_413() {
     assert!(status.contains(" 413 "), "{status}");
     // A small claim still works.
     assert!(agent.claim(0).await.is_none());
+    // A result may be larger than a JSON call: read whole (then found not to be JSON).
+    let (url, token) = (c.url.clone(), agent.token.clone());
+    let status = tokio::task::spawn_blocking(move || {
+        let over = (1 << 20) + (256 << 10);
+        announce(&url, "/api/v1/leases/x/result", Some(&token), over, over)
+    })
+    .await
+    .unwrap();
+    assert!(
+        status.contains(" 400 ") || status.contains(" 422 "),
+        "{status}"
+    );
 }
 
 #[test]
