@@ -26,4 +26,5 @@ pub mod swarm;
 pub mod testresults;
 pub mod time;
 pub mod tox;
+pub mod tree_file;
 pub(crate) mod untar;

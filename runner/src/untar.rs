@@ -8,6 +8,12 @@
 //! may not unpack to more than [`Limits::max_bytes`] in more than [`Limits::max_entries`]
 //! entries, so a small archive cannot fill the disk.
 //!
+//! The decompressed stream itself is capped too ([`Capped`], at
+//! [`Limits::stream_bytes`]): the tar crate reads a GNU long name or a PAX header whole
+//! into memory, whatever size it claims, before any check of ours runs; the cap is what
+//! stops a header that claims gigabytes. Every tar or gzip reader of hostile input in
+//! ponyswarm goes through [`Capped`].
+//!
 //! I/O: writes under the destination directory only.
 
 use flate2::read::GzDecoder;
@@ -23,6 +29,86 @@ pub struct Limits {
     pub max_entries: usize,
 }
 
+impl Limits {
+    /// Most bytes of the decompressed tar stream: the contents, plus a header and
+    /// padding (1 KiB) per entry, plus 1 MiB for long names and PAX headers.
+    pub const fn stream_bytes(&self) -> u64 {
+        self.max_bytes
+            .saturating_add((self.max_entries as u64).saturating_mul(1024))
+            .saturating_add(1 << 20)
+    }
+}
+
+/// A reader that fails once more than its cap came through it: put over a
+/// decompressor, it stops a bomb however the tar reader above it spends the bytes.
+#[derive(Debug)]
+pub struct Capped<R> {
+    inner: R,
+    cap: u64,
+    left: u64,
+}
+
+impl<R> Capped<R> {
+    /// `inner`, of which at most `cap` bytes may be read.
+    pub fn new(inner: R, cap: u64) -> Capped<R> {
+        Capped {
+            inner,
+            cap,
+            left: cap,
+        }
+    }
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // One byte past the cap is asked for, so that exactly `cap` bytes still pass.
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left + 1).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        match self.left.checked_sub(n as u64) {
+            Some(left) => {
+                self.left = left;
+                Ok(n)
+            }
+            None => Err(io::Error::other(ExpandsPast(self.cap))),
+        }
+    }
+}
+
+/// The error a [`Capped`] reader fails with: the stream went past this many bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("expands past {} when decompressed", human_bytes(*.0))]
+pub struct ExpandsPast(pub u64);
+
+impl ExpandsPast {
+    /// The cap `e` says a [`Capped`] reader went past, wherever in the error chain
+    /// (the tar crate wraps some of its read errors).
+    pub fn of(e: &io::Error) -> Option<ExpandsPast> {
+        let mut at: Option<&(dyn std::error::Error + 'static)> = e.get_ref().map(|e| e as _);
+        while let Some(err) = at {
+            if let Some(past) = err.downcast_ref::<ExpandsPast>() {
+                return Some(*past);
+            }
+            if let Some(past) = err.downcast_ref::<io::Error>().and_then(ExpandsPast::of) {
+                return Some(past);
+            }
+            at = err.source();
+        }
+        None
+    }
+}
+
+/// `bytes` in the largest binary unit that keeps it whole-ish: `2 GiB`, `50 MiB`.
+pub fn human_bytes(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 && b % (1 << 30) == 0 => format!("{} GiB", b >> 30),
+        b if b >= 1 << 20 => format!("{} MiB", b >> 20),
+        b if b >= 1 << 10 => format!("{} KiB", b >> 10),
+        b => format!("{b} bytes"),
+    }
+}
+
 /// Why an archive was refused or could not be unpacked.
 #[derive(Debug, thiserror::Error)]
 pub enum UntarError {
@@ -36,8 +122,12 @@ pub enum UntarError {
     #[error("the archive's entry {0:?} is a hard link or device: not allowed")]
     Kind(String),
     /// Over the [`Limits`].
-    #[error("the archive unpacks to more than {} MiB or {} entries", .0.max_bytes >> 20, .0.max_entries)]
+    #[error("the archive unpacks to more than {} or {} entries", human_bytes(.0.max_bytes), .0.max_entries)]
     TooLarge(Limits),
+    /// The decompressed stream went past [`Limits::stream_bytes`] (a bomb, or a
+    /// header claiming gigabytes).
+    #[error("the archive {0}")]
+    Expands(ExpandsPast),
     /// Not a tar.gz, or a read or write failed.
     #[error("cannot unpack the archive: {0}")]
     Io(#[from] io::Error),
@@ -45,7 +135,15 @@ pub enum UntarError {
 
 /// Unpacks the tar.gz `gz` into the existing, empty directory `dest`, within `limits`.
 pub fn unpack(gz: &[u8], dest: &Path, limits: Limits) -> Result<(), UntarError> {
-    let mut archive = tar::Archive::new(GzDecoder::new(gz));
+    unpack_entries(gz, dest, limits).map_err(|e| match e {
+        UntarError::Io(io) => ExpandsPast::of(&io).map_or(UntarError::Io(io), UntarError::Expands),
+        other => other,
+    })
+}
+
+fn unpack_entries(gz: &[u8], dest: &Path, limits: Limits) -> Result<(), UntarError> {
+    let stream = Capped::new(GzDecoder::new(gz), limits.stream_bytes());
+    let mut archive = tar::Archive::new(stream);
     let mut total = 0u64;
     let mut links = Vec::new();
     for (count, entry) in archive.entries()?.enumerate() {
@@ -150,6 +248,56 @@ fn check_links(dest: &Path, links: &[(PathBuf, String)]) -> Result<(), UntarErro
         }
     }
     Ok(())
+}
+
+/// Decompression bombs for the tests of every unpack site, cheap to make: the
+/// compressed form of a MiB of zeros is made once and repeated.
+#[cfg(test)]
+pub(crate) mod bombs {
+    use flate2::write::GzEncoder;
+    use std::io::Write;
+
+    /// A tar.gz whose first entry is a header of `kind` claiming `claimed` bytes of
+    /// data, followed by at least that many zeros; no end (the reader must stop first).
+    pub fn header_bomb(kind: tar::EntryType, claimed: u64) -> Vec<u8> {
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(kind);
+        h.set_path("pony-1.0/bomb").expect("a short path");
+        h.set_size(claimed);
+        h.set_mode(0o644);
+        h.set_cksum();
+        zeros_after(h.as_bytes(), claimed)
+    }
+
+    /// A PAX extended header claiming `claimed` bytes: the tar crate reads it whole.
+    pub fn pax_header(claimed: u64) -> Vec<u8> {
+        header_bomb(tar::EntryType::XHeader, claimed)
+    }
+
+    /// A GNU long name claiming `claimed` bytes: the tar crate reads it whole.
+    pub fn long_name(claimed: u64) -> Vec<u8> {
+        header_bomb(tar::EntryType::GNULongName, claimed)
+    }
+
+    /// gzip of `prefix`, then at least `zeros` zero bytes.
+    fn zeros_after(prefix: &[u8], zeros: u64) -> Vec<u8> {
+        const MIB: usize = 1 << 20;
+        let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(prefix).expect("writes");
+        gz.write_all(&vec![0; MIB]).expect("writes");
+        // A sync flush ends a block on a byte boundary, so the compressed form of
+        // the next MiB of zeros (all references to zeros) can be repeated as is.
+        gz.flush().expect("flushes");
+        let start = gz.get_ref().len();
+        gz.write_all(&vec![0; MIB]).expect("writes");
+        gz.flush().expect("flushes");
+        let mut out = gz.get_ref().clone();
+        let chunk = out[start..].to_vec();
+        for _ in 0..zeros.div_ceil(MIB as u64) {
+            out.extend_from_slice(&chunk);
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -263,5 +411,55 @@ mod tests {
         let dir = tempfile::tempdir().expect("a temp dir");
         let got = unpack(b"plain text", dir.path(), ROOMY);
         assert!(matches!(got, Err(UntarError::Io(_))), "{got:?}");
+    }
+
+    #[test]
+    fn bombs_stop_at_the_stream_cap_with_a_clear_error() {
+        let small = Limits {
+            max_bytes: 1 << 20,
+            max_entries: 10,
+        };
+        let over = small.stream_bytes() + 1;
+        let cases = [
+            ("pax header", bombs::pax_header(over)),
+            ("gnu long name", bombs::long_name(over)),
+        ];
+        for (name, gz) in cases {
+            let dir = tempfile::tempdir().expect("a temp dir");
+            let got = unpack(&gz, dir.path(), small);
+            match got {
+                Err(e @ UntarError::Expands(ExpandsPast(cap))) => {
+                    assert_eq!(cap, small.stream_bytes(), "{name}");
+                    assert!(e.to_string().contains("expands past 2 MiB"), "{name}: {e}");
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_file_claiming_more_than_the_limit_is_refused() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let gz = bombs::header_bomb(Regular, 4 * ROOMY.max_bytes);
+        let got = unpack(&gz, dir.path(), ROOMY);
+        assert!(matches!(got, Err(UntarError::TooLarge(_))), "{got:?}");
+    }
+
+    #[test]
+    fn the_cap_lets_exactly_its_bytes_through() {
+        let mut ok = Capped::new(&[1u8; 10][..], 10);
+        assert_eq!(ok.read_to_end(&mut Vec::new()).expect("fits"), 10);
+        let err = Capped::new(&[1u8; 11][..], 10)
+            .read_to_end(&mut Vec::new())
+            .expect_err("one too many");
+        assert_eq!(ExpandsPast::of(&err), Some(ExpandsPast(10)));
+    }
+
+    #[test]
+    fn sizes_read_as_people_say_them() {
+        assert_eq!(human_bytes(2 << 30), "2 GiB");
+        assert_eq!(human_bytes((1 << 30) + (1 << 20)), "1025 MiB");
+        assert_eq!(human_bytes(50 << 20), "50 MiB");
+        assert_eq!(human_bytes(512), "512 bytes");
     }
 }

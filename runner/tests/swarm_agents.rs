@@ -235,10 +235,12 @@ fn a_forged_spec_is_refused_and_so_is_a_coordinator_with_another_key() {
     let forger = Keypair::generate();
     let fake = fake::start(presented.clone(), forger);
 
+    // Pinned to the key the fake presents: its specs are signed with another.
+    let pin = format!("coordinator_key = {}", presented.public_hex());
     let mut agent = Agent::start(
         "target",
         &fake.url,
-        &agent_ini(dir.path(), "target", "3.11", "", ""),
+        &agent_ini(dir.path(), "target", "3.11", "", &pin),
     );
     let refused = agent
         .proc

@@ -25,6 +25,9 @@ pub struct AgentArgs {
 /// running jobs finish and report; the second cancels them and returns their leases.
 pub async fn agent(args: AgentArgs, docker_args: &DockerArgs) -> Result<ExitCode, CliError> {
     let config = AgentConfig::load(&args.config).map_err(|e| CliError::BadInput(e.to_string()))?;
+    let coordinator_key = config
+        .pinned_key(&args.coordinator)
+        .map_err(|e| CliError::BadInput(e.to_string()))?;
     let key = Keypair::load_or_create(&config.key_file)
         .map_err(|e| CliError::BadInput(format!("agent key: {e}")))?;
     let docker = connect().await?;
@@ -49,7 +52,7 @@ pub async fn agent(args: AgentArgs, docker_args: &DockerArgs) -> Result<ExitCode
         client,
         name: config.name.clone(),
         token: config.token.clone(),
-        coordinator_key: config.coordinator_key.clone(),
+        coordinator_key,
         key,
         offers,
         executor: Executor {
@@ -57,6 +60,7 @@ pub async fn agent(args: AgentArgs, docker_args: &DockerArgs) -> Result<ExitCode
             images,
             egress,
             work_dir: config.work_dir.clone(),
+            ceiling: config.ceiling.clone(),
         },
     };
     let shutdown = Shutdown::new();

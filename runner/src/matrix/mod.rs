@@ -8,6 +8,7 @@
 //!
 //! Pure: no I/O beyond reading the file in [`load`]; no Docker.
 
+mod ceiling;
 mod error;
 mod expand;
 mod images;
@@ -22,6 +23,7 @@ mod value;
 // Also read by `init`, which parses workflows with the same stack.
 pub(crate) mod yaml;
 
+pub use ceiling::Ceiling;
 pub use error::{Pos, SpecError};
 pub use expand::{combinations, expand, MAX_CELLS, MAX_JOBS};
 pub use limits::Limits;

@@ -76,22 +76,45 @@ pub struct TestCommand {
 /// The text of every `files:` template, keyed by the path written in the matrix file.
 type Templates = IndexMap<String, String>;
 
-/// Reads every `files:` template of `spec`, relative to the matrix file's directory.
+/// Reads every `files:` template of `spec`, from inside the matrix file's directory
+/// ([`crate::tree_file`]: no absolute path, `..`, symlink out, device or huge file).
 fn load_templates(spec: &Spec) -> Result<Templates, SpecError> {
     let dir = spec_dir(spec);
     let mut out = Templates::new();
     for template in spec.files.values() {
-        let path = dir.join(&template.value);
-        let text = std::fs::read_to_string(&path).map_err(|e| {
+        let text = crate::tree_file::read_text(&dir, &template.value).map_err(|e| {
             SpecError::at(
                 &spec.path,
                 template.pos,
-                format!("cannot read the template {}: {e}", path.display()),
+                format!("the template {e} (templates are read from the matrix file's directory)"),
             )
         })?;
         out.insert(template.value.clone(), text);
     }
     Ok(out)
+}
+
+/// Checks the `-r`/`-c` files the install commands name: inside the source tree, and
+/// regular files under the cap when they are there (a missing one may be made by
+/// `files:`, and pip says so if not). A path written with a template is checked when
+/// it is read ([`crate::run`]'s prepare reads through the same guard).
+fn check_requirement_files(spec: &Spec) -> Result<(), SpecError> {
+    for command in &spec.install {
+        let named = crate::run::pip::referenced_files(std::slice::from_ref(&command.value));
+        for rel in named.iter().filter(|p| !p.contains("{{")) {
+            match crate::tree_file::read(&spec.source, rel) {
+                Err(e) if !e.is_missing() => {
+                    return Err(SpecError::at(
+                        &spec.path,
+                        command.pos,
+                        format!("the requirement file {e} (it must be inside the source tree)"),
+                    ))
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 pub(super) fn spec_dir(spec: &Spec) -> PathBuf {
@@ -143,6 +166,7 @@ pub fn from_file(path: &Path, selection: &Selection) -> Result<Plans, PlanError>
 pub fn from_spec(spec: Spec, selection: &Selection) -> Result<Plans, PlanError> {
     let jobs = select_jobs(&spec, selection)?;
     let templates = load_templates(&spec)?;
+    check_requirement_files(&spec)?;
     let default_test = detected_test(&spec.source)?;
     let jobs = render::plan_all(&spec, &jobs, &templates, &default_test)?;
     Ok(Plans { spec, jobs })
@@ -165,4 +189,70 @@ fn detected_test(source: &Path) -> Result<TestCommand, PlanError> {
         command: d.command,
         detected: Some(d.reason),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Plans the matrix `yaml` written as `ponyswarm.yaml` in a fresh tree holding
+    /// `req.txt`; the error, as the user sees it.
+    fn plan_error(yaml: &str) -> Option<String> {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let tree = dir.path().join("tree");
+        std::fs::create_dir(&tree).expect("mkdir");
+        std::fs::write(tree.join("req.txt"), "pony\n").expect("writes");
+        std::fs::write(tree.join("t.hbs"), "x = 1\n").expect("writes");
+        std::fs::write(tree.join("tests.py"), "def test_x(): pass\n").expect("writes");
+        std::os::unix::fs::symlink("/dev/zero", tree.join("zero")).expect("links");
+        let path = tree.join("ponyswarm.yaml");
+        std::fs::write(&path, yaml).expect("writes");
+        from_file(&path, &Selection::all())
+            .err()
+            .map(|e| e.to_string())
+    }
+
+    #[test]
+    fn host_paths_of_a_matrix_stay_inside_its_tree() {
+        let head = "matrix:\n  python: [\"3.13\"]\n";
+        let cases = [
+            (
+                "files:\n  conf.py: t.hbs\ninstall: [pip install -r req.txt]\n",
+                None,
+            ),
+            (
+                "files:\n  conf.py: ../../etc/passwd\n",
+                Some(":4:12: the template \"../../etc/passwd\" must be a relative path"),
+            ),
+            (
+                "files:\n  conf.py: /etc/passwd\n",
+                Some(":4:12: the template \"/etc/passwd\" must be a relative path"),
+            ),
+            (
+                "files:\n  conf.py: zero\n",
+                Some(":4:12: the template \"zero\" leads outside the tree"),
+            ),
+            (
+                "install:\n  - pip install -r ../../etc/passwd\n",
+                Some(":4:5: the requirement file \"../../etc/passwd\" must be a relative path"),
+            ),
+            (
+                "install:\n  - pip install --constraint=zero pony\n",
+                Some(":4:5: the requirement file \"zero\" leads outside the tree"),
+            ),
+            // Missing: `files:` may write it; pip says so if not.
+            ("install:\n  - pip install -r made-by-files.txt\n", None),
+        ];
+        for (tail, want) in cases {
+            let got = plan_error(&format!("{head}{tail}"));
+            match (got, want) {
+                (None, None) => {}
+                (Some(got), Some(want)) => assert!(
+                    got.contains("ponyswarm.yaml") && got.contains(want),
+                    "{tail}: {got}"
+                ),
+                (got, want) => panic!("{tail}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
 }

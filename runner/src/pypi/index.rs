@@ -7,7 +7,9 @@
 //! from the downloaded files ([`crate::pypi::metadata`]); the JSON API's is only a
 //! cross-check.
 //! Downloads are checked against the index's SHA-256 before anything uses them: a file
-//! without a hash, or with another one, is refused.
+//! without a hash, or with another one, is refused. Every answer is read within a cap
+//! ([`MAX_PAGE_BYTES`], [`MAX_FILE_BYTES`], the metadata file's own), so an index that
+//! streams forever stops at it.
 //!
 //! I/O: this is the HTTP edge; the page parsers are pure ([`json_api`], [`simple`]).
 
@@ -26,6 +28,14 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use tokio::io::AsyncWriteExt;
 use url::Url;
+
+/// Most bytes of an index page (a project's JSON API or Simple API page): the pages
+/// of the largest projects on PyPI are a few tens of MB.
+pub const MAX_PAGE_BYTES: u64 = 128 << 20;
+
+/// Most bytes of a downloaded distribution file: twice PyPI's default upload cap
+/// (100 MB) with room for projects granted more; the sdist unpack cap is lower.
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
 
 /// What went wrong talking to an index, worded for the user.
 #[derive(Debug, thiserror::Error)]
@@ -345,30 +355,11 @@ impl Index {
                 reason: format!("not a URL: {e}"),
             })?;
         let response = ok(&url, self.get(&url, "*/*").await?)?;
-        let too_large = |url: &Url| IndexError::BadPage {
-            url: url.to_string(),
-            reason: format!(
-                "larger than {} bytes",
-                crate::pypi::metadata::archive::MAX_MEMBER_BYTES
-            ),
-        };
-        if response
-            .content_length()
-            .is_some_and(|n| n > crate::pypi::metadata::archive::MAX_MEMBER_BYTES)
-        {
-            return Err(too_large(&url));
-        }
+        let cap = crate::pypi::metadata::archive::MAX_MEMBER_BYTES;
         let mut bytes = Vec::new();
-        let mut stream = response.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|source| IndexError::Unreachable {
-                url: url.to_string(),
-                source,
-            })?;
-            bytes.extend_from_slice(&chunk);
-            if bytes.len() as u64 > crate::pypi::metadata::archive::MAX_MEMBER_BYTES {
-                return Err(too_large(&url));
-            }
+        let mut chunks = capped_chunks(response, &url, cap)?;
+        while let Some(chunk) = chunks.next().await {
+            bytes.extend_from_slice(&chunk?);
         }
         let actual = hex::encode(Sha256::digest(&bytes));
         if actual != expected {
@@ -416,14 +407,14 @@ impl Index {
     ) -> Result<(Url, String), IndexError> {
         let response = ok(&url, response)?;
         let page = response.url().clone();
-        let body = response
-            .text()
-            .await
-            .map_err(|source| IndexError::Unreachable {
-                url: url.to_string(),
-                source,
-            })?;
-        Ok((page, body))
+        let mut bytes = Vec::new();
+        let mut chunks = capped_chunks(response, &url, MAX_PAGE_BYTES)?;
+        while let Some(chunk) = chunks.next().await {
+            bytes.extend_from_slice(&chunk?);
+        }
+        // Pages are UTF-8 (PEP 503, PEP 691, JSON); anything else is replaced, as
+        // reqwest's `text()` did.
+        Ok((page, String::from_utf8_lossy(&bytes).into_owned()))
     }
 
     fn not_found(&self, name: &str, version: Option<&str>) -> IndexError {
@@ -456,12 +447,9 @@ async fn save(response: reqwest::Response, url: &Url, path: &Path) -> Result<Str
     };
     let mut out = tokio::fs::File::create(path).await.map_err(write_err)?;
     let mut hasher = Sha256::new();
-    let mut stream = response.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|source| IndexError::Unreachable {
-            url: url.to_string(),
-            source,
-        })?;
+    let mut chunks = capped_chunks(response, url, MAX_FILE_BYTES)?;
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk?;
         hasher.update(&chunk);
         out.write_all(&chunk).await.map_err(write_err)?;
     }
@@ -469,9 +457,73 @@ async fn save(response: reqwest::Response, url: &Url, path: &Path) -> Result<Str
     Ok(hex::encode(hasher.finalize()))
 }
 
+/// The body of `response` in chunks, failing once more than `cap` bytes came (or at
+/// once, when its length says so).
+fn capped_chunks(
+    response: reqwest::Response,
+    url: &Url,
+    cap: u64,
+) -> Result<impl futures_util::Stream<Item = Result<bytes::Bytes, IndexError>> + Unpin, IndexError>
+{
+    let too_large = {
+        let url = url.to_string();
+        move || IndexError::BadPage {
+            url: url.clone(),
+            reason: format!("larger than {}", crate::untar::human_bytes(cap)),
+        }
+    };
+    if response.content_length().is_some_and(|n| n > cap) {
+        return Err(too_large());
+    }
+    let url = url.to_string();
+    let mut seen = 0u64;
+    Ok(response.bytes_stream().map(move |chunk| {
+        let chunk = chunk.map_err(|source| IndexError::Unreachable {
+            url: url.clone(),
+            source,
+        })?;
+        seen += chunk.len() as u64;
+        if seen > cap {
+            return Err(too_large());
+        }
+        Ok(chunk)
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_answer_longer_than_its_cap_stops_at_the_cap() {
+        let url = Url::parse("http://127.0.0.1/pony.tar.gz").unwrap();
+        // Streamed, so that no length is announced: the cap must stop the stream.
+        let answer = |n: usize| {
+            let chunks = vec![Ok::<_, std::io::Error>(bytes::Bytes::from(vec![0u8; n]))];
+            let body = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
+            reqwest::Response::from(axum::http::Response::new(body))
+        };
+        let mut got = 0;
+        let mut chunks = capped_chunks(answer(10), &url, 10).expect("fits");
+        while let Some(chunk) = chunks.next().await {
+            got += chunk.expect("fits").len();
+        }
+        assert_eq!(got, 10);
+        let announced = reqwest::Response::from(axum::http::Response::new(vec![0u8; 11]));
+        assert!(
+            capped_chunks(announced, &url, 10).is_err(),
+            "refused at once"
+        );
+        let mut chunks = capped_chunks(answer(11), &url, 10).expect("no length given");
+        let mut failed = None;
+        while let Some(chunk) = chunks.next().await {
+            if let Err(e) = chunk {
+                failed = Some(e.to_string());
+            }
+        }
+        let failed = failed.expect("one byte too many");
+        assert!(failed.contains("larger than 10 bytes"), "{failed}");
+    }
 
     #[test]
     fn requirements_parse_name_and_pin() {

@@ -58,6 +58,8 @@ pub struct JobContext {
     pub environments: Environments,
     /// The display.
     pub progress: Arc<Progress>,
+    /// The most any job may take (see [`crate::matrix::Ceiling`]).
+    pub ceiling: crate::matrix::Ceiling,
 }
 
 /// One job under way: its record, built as it goes.
@@ -77,6 +79,9 @@ struct JobUnderWay<'a> {
 /// Runs one job to its end and tears its containers down.
 pub async fn run_job(ctx: &JobContext, plan: &JobPlan) -> JobRecord {
     let started = Instant::now();
+    let mut clamped = plan.clone();
+    let lowered = ctx.ceiling.clamp(&mut clamped.limits, &mut clamped.timeout);
+    let plan = &clamped;
     let mut owner = ctx.owner.clone();
     owner.job = Some(plan.job.index);
     let mut job = JobUnderWay {
@@ -96,6 +101,9 @@ pub async fn run_job(ctx: &JobContext, plan: &JobPlan) -> JobRecord {
         install_changes: Vec::new(),
         full_area: None,
     };
+    for line in &lowered {
+        job.note(&format!("ponyswarm: {line}"));
+    }
     let mut objects = Objects::default();
     let result = job.go(&mut objects).await;
     // Teardown, timed as a phase: main container, then services, then the network.

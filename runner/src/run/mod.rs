@@ -35,7 +35,7 @@ mod services;
 pub mod source;
 pub(crate) mod uv;
 
-use crate::matrix::Spec;
+use crate::matrix::{Ceiling, Spec};
 use crate::outcome::{JobOutcome, RunResult, Status};
 use crate::plan::JobPlan;
 use crate::sandbox::container::Tracker;
@@ -97,6 +97,9 @@ pub struct RunOptions {
     /// Whose code the run tests: untrusted origins (PyPI releases, pull requests from
     /// outside the repository) get wheelhouses of their own. Default: trusted.
     pub trust: prepare::Trust,
+    /// The most any job may take: its `limits:` and `timeout:` are lowered to it, and
+    /// each lowering is said in the job's log. Default: [`Ceiling::for_this_machine`].
+    pub ceiling: Ceiling,
 }
 
 /// What a run tells [`RunOptions::events`] as it goes.
@@ -129,6 +132,7 @@ impl RunOptions {
             events: None,
             env_cap: None,
             trust: prepare::Trust::Trusted,
+            ceiling: Ceiling::for_this_machine(),
         }
     }
 }
@@ -282,6 +286,7 @@ fn job_context(
         .trust(opts.trust),
         environments: Environments::new(docker, tracker, owner),
         progress: progress.clone(),
+        ceiling: opts.ceiling.clone(),
     })
 }
 

@@ -23,6 +23,7 @@
 
 use super::fetch::{index_options, missing_requirements, static_requirements, MAX_ROUNDS};
 use super::once_per_key::OncePerKey;
+use crate::logcap::LogBuffer;
 use crate::run::pip::{build_requires, download_args, referenced_files, RewriteError};
 use crate::sandbox::container::{Container, ContainerError, Exec, ExecEnd, ExecLimits, Tracker};
 use crate::sandbox::door::{allowed_hosts, operator_index, upstream, Door, DoorSpec};
@@ -50,6 +51,10 @@ const MANIFEST: &str = "/wheels/.ponyswarm-manifest";
 pub const WHEELHOUSE_LABEL: &str = "io.ponyswarm.wheelhouse";
 /// Changes to how a wheelhouse is filled invalidate every earlier one.
 const RECIPE: &str = "ponyswarm-wheelhouse-v3";
+
+/// Most bytes of the prepare log kept (and of one step's output): the project's build
+/// code runs here and may print without end; the middle is cut, as in a job's log.
+pub const MAX_PREPARE_LOG: usize = 4 << 20;
 
 /// Whether a file at the top of the source tree is a dependency file (part of the key).
 fn is_dependency_file(name: &str) -> bool {
@@ -135,7 +140,8 @@ pub fn key_for(
     for name in names {
         let content = match files.iter().find(|(p, _)| *p == name) {
             Some((_, c)) => c.as_bytes().to_vec(),
-            None => std::fs::read(source.join(&name)).unwrap_or_default(),
+            // Within the tree and capped: the names come from the matrix.
+            None => crate::tree_file::read(source, &name).unwrap_or_default(),
         };
         h.update(name.as_bytes());
         h.update([0]);
@@ -531,7 +537,7 @@ impl Filling<'_> {
     /// The content digest of a complete, intact wheelhouse; `None` when it must be
     /// filled (never filled, or altered since: then emptied, with a warning).
     async fn verified(&mut self) -> Result<Option<String>, PrepareError> {
-        match self.read(Side::Build, Exec::shell(VERIFY)).await? {
+        match self.read(Side::Build, Exec::own_shell(VERIFY)).await? {
             (0, content) => {
                 self.log.push_str(
                     "wheelhouse complete already and matches its manifest: nothing fetched\n",
@@ -669,7 +675,7 @@ impl Filling<'_> {
              | xargs -r -d '\\n' sha256sum -- > {MANIFEST}.tmp; mv -f {MANIFEST}.tmp {MANIFEST}; \
              sha256sum < {MANIFEST} | cut -c1-16 > {MARKER}; cat {MARKER}"
         );
-        match self.read(Side::Fetch, Exec::shell(publish)).await? {
+        match self.read(Side::Fetch, Exec::own_shell(publish)).await? {
             (0, content) => Ok(content),
             (code, _) => Err(self.failed(format!("publish (exit {code})"))),
         }
@@ -707,24 +713,29 @@ impl Filling<'_> {
         let (code, out) = self.output(side, exec).await?;
         let out = String::from_utf8_lossy(&out).into_owned();
         self.log.push_str(&out);
+        cap_log(&mut self.log);
         Ok((code, out))
     }
 
     /// Runs `exec` by the deadline: its exit code and output.
     async fn output(&mut self, side: Side, exec: Exec) -> Result<(i64, Vec<u8>), PrepareError> {
-        let mut out = Vec::new();
+        let mut out = LogBuffer::new(MAX_PREPARE_LOG, std::time::Instant::now());
         let limits = ExecLimits {
             deadline: Some(self.deadline),
             no_output: None,
         };
         let end = self
             .on(side)
-            .exec(&exec, limits, &mut |b: &[u8]| out.extend_from_slice(b))
+            .exec(&exec, limits, &mut |b: &[u8]| {
+                out.push(b, std::time::Instant::now())
+            })
             .await?;
+        let out = out.text().into_bytes();
         match end {
             ExecEnd::Exited(code) => Ok((code, out)),
             ExecEnd::TimedOut | ExecEnd::NoOutput(_) => {
                 self.log.push_str(&String::from_utf8_lossy(&out));
+                cap_log(&mut self.log);
                 Err(PrepareError::Timeout {
                     log: std::mem::take(&mut self.log),
                 })
@@ -737,6 +748,17 @@ impl Filling<'_> {
             0 => Ok(()),
             code => Err(self.failed(format!("{step} (exit {code})"))),
         }
+    }
+}
+
+/// Keeps `log` within [`MAX_PREPARE_LOG`]: its start and its latest output, the
+/// middle cut with a line saying how much.
+fn cap_log(log: &mut String) {
+    if log.len() > MAX_PREPARE_LOG {
+        let now = std::time::Instant::now();
+        let mut kept = LogBuffer::new(MAX_PREPARE_LOG, now);
+        kept.push(log.as_bytes(), now);
+        *log = kept.text();
     }
 }
 
@@ -778,14 +800,12 @@ fn pyproject(req: &PrepareRequest) -> Option<String> {
 /// A file of the source tree by relative path (`files:` first); `None` for paths
 /// leaving the tree.
 fn read_source(req: &PrepareRequest, path: &str) -> Option<String> {
-    if path.starts_with('/') || path.split('/').any(|p| p == "..") {
-        return None;
-    }
+    crate::untar::safe_relative(path)?;
     req.files
         .iter()
         .find(|(p, _)| p == path)
         .map(|(_, c)| c.clone())
-        .or_else(|| std::fs::read_to_string(req.source.join(path)).ok())
+        .or_else(|| crate::tree_file::read_text(&req.source, path).ok())
 }
 
 /// A shell line run with [`pip_env`].
@@ -806,6 +826,18 @@ fn pip_env() -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_prepare_log_keeps_its_start_and_its_end_within_the_cap() {
+        let mut log = format!("first line\n{}last line\n", "x".repeat(3 * MAX_PREPARE_LOG));
+        cap_log(&mut log);
+        assert!(log.len() <= MAX_PREPARE_LOG + 200, "{}", log.len());
+        assert!(log.starts_with("first line\n") && log.ends_with("last line\n"));
+        assert!(log.contains("cut"), "the cut is said");
+        let mut short = "short\n".to_string();
+        cap_log(&mut short);
+        assert_eq!(short, "short\n");
+    }
 
     fn v(words: &[&str]) -> Vec<String> {
         words.iter().map(|s| s.to_string()).collect()

@@ -62,8 +62,8 @@ impl Listing {
 /// passed over. Exit 127 when the image has no `find`.
 pub fn list_command(roots: &[&str]) -> String {
     format!(
-        "command -v find >/dev/null || exit 127; \
-         find {} -xdev -mindepth 1 -printf '%y %s %T@ %m %U %G\\0%p\\0%l\\0' 2>/dev/null; \
+        "[ -x /usr/bin/find ] || exit 127; \
+         /usr/bin/find {} -xdev -mindepth 1 -printf '%y %s %T@ %m %U %G\\0%p\\0%l\\0' 2>/dev/null; \
          exit 0",
         quoted(roots)
     )
@@ -116,7 +116,7 @@ pub async fn list(
     let mut over = false;
     let end = container
         .exec(
-            &Exec::shell(list_command(roots)),
+            &Exec::own_shell(list_command(roots)),
             limits,
             &mut |chunk: &[u8]| {
                 if out.len() + chunk.len() > MAX_LISTING {
@@ -155,7 +155,7 @@ impl Usage {
 
 /// The shell line whose output [`parse_usage`] reads.
 pub fn usage_command(roots: &[&str]) -> String {
-    format!("df -P -B1 {} 2>/dev/null", quoted(roots))
+    format!("/bin/df -P -B1 {} 2>/dev/null", quoted(roots))
 }
 
 /// Reads `df -P -B1`: a header, then `filesystem size used available capacity mount`
@@ -186,7 +186,7 @@ pub async fn usage(
     let mut out = Vec::new();
     container
         .exec(
-            &Exec::shell(usage_command(roots)),
+            &Exec::own_shell(usage_command(roots)),
             limits,
             &mut |chunk: &[u8]| {
                 if out.len() < 64 << 10 {
@@ -308,6 +308,9 @@ mod tests {
     #[test]
     fn commands_quote_their_roots() {
         assert!(list_command(&["/work", "/tmp"]).contains("find '/work' '/tmp' -xdev"));
-        assert_eq!(usage_command(&["/a'b"]), r"df -P -B1 '/a'\''b' 2>/dev/null");
+        assert_eq!(
+            usage_command(&["/a'b"]),
+            r"/bin/df -P -B1 '/a'\''b' 2>/dev/null"
+        );
     }
 }

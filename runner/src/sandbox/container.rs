@@ -187,7 +187,7 @@ pub async fn remove_network(docker: &Docker, name: &str) -> Result<(), bollard::
 /// A command to run in a container.
 #[derive(Debug, Clone, Default)]
 pub struct Exec {
-    /// The argv; use `["sh", "-c", line]` for a shell line.
+    /// The argv; see [`Exec::shell`] and [`Exec::own_shell`] for a shell line.
     pub cmd: Vec<String>,
     /// `NAME=value` pairs added to the container's environment.
     pub env: Vec<String>,
@@ -195,12 +195,28 @@ pub struct Exec {
     pub working_dir: Option<String>,
 }
 
+/// The PATH of ponyswarm's own commands inside a job's containers: system directories
+/// only, none a job can write to (the root filesystem is read-only, the venv is not on
+/// it), so a job cannot put its own `find` or `sha256sum` in their place.
+pub const OWN_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
+
 impl Exec {
-    /// A shell line run by `sh -c`.
+    /// A shell line run by `/bin/sh -c`, with the container's environment: for the
+    /// project's commands.
     pub fn shell(line: impl Into<String>) -> Self {
         Exec {
-            cmd: vec!["sh".into(), "-c".into(), line.into()],
+            cmd: vec!["/bin/sh".into(), "-c".into(), line.into()],
             ..Default::default()
+        }
+    }
+
+    /// A shell line of ponyswarm's own (listing files, checking the wheelhouse), run
+    /// by `/bin/sh -c` with PATH set to [`OWN_PATH`], so that nothing a job wrote
+    /// (in its venv, first on its PATH) runs in place of the commands it names.
+    pub fn own_shell(line: impl Into<String>) -> Self {
+        Exec {
+            env: vec![format!("PATH={OWN_PATH}")],
+            ..Exec::shell(line)
         }
     }
 }

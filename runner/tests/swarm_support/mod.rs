@@ -295,7 +295,21 @@ impl Coordinator {
     }
 
     /// Starts an agent of this coordinator with the INI file `ini`.
+    /// Over plain http an agent must pin the coordinator's key: unless `ini`
+    /// pins one, this coordinator's (from `/api/v1/info`) is added to it.
     pub fn agent(&self, what: &str, ini: &Path) -> Agent {
+        let text = std::fs::read_to_string(ini).expect("reads the agent ini");
+        if !text.contains("coordinator_key") {
+            let info: serde_json::Value =
+                get_json(&format!("{}/api/v1/info", self.url)).expect("the coordinator's info");
+            let key = info["coordinator_key"].as_str().expect("a key");
+            let pinned = text.replacen(
+                "[agent]\n",
+                &format!("[agent]\ncoordinator_key = {key}\n"),
+                1,
+            );
+            std::fs::write(ini, pinned).expect("pins the key");
+        }
         Agent::start(what, &self.url, ini)
     }
 

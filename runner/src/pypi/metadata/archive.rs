@@ -4,13 +4,14 @@
 //!
 //! The files are hostile input: only the one member is read, at most
 //! [`MAX_MEMBER_BYTES`] of it whatever its header claims, and a `.tar.gz` is walked
-//! within the sdist unpack limits ([`MAX_ENTRIES`], [`MAX_UNPACKED_BYTES`]): a
-//! decompression bomb stops the walk instead of filling memory.
+//! within the sdist unpack limits ([`LIMITS`], the decompressed stream capped with
+//! [`Capped`]): a decompression bomb stops the walk instead of filling memory.
 //!
 //! I/O: reads files; call it off the async runtime.
 
-use crate::pypi::trial::stage::{MAX_ENTRIES, MAX_UNPACKED_BYTES};
+use crate::pypi::trial::stage::{LIMITS, MAX_ENTRIES};
 use crate::pypi::DistKind;
+use crate::untar::{Capped, ExpandsPast};
 use std::io::{Read, Seek};
 use std::path::Path;
 
@@ -145,8 +146,18 @@ fn from_zip<R: Read + Seek>(
 }
 
 fn from_tar_gz<R: Read>(reader: R, project: &str) -> Result<Member, ArchiveError> {
+    walk_tar_gz(reader, project).map_err(|e| match e {
+        ArchiveError::Io(io) => match ExpandsPast::of(&io) {
+            Some(past) => ArchiveError::TooLarge(format!("it {past}")),
+            None => ArchiveError::Io(io),
+        },
+        other => other,
+    })
+}
+
+fn walk_tar_gz<R: Read>(reader: R, project: &str) -> Result<Member, ArchiveError> {
     let gz = flate2::read::GzDecoder::new(reader);
-    let mut tar = tar::Archive::new(Budget::new(gz, MAX_UNPACKED_BYTES));
+    let mut tar = tar::Archive::new(Capped::new(gz, LIMITS.stream_bytes()));
     let mut found = Vec::new();
     for (count, entry) in tar.entries()?.enumerate() {
         if count >= MAX_ENTRIES {
@@ -179,34 +190,6 @@ fn read_capped(reader: impl Read, path: &str) -> Result<Vec<u8>, ArchiveError> {
         )));
     }
     Ok(bytes)
-}
-
-/// A reader that fails once more than its budget was read through it: a tar walk
-/// decompresses every entry it skips.
-struct Budget<R> {
-    inner: R,
-    left: u64,
-}
-
-impl<R> Budget<R> {
-    fn new(inner: R, budget: u64) -> Self {
-        Budget {
-            inner,
-            left: budget,
-        }
-    }
-}
-
-impl<R: Read> Read for Budget<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.left = self.left.checked_sub(n as u64).ok_or_else(|| {
-            std::io::Error::other(format!(
-                "it unpacks to more than {MAX_UNPACKED_BYTES} bytes"
-            ))
-        })?;
-        Ok(n)
-    }
 }
 
 #[cfg(test)]
@@ -306,9 +289,13 @@ mod tests {
     }
 
     #[test]
-    fn the_unpack_budget_stops_a_tar_walk() {
-        let mut budget = Budget::new(Cursor::new(vec![0u8; 100]), 10);
-        let mut out = Vec::new();
-        assert!(budget.read_to_end(&mut out).is_err());
+    fn a_pax_header_claiming_more_than_the_stream_cap_is_refused() {
+        let bomb = crate::untar::bombs::pax_header(LIMITS.stream_bytes() + 1);
+        let err = from_tar_gz(Cursor::new(bomb), "pony").expect_err("a bomb");
+        let text = err.to_string();
+        assert!(
+            matches!(err, ArchiveError::TooLarge(_)) && text.contains("expands past"),
+            "{text}"
+        );
     }
 }

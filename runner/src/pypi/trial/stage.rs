@@ -6,6 +6,7 @@
 //! skipped, and the unpacked size and the number of entries are capped.
 
 use super::recipe::{safe_filename, DIST_DIR};
+use crate::untar::{Capped, ExpandsPast, Limits};
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
@@ -13,6 +14,11 @@ use std::path::{Component, Path, PathBuf};
 pub const MAX_UNPACKED_BYTES: u64 = 512 * 1024 * 1024;
 /// At most this many entries are unpacked from an sdist.
 pub const MAX_ENTRIES: usize = 50_000;
+/// Both, for [`crate::untar::Capped`]'s cap on the decompressed stream.
+pub const LIMITS: Limits = Limits {
+    max_bytes: MAX_UNPACKED_BYTES,
+    max_entries: MAX_ENTRIES,
+};
 
 /// The sdist could not be unpacked, or the tree not written.
 #[derive(Debug, thiserror::Error)]
@@ -68,7 +74,29 @@ pub fn unpack_sdist(archive: &Path, dest: &Path) -> Result<Unpacked, StageError>
     }
     std::fs::create_dir_all(dest).map_err(io(dest))?;
     let f = std::fs::File::open(archive).map_err(io(archive))?;
-    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(f));
+    let stream = Capped::new(flate2::read::GzDecoder::new(f), LIMITS.stream_bytes());
+    unpack_entries(tar::Archive::new(stream), archive, dest).map_err(|e| match e {
+        StageError::Io { path, source } => match ExpandsPast::of(&source) {
+            Some(past) => refused(format!("the archive {past}")),
+            None => StageError::Io { path, source },
+        },
+        other => other,
+    })
+}
+
+fn unpack_entries(
+    mut tar: tar::Archive<impl Read>,
+    archive: &Path,
+    dest: &Path,
+) -> Result<Unpacked, StageError> {
+    let file_name = archive
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let refused = |reason: String| StageError::Refused {
+        file: file_name.clone(),
+        reason,
+    };
     let mut out = Unpacked::default();
     let mut total: u64 = 0;
     let entries = tar.entries().map_err(io(archive))?;
@@ -215,5 +243,20 @@ mod tests {
                 "{raw}"
             );
         }
+    }
+
+    #[test]
+    fn a_pax_bomb_stops_at_the_stream_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join("pony-1.0.tar.gz");
+        let bomb = crate::untar::bombs::pax_header(LIMITS.stream_bytes() + 1);
+        std::fs::write(&archive, bomb).unwrap();
+        let err = unpack_sdist(&archive, &dir.path().join("src")).expect_err("a bomb");
+        let text = err.to_string();
+        assert!(matches!(err, StageError::Refused { .. }), "{text}");
+        assert!(
+            text.starts_with("sdist pony-1.0.tar.gz: the archive expands past"),
+            "{text}"
+        );
     }
 }

@@ -19,6 +19,7 @@
 //! off.
 
 use crate::catalog::{self, Kind};
+use crate::matrix::Ceiling;
 use std::path::{Path, PathBuf};
 
 /// Most jobs an agent may run at once.
@@ -30,11 +31,22 @@ const AGENT_KEYS: &[&str] = &[
     "token",
     "key",
     "coordinator_key",
+    "coordinator_key_file",
     "slots",
     "work_dir",
 ];
 /// Every key of the `[offers]` section.
 const OFFER_KEYS: &[&str] = &["pythons", "services"];
+/// Every key of the `[limits]` section: the most a job may take here.
+const LIMIT_KEYS: &[&str] = &[
+    "memory",
+    "disk",
+    "cpus",
+    "pids",
+    "timeout",
+    "no-output-timeout",
+    "log-size",
+];
 
 /// What an agent offers of one kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +58,7 @@ pub enum Offer {
 }
 
 /// The agent's configuration, as read from its INI file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AgentConfig {
     /// The file it was read from (errors and relative paths refer to it).
     pub path: PathBuf,
@@ -61,6 +73,13 @@ pub struct AgentConfig {
     /// at its address) presenting another key is refused, and so is every job spec
     /// it signs.
     pub coordinator_key: Option<String>,
+    /// A file holding the coordinator's public key (hex), read at start, instead of
+    /// `coordinator_key`: for a coordinator that writes it (`coordinator.pub` in its
+    /// data directory) where the agent can read it, as in compose.yaml.
+    ///
+    /// ## Security
+    /// Over plain http a pin is required (see [`AgentConfig::pinned_key`]).
+    pub coordinator_key_file: Option<PathBuf>,
     /// Most jobs at once (default 1).
     pub slots: u32,
     /// Where job sources are unpacked (default: the system's temporary directory).
@@ -69,6 +88,10 @@ pub struct AgentConfig {
     pub pythons: Offer,
     /// The services offered.
     pub services: Offer,
+    /// `[limits]`: the most any job may take on this machine, whatever its matrix
+    /// asks (the lower of these and [`Ceiling::for_this_machine`]'s); each lowering is
+    /// said in the job's log.
+    pub ceiling: Ceiling,
 }
 
 /// The configuration file cannot be used.
@@ -146,6 +169,14 @@ impl AgentConfig {
                 Some(k)
             }
         };
+        let coordinator_key_file = get("agent", "coordinator_key_file").map(|f| dir.join(f));
+        if coordinator_key.is_some() && coordinator_key_file.is_some() {
+            return Err(file.at(
+                Some("agent"),
+                Some("coordinator_key_file"),
+                "give coordinator_key or coordinator_key_file, not both",
+            ));
+        }
         let offer = |key: &str, kind: Kind| match get("offers", key) {
             None => Ok(Offer::Detect),
             Some(v) => parse_offer(&v, kind).map_err(|m| file.at(Some("offers"), Some(key), m)),
@@ -158,12 +189,108 @@ impl AgentConfig {
             token,
             key_file: dir.join(get("agent", "key").unwrap_or_else(|| "agent.key".into())),
             coordinator_key,
+            coordinator_key_file,
             slots,
             work_dir: get("agent", "work_dir").map(|w| dir.join(w)),
             pythons: offer("pythons", Kind::Python)?,
             services: offer("services", Kind::Service)?,
+            ceiling: parse_ceiling(&file, |key| get("limits", key))?,
         })
     }
+}
+
+impl AgentConfig {
+    /// The pinned coordinator key for the coordinator at `url`: `coordinator_key`, or
+    /// what `coordinator_key_file` holds. Required unless `url` is https: over plain
+    /// http, whoever answers at the coordinator's address (or on the way) could
+    /// otherwise register the agent and hand it jobs, since the agent would trust the
+    /// key learnt at registration. Loopback is no exception.
+    pub fn pinned_key(&self, url: &str) -> Result<Option<String>, ConfigError> {
+        let whole = |message: String| ConfigError::File {
+            path: self.path.clone(),
+            message,
+        };
+        let key = match (&self.coordinator_key, &self.coordinator_key_file) {
+            (Some(key), _) => Some(key.clone()),
+            (None, Some(file)) => {
+                let text = std::fs::read_to_string(file)
+                    .map_err(|e| whole(format!("coordinator_key_file {}: {e}", file.display())))?;
+                let key = text.trim().to_string();
+                crate::swarm::sign::public_key(&key)
+                    .map_err(|e| whole(format!("coordinator_key_file {}: {e}", file.display())))?;
+                Some(key)
+            }
+            (None, None) => None,
+        };
+        let https = url
+            .trim_start()
+            .get(..8)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"));
+        if key.is_none() && !https {
+            return Err(whole(format!(
+                "the coordinator {url} is plain http, so the agent needs its key pinned: \
+                 set [agent] coordinator_key to the key `ponyswarm serve` prints at start \
+                 (or coordinator_key_file to a file holding it), or use an https URL"
+            )));
+        }
+        Ok(key)
+    }
+}
+
+/// `[limits]`, under [`Ceiling::for_this_machine`]; `get` reads a key of it.
+fn parse_ceiling(
+    file: &IniFile<'_>,
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<Ceiling, ConfigError> {
+    let mut c = Ceiling::for_this_machine();
+    let bad =
+        |key: &str, what: &str| file.at(Some("limits"), Some(key), format!("{key} must be {what}"));
+    let size = |key: &str| match get(key) {
+        None => Ok(None),
+        Some(v) => crate::matrix::parse_size(&v)
+            .filter(|&n| n > 0)
+            .map(Some)
+            .ok_or_else(|| bad(key, "a size like 8g or 512m")),
+    };
+    let duration = |key: &str| match get(key) {
+        None => Ok(None),
+        Some(v) => crate::time::parse_duration(&v)
+            .filter(|d| !d.is_zero())
+            .map(Some)
+            .ok_or_else(|| bad(key, "a duration like 2h or 30m")),
+    };
+    if let Some(n) = size("memory")? {
+        c.memory = c.memory.min(n);
+    }
+    if let Some(n) = size("disk")? {
+        c.disk = c.disk.min(n);
+    }
+    if let Some(n) = size("log-size")? {
+        c.log_size = c.log_size.min(n);
+    }
+    if let Some(d) = duration("timeout")? {
+        c.timeout = c.timeout.min(d);
+    }
+    if let Some(d) = duration("no-output-timeout")? {
+        c.no_output_timeout = c.no_output_timeout.min(d);
+    }
+    if let Some(v) = get("cpus") {
+        let n: f64 = v
+            .parse()
+            .ok()
+            .filter(|n: &f64| *n >= 0.01)
+            .ok_or_else(|| bad("cpus", "a number of at least 0.01"))?;
+        c.cpus = c.cpus.min(n);
+    }
+    if let Some(v) = get("pids") {
+        let n: i64 = v
+            .parse()
+            .ok()
+            .filter(|n: &i64| *n >= 1)
+            .ok_or_else(|| bad("pids", "a whole number of at least 1"))?;
+        c.pids = c.pids.min(n);
+    }
+    Ok(c)
 }
 
 /// The file being checked, to point errors at its lines.
@@ -184,11 +311,14 @@ impl IniFile<'_> {
                 }
                 Some("agent") => AGENT_KEYS,
                 Some("offers") => OFFER_KEYS,
+                Some("limits") => LIMIT_KEYS,
                 Some(other) => {
                     return Err(self.at(
                         Some(other),
                         None,
-                        format!("unknown section [{other}]; expected [agent] or [offers]"),
+                        format!(
+                            "unknown section [{other}]; expected [agent], [offers] or [limits]"
+                        ),
                     ))
                 }
             };
@@ -390,6 +520,74 @@ mod tests {
             let got = parse(text).expect_err(text);
             assert!(got.contains(want), "{text:?}: got {got:?}, want {want:?}");
         }
+    }
+
+    #[test]
+    fn limits_lower_the_machines_ceiling() {
+        let c = parse(
+            "[agent]\ntoken = t\n[limits]\nmemory = 4g\ncpus = 0.5\ntimeout = 1h\npids = 100000\n",
+        )
+        .unwrap();
+        let machine = Ceiling::for_this_machine();
+        assert_eq!(c.ceiling.memory, 4 << 30);
+        assert_eq!(c.ceiling.cpus, 0.5);
+        assert_eq!(c.ceiling.timeout, std::time::Duration::from_secs(3600));
+        assert_eq!(c.ceiling.pids, machine.pids, "never above the machine's");
+        assert_eq!(c.ceiling.disk, machine.disk);
+        let err = parse("[agent]\ntoken = t\n[limits]\nmemory = lots\n").unwrap_err();
+        assert!(err.contains("agent.ini:4: memory must be a size"), "{err}");
+    }
+
+    #[test]
+    fn plain_http_needs_a_pinned_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = crate::swarm::sign::Keypair::generate().public_hex();
+        std::fs::write(dir.path().join("c.pub"), format!("{key}\n")).unwrap();
+        std::fs::write(dir.path().join("bad.pub"), "nope\n").unwrap();
+        let ini = dir.path().join("agent.ini");
+        let config = |extra: &str| {
+            AgentConfig::parse(&ini, &format!("[agent]\ntoken = t\n{extra}\n")).unwrap()
+        };
+        let pinned = format!("coordinator_key = {key}");
+        type Case<'a> = (&'a str, &'a str, Result<Option<&'a str>, &'a str>);
+        let cases: [Case; 7] = [
+            ("", "https://swarm.example", Ok(None)),
+            (
+                "",
+                "http://swarm.example:8642",
+                Err("set [agent] coordinator_key"),
+            ),
+            ("", "http://127.0.0.1:8642", Err("is plain http")),
+            (&pinned, "http://127.0.0.1:8642", Ok(Some(&key))),
+            (
+                "coordinator_key_file = c.pub",
+                "http://c:8642",
+                Ok(Some(&key)),
+            ),
+            (
+                "coordinator_key_file = bad.pub",
+                "https://c",
+                Err("bad.pub"),
+            ),
+            (
+                "coordinator_key_file = none.pub",
+                "http://c",
+                Err("none.pub"),
+            ),
+        ];
+        for (extra, url, want) in cases {
+            let got = config(extra).pinned_key(url);
+            match (got, want) {
+                (Ok(got), Ok(want)) => assert_eq!(got.as_deref(), want, "{extra} {url}"),
+                (Err(e), Err(want)) => assert!(e.to_string().contains(want), "{url}: {e}"),
+                (got, want) => panic!("{extra} {url}: {got:?}, want {want:?}"),
+            }
+        }
+        let both = AgentConfig::parse(
+            &ini,
+            &format!("[agent]\ntoken = t\n{pinned}\ncoordinator_key_file = c.pub\n"),
+        );
+        assert!(both.unwrap_err().to_string().contains("agent.ini:4: give"));
     }
 
     #[test]

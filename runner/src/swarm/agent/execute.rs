@@ -50,6 +50,8 @@ pub struct Executor {
     pub egress: Egress,
     /// Where sources are unpacked (`None`: the system's temporary directory).
     pub work_dir: Option<PathBuf>,
+    /// The most any job may take here (the config's `[limits]`).
+    pub ceiling: crate::matrix::Ceiling,
 }
 
 /// Why a job could not be planned.
@@ -122,6 +124,7 @@ impl Executor {
         opts.output = OutputMode::Silent;
         opts.cancel = cancel;
         opts.trust = spec.trust;
+        opts.ceiling = self.ceiling.clone();
         opts
     }
 

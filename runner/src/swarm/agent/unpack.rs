@@ -77,4 +77,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert!(unpack(b"plain text", dir.path()).is_err());
     }
+
+    #[test]
+    fn a_file_claiming_more_than_the_agents_limit_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let bomb = crate::untar::bombs::header_bomb(tar::EntryType::Regular, 2 << 30);
+        let err = unpack(&bomb, dir.path()).expect_err("a bomb");
+        assert!(
+            matches!(err, UnpackError::Archive(UntarError::TooLarge(_))),
+            "{err}"
+        );
+        assert!(err.to_string().contains("more than 1 GiB"), "{err}");
+    }
 }

@@ -11,7 +11,8 @@
 //! - [`cancel`]: cancelling a run (queued jobs at once, running ones at their next
 //!   heartbeat);
 //! - [`stuck`]: jobs no live agent can take: why, and giving up on them;
-//! - [`routes`]: the HTTP API v1 (see [`crate::swarm::api`]);
+//! - [`routes`]: the HTTP API v1 (see [`crate::swarm::api`]); [`admission`]: what a
+//!   request may cost (body caps, requests at once, time);
 //! - [`webhook`]: GitHub's `push` and `pull_request` events; [`gate`]: which pull
 //!   requests it queues, and how far their code is trusted (pure);
 //! - [`pages`]: the run list, a run's jobs, and its HTML report;
@@ -21,6 +22,7 @@
 //! Everything lives in the store, so a restart loses nothing and several coordinators
 //! can share one PostgreSQL.
 
+mod admission;
 pub mod cancel;
 pub mod config;
 pub(crate) mod enqueue;
@@ -90,10 +92,15 @@ pub struct Coordinator {
 
 impl Coordinator {
     /// A coordinator over `store` with `config`; `public_url` is used when the file has
-    /// none. Reads (or makes) the key in `data_dir/coordinator.key`.
+    /// none. Reads (or makes) the key in `data_dir/coordinator.key`, and writes its
+    /// public half to `data_dir/coordinator.pub` for agents to pin.
     pub fn new(config: Config, store: Store, public_url: String) -> Result<Coordinator, String> {
         let key_path = config.data_dir.join("coordinator.key");
         let key = Keypair::load_or_create(&key_path).map_err(|e| e.to_string())?;
+        // For agents that pin the key from a file (`coordinator_key_file`).
+        let pub_path = config.data_dir.join("coordinator.pub");
+        std::fs::write(&pub_path, format!("{}\n", key.public_hex()))
+            .map_err(|e| format!("{}: {e}", pub_path.display()))?;
         let public_url = config
             .public_url
             .clone()
@@ -189,11 +196,11 @@ impl Coordinator {
         tokio::spawn(stuck::run(self.clone()));
         tokio::spawn(queue::listen(self.clone()));
         routes::router()
-            .merge(webhook::router())
+            .merge(webhook::router().layer(admission::body_limit(admission::WEBHOOK_BODY)))
             .merge(pages::router())
-            .layer(axum::extract::DefaultBodyLimit::max(
-                tarball::MAX_BYTES as usize + 1024 * 1024,
-            ))
+            .layer(admission::body_limit(admission::API_BODY))
+            .layer(admission::in_flight())
+            .layer(admission::timeout())
             .with_state(self)
     }
 }

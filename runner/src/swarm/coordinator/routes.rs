@@ -1,7 +1,13 @@
 //! The HTTP API v1 (paths and bodies in [`crate::swarm::api`]): authentication by
 //! bearer token, then a call into [`super::queue`], [`super::results`] or
 //! [`super::enqueue`].
+//!
+//! The caller is authenticated from the headers by an extractor ([`Caller`],
+//! [`Registrar`], [`Submitter`]) placed before the body's: axum runs extractors in
+//! order, so a stranger's body is never read, and a caller's only up to the route's
+//! cap ([`super::admission`]).
 
+use super::admission::{body_limit, RESULT_BODY, SOURCE_BODY};
 use super::enqueue::{self, Origin};
 use super::{random_id, sha256_hex, ApiError, Coordinator};
 use crate::store::swarm::{AgentRow, SwarmJobState, SwarmRunState};
@@ -11,7 +17,8 @@ use crate::swarm::api::{
 };
 use crate::swarm::sign;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -35,9 +42,15 @@ pub fn router() -> Router<Arc<Coordinator>> {
             &format!("{PREFIX}/leases/{{lease}}/heartbeat"),
             post(heartbeat),
         )
-        .route(&format!("{PREFIX}/leases/{{lease}}/result"), post(result))
+        .route(
+            &format!("{PREFIX}/leases/{{lease}}/result"),
+            post(result).layer(body_limit(RESULT_BODY)),
+        )
         .route(&format!("{PREFIX}/leases/{{lease}}/release"), post(release))
-        .route(&format!("{PREFIX}/runs"), post(submit))
+        .route(
+            &format!("{PREFIX}/runs"),
+            post(submit).layer(body_limit(SOURCE_BODY)),
+        )
         .route(&format!("{PREFIX}/runs/{{run}}"), get(run_state))
         .route(&format!("{PREFIX}/runs/{{run}}/source"), get(source))
         .route(&format!("{PREFIX}/runs/{{run}}/cancel"), post(cancel))
@@ -94,18 +107,71 @@ async fn agent(c: &Coordinator, headers: &HeaderMap) -> Result<AgentRow, ApiErro
     Ok(row)
 }
 
+/// The calling agent, known by its token before the body is read.
+struct Caller(AgentRow);
+
+impl FromRequestParts<Arc<Coordinator>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        c: &Arc<Coordinator>,
+    ) -> Result<Caller, ApiError> {
+        agent(c, &parts.headers).await.map(Caller)
+    }
+}
+
+/// A caller holding one of the `agent_tokens`: who runs the agent, as the hash of
+/// that token.
+struct Registrar {
+    operator: String,
+}
+
+impl FromRequestParts<Arc<Coordinator>> for Registrar {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        c: &Arc<Coordinator>,
+    ) -> Result<Registrar, ApiError> {
+        match bearer(&parts.headers).filter(|t| one_of(&c.config.agent_tokens, Some(t))) {
+            Some(token) => Ok(Registrar {
+                operator: sha256_hex(token.as_bytes()),
+            }),
+            None => Err(ApiError::unauthorized(
+                "registration needs one of the coordinator's agent_tokens as the bearer token",
+            )),
+        }
+    }
+}
+
+/// A caller holding one of the `submit_tokens`: it may submit and cancel runs.
+struct Submitter;
+
+impl FromRequestParts<Arc<Coordinator>> for Submitter {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        c: &Arc<Coordinator>,
+    ) -> Result<Submitter, ApiError> {
+        if one_of(&c.config.submit_tokens, bearer(&parts.headers)) {
+            Ok(Submitter)
+        } else {
+            Err(ApiError::unauthorized(
+                "submitting and cancelling need one of the coordinator's submit_tokens as \
+                 the bearer token",
+            ))
+        }
+    }
+}
+
 async fn register(
     State(c): Shared,
-    headers: HeaderMap,
+    Registrar { operator }: Registrar,
     Json(req): Json<RegisterRequest>,
 ) -> Result<Json<RegisterResponse>, ApiError> {
-    if !one_of(&c.config.agent_tokens, bearer(&headers)) {
-        return Err(ApiError::unauthorized(
-            "registration needs one of the coordinator's agent_tokens as the bearer token",
-        ));
-    }
-    // Checked above: the registration token is who runs the agent, kept only as a hash.
-    let operator = bearer(&headers).map(|t| sha256_hex(t.as_bytes()));
+    let operator = Some(operator);
     sign::public_key(&req.public_key)
         .map_err(|e| ApiError::bad_request(format!("public_key: {e}")))?;
     let token = random_id() + &random_id();
@@ -132,10 +198,9 @@ async fn register(
 
 async fn claim(
     State(c): Shared,
-    headers: HeaderMap,
+    Caller(agent): Caller,
     Json(req): Json<ClaimRequest>,
 ) -> Result<Response, ApiError> {
-    let agent = agent(&c, &headers).await?;
     let wait = Duration::from_secs(req.wait_seconds);
     Ok(match super::queue::claim(&c, &agent, wait).await? {
         Some(claim) => Json(claim).into_response(),
@@ -146,10 +211,9 @@ async fn claim(
 async fn heartbeat(
     State(c): Shared,
     Path(lease): Path<String>,
-    headers: HeaderMap,
+    Caller(agent): Caller,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let agent = agent(&c, &headers).await?;
     // An empty body is an empty heartbeat.
     let beat: Heartbeat = if body.iter().all(u8::is_ascii_whitespace) {
         Heartbeat::default()
@@ -164,10 +228,9 @@ async fn heartbeat(
 async fn result(
     State(c): Shared,
     Path(lease): Path<String>,
-    headers: HeaderMap,
+    Caller(agent): Caller,
     Json(signed): Json<Signed>,
 ) -> Result<Response, ApiError> {
-    let agent = agent(&c, &headers).await?;
     let ack = super::results::receive(&c, &agent, &lease, signed).await?;
     Ok(Json(ack).into_response())
 }
@@ -175,9 +238,8 @@ async fn result(
 async fn release(
     State(c): Shared,
     Path(lease): Path<String>,
-    headers: HeaderMap,
+    Caller(agent): Caller,
 ) -> Result<StatusCode, ApiError> {
-    let agent = agent(&c, &headers).await?;
     super::queue::release(&c, &agent, &lease).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -185,9 +247,8 @@ async fn release(
 async fn source(
     State(c): Shared,
     Path(run): Path<String>,
-    headers: HeaderMap,
+    _: Caller,
 ) -> Result<Response, ApiError> {
-    agent(&c, &headers).await?;
     let (data, sha) = c
         .store
         .swarm_source(&run)
@@ -214,15 +275,10 @@ struct SubmitQuery {
 
 async fn submit(
     State(c): Shared,
-    headers: HeaderMap,
+    _: Submitter,
     Query(q): Query<SubmitQuery>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    if !one_of(&c.config.submit_tokens, bearer(&headers)) {
-        return Err(ApiError::unauthorized(
-            "submitting needs one of the coordinator's submit_tokens as the bearer token",
-        ));
-    }
     let project = c.config.project(&q.project).ok_or_else(|| {
         ApiError::forbidden(format!(
             "project {:?} is not on this coordinator's trusted list",
@@ -247,13 +303,8 @@ async fn submit(
 async fn cancel(
     State(c): Shared,
     Path(run): Path<String>,
-    headers: HeaderMap,
+    _: Submitter,
 ) -> Result<Json<Cancelled>, ApiError> {
-    if !one_of(&c.config.submit_tokens, bearer(&headers)) {
-        return Err(ApiError::unauthorized(
-            "cancelling needs one of the coordinator's submit_tokens as the bearer token",
-        ));
-    }
     Ok(Json(super::cancel::cancel(&c, &run).await?))
 }
 

@@ -5,7 +5,7 @@
 //! the coordinator's limits are [`MAX_BYTES`] and [`MAX_ENTRIES`].
 
 use crate::skipped_dirs::{is_skipped, Walk};
-use crate::untar::{self, Limits, UntarError};
+use crate::untar::{self, ExpandsPast, Limits, UntarError};
 use flate2::write::GzEncoder;
 use std::io;
 use std::path::Path;
@@ -30,6 +30,9 @@ pub enum TarballError {
     /// Too big.
     #[error("the source is larger than {} MB (or has more than {MAX_ENTRIES} entries)", MAX_BYTES >> 20)]
     TooLarge,
+    /// The decompressed stream is too long: a bomb.
+    #[error("the source tarball {0}")]
+    Expands(ExpandsPast),
     /// Not a tar.gz, or a read or write failed.
     #[error("cannot read the source archive: {0}")]
     Io(#[from] io::Error),
@@ -95,6 +98,7 @@ pub fn unpack(gz: &[u8], dest: &Path) -> Result<(), TarballError> {
         UntarError::LinkOutside(p) => TarballError::LinkOutside(p),
         UntarError::Kind(p) => TarballError::Kind(p),
         UntarError::TooLarge(_) => TarballError::TooLarge,
+        UntarError::Expands(past) => TarballError::Expands(past),
         UntarError::Io(e) => TarballError::Io(e),
     })
 }
@@ -125,5 +129,18 @@ mod tests {
             .is_symlink());
         assert!(!out.join("pkg/.git").exists());
         assert!(unpack(b"not gzip", &out).is_err());
+    }
+
+    #[test]
+    fn a_pax_bomb_is_refused_naming_the_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let bomb = untar::bombs::pax_header(LIMITS.stream_bytes() + 1);
+        let err = unpack(&bomb, dir.path()).expect_err("a bomb");
+        assert!(matches!(err, TarballError::Expands(_)), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("the source tarball expands past 246 MiB"),
+            "{err}"
+        );
     }
 }
