@@ -22,6 +22,7 @@ pub mod describe;
 pub mod recipe;
 pub mod stage;
 
+use super::as_of::{AsOf, Resolution};
 use super::report::{facts_of, FileReport, InstallReport, ReleaseReport, TestSuite};
 use super::{DistFile, DistKind, Release};
 use crate::detect::{self, runner_of, SourceTree};
@@ -62,11 +63,15 @@ pub struct TrialOptions {
     pub output: OutputMode,
     /// Cancelled on Ctrl-C: the jobs stop and their containers are removed.
     pub cancel: CancellationToken,
+    /// When the test tools and dependencies are resolved as of (see
+    /// [`super::as_of`]); default: as of the release's upload.
+    pub as_of: AsOf,
 }
 
 impl TrialOptions {
     /// Defaults: Python 3.11, no egress settings, default images, no extra index, 15
-    /// minutes per job, quiet output, work in `work_dir`.
+    /// minutes per job, quiet output, dependencies as of the release's upload, work
+    /// in `work_dir`.
     pub fn new(work_dir: impl Into<PathBuf>) -> Self {
         TrialOptions {
             pythons: vec!["3.11".to_string()],
@@ -78,6 +83,7 @@ impl TrialOptions {
             jobs: None,
             output: OutputMode::Quiet,
             cancel: CancellationToken::new(),
+            as_of: AsOf::Release,
         }
     }
 }
@@ -221,6 +227,7 @@ async fn in_stage(
     let mut jobs = Jobs::new(release, choice, &suite, &setup, &mut notes);
     jobs.services = django.services;
     jobs.env = django.env;
+    jobs.resolution = Resolution::of(opts.as_of, &release.files);
     let outcomes = jobs.run(docker, release, opts, stage_dir, run_id).await?;
 
     let file_reports: Vec<FileReport> = files
@@ -246,8 +253,11 @@ async fn in_stage(
         docker,
         &release.metadata,
         opts,
-        &jobs.prepare,
-        &src,
+        &describe::RunWheels {
+            prepare: &jobs.prepare,
+            src: &src,
+            cutoff: jobs.resolution.cutoff.as_deref(),
+        },
         run_id,
         &mut notes,
     )
@@ -264,6 +274,7 @@ async fn in_stage(
         facts,
         score: None,
         notes,
+        resolution: Some(jobs.resolution),
     })
 }
 
@@ -386,6 +397,8 @@ struct Jobs {
     services: Vec<(String, String)>,
     /// The jobs' environment templates.
     env: Vec<(String, String)>,
+    /// As of when their dependencies are resolved.
+    resolution: Resolution,
 }
 
 /// One job's result: Python, what it installed (kind and file), its outcome.
@@ -453,6 +466,7 @@ impl Jobs {
             test: setup.command.as_ref().map(|c| c.command.clone()),
             services: Vec::new(),
             env: Vec::new(),
+            resolution: Resolution::of(AsOf::Now, &[]),
         }
     }
 
@@ -490,6 +504,7 @@ impl Jobs {
         run_opts.cancel = opts.cancel.clone();
         // A release's sdists run their publisher's build code.
         run_opts.trust = crate::run::prepare::Trust::Untrusted;
+        run_opts.resolved_as_of = self.resolution.cutoff.clone();
         let result = runs::run(docker, &spec, plans, run_opts).await?;
         Ok(result
             .jobs

@@ -97,6 +97,10 @@ pub struct RunOptions {
     /// Whose code the run tests: untrusted origins (PyPI releases, pull requests from
     /// outside the repository) get wheelhouses of their own. Default: trusted.
     pub trust: prepare::Trust,
+    /// Resolve dependencies as of this instant (RFC 3339, UTC): only files the index
+    /// says were uploaded before it are fetched (see
+    /// [`prepare::Wheelhouses::resolved_as_of`]). `None` (the default): today.
+    pub resolved_as_of: Option<String>,
 }
 
 /// What a run tells [`RunOptions::events`] as it goes.
@@ -129,6 +133,7 @@ impl RunOptions {
             events: None,
             env_cap: None,
             trust: prepare::Trust::Trusted,
+            resolved_as_of: None,
         }
     }
 }
@@ -279,7 +284,8 @@ fn job_context(
             opts.images.clone(),
             owner.clone(),
         )
-        .trust(opts.trust),
+        .trust(opts.trust)
+        .resolved_as_of(opts.resolved_as_of.clone()),
         environments: Environments::new(docker, tracker, owner),
         progress: progress.clone(),
     })
