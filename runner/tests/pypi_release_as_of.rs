@@ -12,78 +12,14 @@ mod pypi_support;
 
 use ponyswarm::pypi::as_of::{AsOf, Basis};
 use ponyswarm::pypi::report::ReleaseReport;
-use ponyswarm::pypi::trial::{self, TrialOptions};
-use ponyswarm::pypi::{DistFile, Requirement};
-use ponyswarm::run::progress::OutputMode;
-use ponyswarm::sandbox::egress::Egress;
-use ponyswarm::sandbox::images::ImageOptions;
-use pypi_support::index::LocalIndex;
-use pypi_support::packages;
-use std::path::PathBuf;
+use pypi_support::trial::{judged, test_served};
 
 /// 2023-01-01T00:00:00Z, when the index says the fixture was uploaded.
 const UPLOADED: u64 = 1_672_531_200;
 
-/// Serves the fixture uploaded at [`UPLOADED`], resolves and downloads it from the
-/// index, and tests it on Python 3.11 resolving as `as_of` says.
+/// Tests the fixture, uploaded at [`UPLOADED`], resolving as `as_of` says.
 async fn test_as_of(as_of: AsOf) -> ReleaseReport {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let sources = packages::sources().join("../pypi-as-of");
-    let releases = packages::build_from(&sources, &dir.path().join("dist"));
-    let index = LocalIndex::start(Vec::new());
-    for r in releases {
-        index.publish_at(r, UPLOADED);
-    }
-    let egress = Egress::from_host(None).expect("host CA bundle");
-    let docker = ponyswarm::sandbox::docker::connect()
-        .await
-        .expect("Docker is reachable");
-    let mut opts = TrialOptions::new(dir.path().join("work"));
-    opts.images = ImageOptions {
-        egress: egress.clone(),
-        ..ImageOptions::default()
-    };
-    opts.egress = egress;
-    opts.output = OutputMode::Silent;
-    opts.extra_index = Some(trial::container_index_url(&docker, &index.url()).await);
-    opts.as_of = as_of;
-    let release = index
-        .index()
-        .resolve(&Requirement {
-            name: "ponyswarm-asof".into(),
-            version: None,
-        })
-        .await
-        .expect("the release resolves");
-    let downloads = dir.path().join("downloads");
-    std::fs::create_dir_all(&downloads).expect("a download directory");
-    let mut files: Vec<(DistFile, PathBuf)> = Vec::new();
-    for f in &release.files {
-        let path = index
-            .index()
-            .download(f, &downloads)
-            .await
-            .expect("download");
-        files.push((f.clone(), path));
-    }
-    trial::test_release(&docker, &release, &files, &opts)
-        .await
-        .expect("the release is tested")
-}
-
-/// Each install's judgement and its reasons, for assertion messages.
-fn judged(report: &ReleaseReport) -> Vec<(String, String, Vec<String>)> {
-    report
-        .installs
-        .iter()
-        .map(|i| {
-            (
-                i.filename.clone(),
-                i.judged.judgement.as_str().to_string(),
-                i.judged.why.clone(),
-            )
-        })
-        .collect()
+    test_served("pypi-as-of", "ponyswarm-asof", Some(UPLOADED), as_of).await
 }
 
 #[tokio::test]
