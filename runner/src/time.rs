@@ -111,6 +111,70 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
     Some(days_from_civil(y, m, d) * 86_400 + hh * 3600 + mm * 60 + ss)
 }
 
+/// Milliseconds since 1970 of any RFC 3339 date-time: `T` or a space between date
+/// and time, any fraction of a second (rounded up to the millisecond, so an instant
+/// is never read as earlier than written), `Z` or a `±HH:MM` offset, as package
+/// indexes write upload times (`2023-04-02T10:11:12.345678Z`). `None` for anything
+/// else, a date alone included.
+pub fn parse_rfc3339_millis(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let b = text.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |from: usize, to: usize| {
+        let part = text.get(from..to)?;
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse::<i64>().ok())?
+    };
+    let (y, m, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
+    let (hh, mm, ss) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    let mut rest = &text[19..];
+    let mut millis = 0;
+    if let Some(after) = rest.strip_prefix('.') {
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        let fraction = &after[..digits];
+        let first3: i64 = format!("{fraction:0<3}")[..3].parse().ok()?;
+        let beyond = fraction.bytes().skip(3).any(|c| c != b'0');
+        millis = first3 + i64::from(beyond);
+        rest = &after[digits..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let rb = rest.as_bytes();
+            if rb.len() != 6 || !matches!(rb[0], b'+' | b'-') || rb[3] != b':' {
+                return None;
+            }
+            let (oh, om) = (num_of(&rest[1..3])?, num_of(&rest[4..6])?);
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let sign = if rb[0] == b'-' { -1 } else { 1 };
+            sign * (oh * 3600 + om * 60)
+        }
+    };
+    let secs = days_from_civil(y, m, d) * 86_400 + hh * 3600 + mm * 60 + ss - offset;
+    Some(secs * 1000 + millis)
+}
+
+/// Digits only, as a number.
+fn num_of(part: &str) -> Option<i64> {
+    part.bytes()
+        .all(|c| c.is_ascii_digit())
+        .then(|| part.parse().ok())?
+}
+
 /// Year, month, day of the `days`th day after 1970-01-01 (Howard Hinnant's algorithm).
 pub fn civil_from_days(days: u64) -> (u64, u64, u64) {
     let z = days + 719_468;
@@ -242,6 +306,30 @@ mod tests {
         ];
         for (text, want) in cases {
             assert_eq!(parse_timestamp(text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn rfc3339_date_times_of_any_precision_and_offset() {
+        let cases = [
+            ("2023-04-02T10:11:12Z", Some(1_680_430_272_000)),
+            ("2023-04-02T10:11:12.345Z", Some(1_680_430_272_345)),
+            ("2023-04-02T10:11:12.345678Z", Some(1_680_430_272_346)),
+            ("2023-04-02T10:11:12.3450Z", Some(1_680_430_272_345)),
+            ("2023-04-02T10:11:12.5Z", Some(1_680_430_272_500)),
+            ("2023-04-02 10:11:12Z", Some(1_680_430_272_000)),
+            ("2023-04-02T12:11:12+02:00", Some(1_680_430_272_000)),
+            ("2023-04-02T05:41:12-04:30", Some(1_680_430_272_000)),
+            ("2023-04-02", None),
+            ("2023-04-02T10:11:12", None),
+            ("2023-04-02T10:11:12.Z", None),
+            ("2023-04-02T10:11:12+0200", None),
+            ("2023-04-02T10:11:1xZ", None),
+            ("2023-4-02T10:11:12Z", None),
+            ("", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_rfc3339_millis(text), want, "{text}");
         }
     }
 }

@@ -5,6 +5,7 @@
 
 use super::docker::DockerArgs;
 use super::CliError;
+use ponyswarm::pypi::as_of::AsOf;
 use ponyswarm::pypi::index::{Index, IndexError};
 use ponyswarm::pypi::pipeline::{PipelineError, ReleaseTester};
 use ponyswarm::pypi::report::ReleaseReport;
@@ -53,6 +54,11 @@ pub struct TestingArgs {
     /// Time allowed for each job, e.g. 15m, 900s.
     #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_duration)]
     pub timeout: Duration,
+    /// Resolve the test tools and dependencies as they stood at: `release` (when the
+    /// release was uploaded, the default), `now` (today), a date (2024-05-01, midnight
+    /// UTC) or an RFC 3339 time.
+    #[arg(long, value_name = "WHEN", default_value = "release", value_parser = parse_as_of)]
+    pub as_of: AsOf,
 }
 
 /// `ponyswarm pypi test`.
@@ -121,6 +127,7 @@ async fn tester(
     trial.images = docker_args.image_options(egress.clone());
     trial.egress = egress;
     trial.timeout = args.timeout;
+    trial.as_of = args.as_of;
     trial.jobs = args.jobs.map(usize::from);
     trial.output = output;
     // PyPI itself is where dependencies come from anyway; another index (a local
@@ -194,6 +201,9 @@ fn print_summary(report: &ReleaseReport, html: &Path) {
         "{} {}: {installs}, {tests}, {score}",
         report.name, report.version
     );
+    if let Some(r) = &report.resolution {
+        println!("  dependencies {}", r.said);
+    }
     // One line per (Python, file): the judgement a reader acts on, and why.
     for i in &report.installs {
         println!(
@@ -291,6 +301,12 @@ async fn process(tester: &ReleaseTester, job: Announced, cancel: CancellationTok
             Processed::Failed(why)
         }
     }
+}
+
+/// `release`, `now`, a date or an RFC 3339 time.
+fn parse_as_of(text: &str) -> Result<AsOf, String> {
+    text.parse()
+        .map_err(|e: ponyswarm::pypi::as_of::AsOfError| e.to_string())
 }
 
 /// `100ms`, `30s`, `5m`, `1h`, or bare seconds.

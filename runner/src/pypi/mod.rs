@@ -14,6 +14,7 @@
 //!
 //! The types here are what those parts pass each other.
 
+pub mod as_of;
 pub mod description;
 pub mod django;
 pub mod index;
@@ -70,6 +71,10 @@ pub struct DistFile {
     /// (PEP 658 / PEP 714), when it offers one with a hash.
     #[serde(default)]
     pub core_metadata: Option<String>,
+    /// When it was uploaded (RFC 3339, as the index wrote it), when the index says:
+    /// the JSON API's `upload_time_iso_8601`, the Simple API's PEP 700 `upload-time`.
+    #[serde(default)]
+    pub upload_time: Option<String>,
 }
 
 /// A release's core metadata: read from its files (see [`metadata`]), or as the

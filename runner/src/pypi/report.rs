@@ -44,6 +44,10 @@ pub struct ReleaseReport {
     pub score: Option<Score>,
     /// Things the reader should know (entries skipped when unpacking, files not tried).
     pub notes: Vec<String>,
+    /// As of when the test tools and dependencies were resolved (`None` in reports
+    /// written before it was recorded).
+    #[serde(default)]
+    pub resolution: Option<super::as_of::Resolution>,
 }
 
 /// One file of the release.
@@ -365,6 +369,10 @@ mod tests {
             facts: Facts::default(),
             score: None,
             notes: vec![evil.into()],
+            resolution: Some(crate::pypi::as_of::Resolution::of(
+                crate::pypi::as_of::AsOf::At(1_680_430_272),
+                &[],
+            )),
         };
         let mut report = report;
         let mut score = crate::pypi::quality::score(&report.metadata, &report.facts);
@@ -383,5 +391,9 @@ mod tests {
         );
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(html.contains("/etc/&lt;b&gt;x&lt;/b&gt;"));
+        assert!(
+            html.contains("resolved as of 2023-04-02T10:11:12Z"),
+            "the cutoff is on the page: {html}"
+        );
     }
 }

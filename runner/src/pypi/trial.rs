@@ -22,6 +22,7 @@ pub mod describe;
 pub mod recipe;
 pub mod stage;
 
+use super::as_of::{AsOf, Resolution};
 use super::report::{facts_of, FileReport, InstallReport, ReleaseReport, TestSuite};
 use super::{DistFile, DistKind, Release};
 use crate::detect::{self, runner_of, SourceTree};
@@ -62,11 +63,15 @@ pub struct TrialOptions {
     pub output: OutputMode,
     /// Cancelled on Ctrl-C: the jobs stop and their containers are removed.
     pub cancel: CancellationToken,
+    /// When the test tools and dependencies are resolved as of (see
+    /// [`super::as_of`]); default: as of the release's upload.
+    pub as_of: AsOf,
 }
 
 impl TrialOptions {
     /// Defaults: Python 3.11, no egress settings, default images, no extra index, 15
-    /// minutes per job, quiet output, work in `work_dir`.
+    /// minutes per job, quiet output, dependencies as of the release's upload, work
+    /// in `work_dir`.
     pub fn new(work_dir: impl Into<PathBuf>) -> Self {
         TrialOptions {
             pythons: vec!["3.11".to_string()],
@@ -78,6 +83,7 @@ impl TrialOptions {
             jobs: None,
             output: OutputMode::Quiet,
             cancel: CancellationToken::new(),
+            as_of: AsOf::Release,
         }
     }
 }
@@ -221,6 +227,7 @@ async fn in_stage(
     let mut jobs = Jobs::new(release, choice, &suite, &setup, &mut notes);
     jobs.services = django.services;
     jobs.env = django.env;
+    jobs.resolution = Resolution::of(opts.as_of, &release.files);
     let outcomes = jobs.run(docker, release, opts, stage_dir, run_id).await?;
 
     let file_reports: Vec<FileReport> = files
@@ -246,8 +253,11 @@ async fn in_stage(
         docker,
         &release.metadata,
         opts,
-        &jobs.prepare,
-        &src,
+        &describe::RunWheels {
+            prepare: &jobs.prepare,
+            src: &src,
+            cutoff: jobs.resolution.cutoff.as_deref(),
+        },
         run_id,
         &mut notes,
     )
@@ -264,6 +274,7 @@ async fn in_stage(
         facts,
         score: None,
         notes,
+        resolution: Some(jobs.resolution),
     })
 }
 
@@ -386,6 +397,8 @@ struct Jobs {
     services: Vec<(String, String)>,
     /// The jobs' environment templates.
     env: Vec<(String, String)>,
+    /// As of when their dependencies are resolved.
+    resolution: Resolution,
 }
 
 /// One job's result: Python, what it installed (kind and file), its outcome.
@@ -453,6 +466,7 @@ impl Jobs {
             test: setup.command.as_ref().map(|c| c.command.clone()),
             services: Vec::new(),
             env: Vec::new(),
+            resolution: Resolution::of(AsOf::Now, &[]),
         }
     }
 
@@ -490,6 +504,7 @@ impl Jobs {
         run_opts.cancel = opts.cancel.clone();
         // A release's sdists run their publisher's build code.
         run_opts.trust = crate::run::prepare::Trust::Untrusted;
+        run_opts.resolved_as_of = self.resolution.cutoff.clone();
         let result = runs::run(docker, &spec, plans, run_opts).await?;
         Ok(result
             .jobs
@@ -546,7 +561,8 @@ pub fn egress_with_index(egress: &Egress, index: Option<&str>) -> Egress {
 
 /// `url` as containers on the default bridge reach it: a loopback host
 /// (`127.0.0.1`, `localhost`, `0.0.0.0`) becomes the bridge's gateway, the host's
-/// address on that network. Other URLs are returned as they are.
+/// address on that network (when the engine lists only the subnet, its first
+/// address, which Docker gives the gateway). Other URLs are returned as they are.
 pub async fn container_index_url(docker: &Docker, url: &str) -> String {
     let Ok(mut parsed) = reqwest::Url::parse(url) else {
         return url.to_string();
@@ -565,9 +581,40 @@ pub async fn container_index_url(docker: &Docker, url: &str) -> String {
         )
         .await
         .ok()
-        .and_then(|n| n.ipam?.config?.into_iter().find_map(|c| c.gateway));
+        .and_then(|n| {
+            n.ipam?
+                .config?
+                .into_iter()
+                .find_map(|c| c.gateway.or_else(|| first_address(c.subnet.as_deref()?)))
+        });
     match gateway {
         Some(g) if parsed.set_host(Some(&g)).is_ok() => parsed.to_string(),
         _ => url.to_string(),
+    }
+}
+
+/// The first host address of an IPv4 subnet (`172.17.0.0/16` → `172.17.0.1`).
+fn first_address(subnet: &str) -> Option<String> {
+    let (base, bits) = subnet.split_once('/')?;
+    let base: std::net::Ipv4Addr = base.parse().ok()?;
+    let bits: u32 = bits.parse().ok().filter(|b| *b <= 30)?;
+    let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+    Some(std::net::Ipv4Addr::from((u32::from(base) & mask) + 1).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_gateway_is_the_first_address_of_the_subnet() {
+        let cases = [
+            ("172.17.0.0/16", Some("172.17.0.1")),
+            ("10.1.2.3/24", Some("10.1.2.1")),
+            ("fd00::/64", None),
+            ("172.17.0.0/31", None),
+            ("172.17.0.0", None),
+        ];
+        for (subnet, want) in cases {
+            assert_eq!(super::first_address(subnet).as_deref(), want, "{subnet}");
+        }
     }
 }

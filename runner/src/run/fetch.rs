@@ -33,6 +33,117 @@ pub fn missing_requirements(output: &str) -> Vec<String> {
     out
 }
 
+/// The resolution as of a cutoff: uv's `pip compile --exclude-newer` run in the
+/// fetch container turns requirements into exact pins, considering only files
+/// uploaded before `cutoff` (RFC 3339), for the interpreter `python`; pip then
+/// downloads those pins with `--no-deps`, as it downloads anything else.
+///
+/// `index` are pip's index options of the install commands ([`index_options`]),
+/// translated; several indexes are merged as pip merges them (best match across all,
+/// not uv's first index that has the name). `input` is a requirements file written
+/// by [`requirements_file`], `output` where the pins go.
+pub fn uv_compile_command(
+    input: &str,
+    output: &str,
+    python: &str,
+    index: &[String],
+    cutoff: &str,
+) -> Vec<String> {
+    let mut cmd: Vec<String> = [
+        "uv",
+        "pip",
+        "compile",
+        "--quiet",
+        "--no-config",
+        "--no-header",
+        "--no-annotate",
+        "--cache-dir",
+        "/tmp/ponyswarm-uv-cache",
+        "--python",
+        python,
+        "--index-strategy",
+        "unsafe-best-match",
+        "--exclude-newer",
+        cutoff,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut it = index.iter();
+    while let Some(option) = it.next() {
+        let (name, inline) = match option.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
+            _ => (option.as_str(), None),
+        };
+        let uv = match name {
+            "--pre" => {
+                cmd.extend(["--prerelease".to_string(), "allow".to_string()]);
+                continue;
+            }
+            "-i" | "--index-url" => "--index-url",
+            "--extra-index-url" => "--extra-index-url",
+            "-f" | "--find-links" => "--find-links",
+            _ => continue,
+        };
+        if let Some(value) = inline.or_else(|| it.next().cloned()) {
+            cmd.extend([uv.to_string(), value]);
+        }
+    }
+    cmd.extend([input.to_string(), "-o".to_string(), output.to_string()]);
+    cmd
+}
+
+/// The operator's index settings for pip (`PIP_INDEX_URL=…`, `PIP_EXTRA_INDEX_URL=…`,
+/// `PIP_TRUSTED_HOST=…`), as uv reads them (`UV_INDEX_URL`, `UV_EXTRA_INDEX_URL`,
+/// `UV_INSECURE_HOST`), for the resolution as of a cutoff.
+pub fn uv_index_env(pip_env: &[String]) -> Vec<String> {
+    pip_env
+        .iter()
+        .filter_map(|v| {
+            let (name, value) = v.split_once('=')?;
+            let uv = match name {
+                "PIP_INDEX_URL" => "UV_INDEX_URL",
+                "PIP_EXTRA_INDEX_URL" => "UV_EXTRA_INDEX_URL",
+                "PIP_TRUSTED_HOST" => "UV_INSECURE_HOST",
+                _ => return None,
+            };
+            Some(format!("{uv}={value}"))
+        })
+        .collect()
+}
+
+/// The requirements file uv resolves: one requirement a line. A line of a
+/// requirements file that starts with `-` is an option (`--index-url`, `-r FILE`), so
+/// only requirements starting with a letter or digit, on one line, are written; the
+/// others are left to the offline step, which names what it misses.
+pub fn requirements_file(reqs: &[String]) -> String {
+    reqs.iter()
+        .map(|r| r.trim())
+        .filter(|r| r.chars().next().is_some_and(|c| c.is_ascii_alphanumeric()))
+        .filter(|r| !r.contains(['\n', '\r', '\0']))
+        .map(|r| format!("{r}\n"))
+        .collect()
+}
+
+/// The projects uv says its cutoff filtered out when a resolution failed, from its
+/// hints (`` hint: `foo` was filtered by `exclude-newer` to only include packages
+/// uploaded before … ``): in order, without repeats.
+pub fn filtered_by_cutoff(output: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in output.lines() {
+        let Some((before, _)) = line.split_once("` was filtered by `exclude-newer`") else {
+            continue;
+        };
+        let Some((_, name)) = before.rsplit_once('`') else {
+            continue;
+        };
+        if !name.is_empty() && !out.iter().any(|n| n == name) {
+            out.push(name.to_string());
+        }
+    }
+    out
+}
+
 /// The options of the install commands that choose where pip looks (`-i URL`,
 /// `--extra-index-url URL`, `--find-links URL`, `--pre`), for the fetch container's
 /// downloads. Local `--find-links` paths are left out: the fetch container has no
@@ -270,5 +381,87 @@ mod tests {
         let install = v(&["pip install ."]);
         let read = |path: &str| (path == "pyproject.toml").then(|| "[build-system]\n".to_string());
         assert!(static_requirements(&install, &[v(&["."])], &read).is_empty());
+    }
+
+    #[test]
+    fn the_resolution_as_of_a_cutoff_is_uv_pip_compile_with_exclude_newer() {
+        let index = v(&[
+            "-i",
+            "https://idx.example/simple",
+            "--pre",
+            "--extra-index-url=https://b.example/s",
+            "--find-links",
+            "https://f.example/wheels/",
+        ]);
+        let cmd = uv_compile_command(
+            "/tmp/in.txt",
+            "/tmp/pins.txt",
+            "/tmp/prepare-venv/bin/python",
+            &index,
+            "2023-04-02T10:11:12Z",
+        );
+        let line = shell_words::join(&cmd);
+        assert!(
+            line.starts_with("uv pip compile --quiet --no-config"),
+            "{line}"
+        );
+        for part in [
+            "--python /tmp/prepare-venv/bin/python",
+            "--index-strategy unsafe-best-match",
+            "--exclude-newer 2023-04-02T10:11:12Z",
+            "--index-url https://idx.example/simple",
+            "--prerelease allow",
+            "--extra-index-url https://b.example/s",
+            "--find-links https://f.example/wheels/",
+        ] {
+            assert!(line.contains(part), "{part} in {line}");
+        }
+        assert!(line.ends_with("/tmp/in.txt -o /tmp/pins.txt"), "{line}");
+    }
+
+    #[test]
+    fn the_operators_index_reaches_uv_by_uvs_names() {
+        let env = v(&[
+            "PIP_INDEX_URL=https://mirror/simple",
+            "PIP_EXTRA_INDEX_URL=http://10.0.0.1:8080/simple/ https://b/simple",
+            "PIP_TRUSTED_HOST=10.0.0.1",
+            "HTTPS_PROXY=http://door:3128",
+        ]);
+        assert_eq!(
+            uv_index_env(&env),
+            v(&[
+                "UV_INDEX_URL=https://mirror/simple",
+                "UV_EXTRA_INDEX_URL=http://10.0.0.1:8080/simple/ https://b/simple",
+                "UV_INSECURE_HOST=10.0.0.1",
+            ])
+        );
+    }
+
+    #[test]
+    fn only_plain_requirements_reach_the_requirements_file() {
+        let reqs = v(&[
+            "pytest",
+            " attrs[tests]<24 ",
+            "tomli; python_version < \"3.11\"",
+            "--index-url=http://evil/",
+            "-r /etc/passwd",
+            "x\n--index-url http://evil/",
+            "",
+        ]);
+        assert_eq!(
+            requirements_file(&reqs),
+            "pytest\nattrs[tests]<24\ntomli; python_version < \"3.11\"\n"
+        );
+    }
+
+    #[test]
+    fn what_the_cutoff_filtered_is_read_from_uvs_hints() {
+        let output = "error: No solution found when resolving dependencies\n  \
+            cause: Because there are no versions of uv-build and you require uv-build, we can conclude that your requirements are unsatisfiable.\n\n\
+            hint: `uv-build` was filtered by `exclude-newer` to only include packages uploaded before 2023-01-01T00:00:00Z. The latest version satisfying the requirement is v0.13.6.\n\
+            hint: `pytest` was filtered by `exclude-newer` to only include packages uploaded before 2023-01-01T00:00:00Z.\n\
+            hint: `pytest` was filtered by `exclude-newer` again\n";
+        assert_eq!(filtered_by_cutoff(output), v(&["uv-build", "pytest"]));
+        assert!(filtered_by_cutoff("Resolved 3 packages").is_empty());
     }
 }

@@ -100,6 +100,10 @@ pub struct RunOptions {
     /// The most any job may take: its `limits:` and `timeout:` are lowered to it, and
     /// each lowering is said in the job's log. Default: [`Ceiling::for_this_machine`].
     pub ceiling: Ceiling,
+    /// Resolve dependencies as of this instant (RFC 3339, UTC): only files the index
+    /// says were uploaded before it are fetched (see
+    /// [`prepare::Wheelhouses::resolved_as_of`]). `None` (the default): today.
+    pub resolved_as_of: Option<String>,
 }
 
 /// What a run tells [`RunOptions::events`] as it goes.
@@ -133,6 +137,7 @@ impl RunOptions {
             env_cap: None,
             trust: prepare::Trust::Trusted,
             ceiling: Ceiling::for_this_machine(),
+            resolved_as_of: None,
         }
     }
 }
@@ -283,7 +288,8 @@ fn job_context(
             opts.images.clone(),
             owner.clone(),
         )
-        .trust(opts.trust),
+        .trust(opts.trust)
+        .resolved_as_of(opts.resolved_as_of.clone()),
         environments: Environments::new(docker, tracker, owner),
         progress: progress.clone(),
         ceiling: opts.ceiling.clone(),

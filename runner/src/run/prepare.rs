@@ -21,7 +21,10 @@
 //! keys of their own, so what their build code leaves in a wheelhouse never reaches a
 //! trusted run.
 
-use super::fetch::{index_options, missing_requirements, static_requirements, MAX_ROUNDS};
+use super::fetch::{
+    filtered_by_cutoff, index_options, missing_requirements, requirements_file,
+    static_requirements, uv_compile_command, uv_index_env, MAX_ROUNDS,
+};
 use super::once_per_key::OncePerKey;
 use crate::logcap::LogBuffer;
 use crate::run::pip::{build_requires, download_args, referenced_files, RewriteError};
@@ -100,13 +103,16 @@ pub fn key(
     source: &Path,
     files: &[(String, String)],
 ) -> String {
-    key_for(Trust::Trusted, image_id, install, source, files)
+    key_for(Trust::Trusted, None, image_id, install, source, files)
 }
 
-/// The wheelhouse key: a hash of the trust, the image id, the install commands and
-/// the dependency files (read from `source`, overridden by `files` of the same path).
+/// The wheelhouse key: a hash of the trust, the cutoff the dependencies are resolved
+/// as of (see [`Wheelhouses::resolved_as_of`]), the image id, the install commands
+/// and the dependency files (read from `source`, overridden by `files` of the same
+/// path).
 pub fn key_for(
     trust: Trust,
+    cutoff: Option<&str>,
     image_id: &str,
     install: &[String],
     source: &Path,
@@ -131,6 +137,12 @@ pub fn key_for(
     let mut h = Sha256::new();
     for part in [RECIPE, trust.as_str(), image_id] {
         h.update(part.as_bytes());
+        h.update([0]);
+    }
+    // Absent from the keys of today's resolution, so they stay what they were.
+    if let Some(cutoff) = cutoff {
+        h.update(b"as-of\0");
+        h.update(cutoff.as_bytes());
         h.update([0]);
     }
     for command in install {
@@ -257,6 +269,7 @@ pub struct Wheelhouses {
     egress: Egress,
     images: ImageOptions,
     trust: Trust,
+    cutoff: Option<String>,
     owner: crate::sandbox::policy::Owner,
     slots: OncePerKey<Result<Wheelhouse, PrepareError>>,
 }
@@ -277,6 +290,7 @@ impl Wheelhouses {
             egress,
             images,
             trust: Trust::Trusted,
+            cutoff: None,
             owner,
             slots: OncePerKey::default(),
         }
@@ -289,11 +303,21 @@ impl Wheelhouses {
         self
     }
 
+    /// Resolve as of `cutoff` (RFC 3339; builder style; default `None`, today): only
+    /// files the index says were uploaded before it are fetched, so a wheelhouse
+    /// holds the versions a resolver chose then. pip itself, which the jobs' venvs
+    /// get, is today's: it is ponyswarm's tool, not the project's. Part of every key.
+    pub fn resolved_as_of(mut self, cutoff: Option<String>) -> Self {
+        self.cutoff = cutoff;
+        self
+    }
+
     /// The wheelhouse for `req`, filled if needed. Concurrent callers with the same
     /// key wait for one prepare; all but the one that filled it see `cached`.
     pub async fn get(&self, req: &PrepareRequest) -> Result<Wheelhouse, PrepareError> {
         let key = key_for(
             self.trust,
+            self.cutoff.as_deref(),
             &req.image_id,
             &req.install,
             &req.source,
@@ -338,6 +362,7 @@ impl Wheelhouses {
             build: &build,
             deadline: started + req.timeout,
             log: String::new(),
+            cutoff: self.cutoff.clone(),
         };
         let result = match filling.verified().await {
             Ok(Some(content)) => Ok((true, content)),
@@ -380,7 +405,10 @@ impl Wheelhouses {
             crate::sandbox::images::ensure(&self.docker, crate::catalog::DOOR, &self.images)
                 .await
                 .map_err(|e| PrepareError::Docker(format!("egress door image: {e}")))?;
-        let (index_env, index_hosts) = operator_index(&self.egress);
+        let (mut index_env, index_hosts) = operator_index(&self.egress);
+        if self.cutoff.is_some() {
+            index_env.extend(uv_index_env(&index_env));
+        }
         let mut allow = allowed_hosts(&req.install);
         allow.extend(index_hosts);
         let spec = DoorSpec {
@@ -415,6 +443,7 @@ impl Wheelhouses {
                             build,
                             deadline,
                             log: std::mem::take(log),
+                            cutoff: self.cutoff.clone(),
                         };
                         let partial = format!("{WHEELS}/.partial-{}", self.owner.run);
                         let r = filling.run(req, &partial).await;
@@ -511,7 +540,14 @@ struct Filling<'a> {
     build: &'a Container,
     deadline: Instant,
     log: String,
+    /// Resolve as of this instant (RFC 3339); `None`: today.
+    cutoff: Option<String>,
 }
+
+/// Where the fetch container writes what uv resolves as of a cutoff, and reads the
+/// pins back from.
+const AS_OF_INPUT: &str = "/tmp/ponyswarm-as-of.in";
+const AS_OF_PINS: &str = "/tmp/ponyswarm-as-of.txt";
 
 /// The venv pip runs from during prepare: the image's pip, at the version the job's
 /// venv will have.
@@ -576,13 +612,21 @@ impl Filling<'_> {
         let read = |path: &str| read_source(req, path);
         let mut tools = build_requires(pyproject(req).as_deref());
         // pip itself: jobs put it into a venv made without ensurepip (see `job`).
-        tools.push("pip".to_string());
+        // Today's, whatever the cutoff: ponyswarm's tool, not the project's.
+        if self.cutoff.is_some() {
+            self.fetch(partial, &index, &["pip".to_string()], true, None)
+                .await?;
+        } else {
+            tools.push("pip".to_string());
+        }
+        let cutoff = self.cutoff.clone();
+        let cutoff = cutoff.as_deref();
         let mut first = tools.clone();
         first.extend(static_requirements(&req.install, &downloads, &read));
-        if !self.fetch(partial, &index, &first, false).await? {
+        if !self.fetch(partial, &index, &first, false, cutoff).await? {
             // Something named statically cannot be had; the offline step will say
             // so, but the build tools and pip must be there regardless.
-            self.fetch(partial, &index, &tools, true).await?;
+            self.fetch(partial, &index, &tools, true, cutoff).await?;
         }
         let offline = offline_script(&downloads, partial);
         let mut asked: Vec<String> = Vec::new();
@@ -600,7 +644,7 @@ impl Filling<'_> {
                 return Err(self.failed(format!("{step} (exit {code})")));
             }
             asked.extend(missing.iter().cloned());
-            self.fetch(partial, &index, &missing, true).await?;
+            self.fetch(partial, &index, &missing, true, cutoff).await?;
         }
         Err(self.failed(format!(
             "still missing requirements after {MAX_ROUNDS} rounds of fetching"
@@ -612,16 +656,32 @@ impl Filling<'_> {
     /// normal download (which prepares an sdist's metadata in the fetch container,
     /// whose only way out is the door). A failure of the first, static pass is only
     /// logged (`Ok(false)`): the offline step then says exactly what is missing.
+    ///
+    /// With a `cutoff`, uv first resolves `reqs` as of it ([`Self::resolve_as_of`])
+    /// and pip downloads the exact pins, without their dependencies (already among
+    /// the pins).
     async fn fetch(
         &mut self,
         partial: &str,
         index: &[String],
         reqs: &[String],
         must: bool,
+        cutoff: Option<&str>,
     ) -> Result<bool, PrepareError> {
         if reqs.is_empty() {
             return Ok(true);
         }
+        let pinned;
+        let reqs = match cutoff {
+            None => reqs,
+            Some(cutoff) => match self.resolve_as_of(index, reqs, must, cutoff).await? {
+                false => return Ok(false),
+                true => {
+                    pinned = ["--no-deps", "-r", AS_OF_PINS].map(String::from);
+                    &pinned[..]
+                }
+            },
+        };
         let pip = |extra: &[&str]| {
             let mut cmd: Vec<String> = vec![
                 format!("{PREP_VENV}/bin/python"),
@@ -664,6 +724,56 @@ impl Filling<'_> {
             0 => Ok(true),
             code if must => Err(self.failed(format!("{step} (exit {code})"))),
             _ => Ok(false),
+        }
+    }
+
+    /// Resolves `reqs` as of `cutoff` with uv in the fetch container, the pins into
+    /// [`AS_OF_PINS`]. `Ok(false)` when it cannot and need not (`must` false, see
+    /// [`Self::fetch`]); when it must, the error names what the cutoff left out.
+    async fn resolve_as_of(
+        &mut self,
+        index: &[String],
+        reqs: &[String],
+        must: bool,
+        cutoff: &str,
+    ) -> Result<bool, PrepareError> {
+        let input = requirements_file(reqs);
+        if input.is_empty() {
+            return Ok(true);
+        }
+        let compile = uv_compile_command(
+            AS_OF_INPUT,
+            AS_OF_PINS,
+            &format!("{PREP_VENV}/bin/python"),
+            index,
+            cutoff,
+        );
+        let script = format!(
+            "printf %s {} > {AS_OF_INPUT} && {}",
+            shell_words::quote(&input),
+            shell_words::join(&compile)
+        );
+        let step = format!(
+            "fetch: resolve as of {cutoff}: uv pip compile --exclude-newer {cutoff} {}",
+            shell_words::join(reqs)
+        );
+        let (code, out) = self.logged(Side::Fetch, &step, pip_shell(&script)).await?;
+        match code {
+            0 => Ok(true),
+            _ if !must => Ok(false),
+            code => {
+                let filtered = filtered_by_cutoff(&out);
+                let step = if filtered.is_empty() {
+                    format!("{step} (exit {code})")
+                } else {
+                    format!(
+                        "no version of {} uploaded before {cutoff} fits, the instant the dependencies \
+                         are resolved as of (`--as-of now` resolves as of today)",
+                        filtered.join(", ")
+                    )
+                };
+                Err(self.failed(step))
+            }
         }
     }
 
@@ -849,20 +959,21 @@ mod tests {
         std::fs::write(dir.path().join("pyproject.toml"), "[project]\nname='a'\n").unwrap();
         std::fs::write(dir.path().join("code.py"), "x = 1\n").unwrap();
         let install = v(&["pip install -e ."]);
-        let k1 = key_for(Trust::Trusted, "sha256:1", &install, dir.path(), &[]);
+        let k1 = key_for(Trust::Trusted, None, "sha256:1", &install, dir.path(), &[]);
         std::fs::write(dir.path().join("code.py"), "x = 2\n").unwrap();
         assert_eq!(
             k1,
-            key_for(Trust::Trusted, "sha256:1", &install, dir.path(), &[])
+            key_for(Trust::Trusted, None, "sha256:1", &install, dir.path(), &[])
         );
         assert_ne!(
             k1,
-            key_for(Trust::Trusted, "sha256:2", &install, dir.path(), &[])
+            key_for(Trust::Trusted, None, "sha256:2", &install, dir.path(), &[])
         );
         assert_ne!(
             k1,
             key_for(
                 Trust::Trusted,
+                None,
                 "sha256:1",
                 &v(&["pip install ."]),
                 dir.path(),
@@ -872,12 +983,19 @@ mod tests {
         std::fs::write(dir.path().join("pyproject.toml"), "[project]\nname='b'\n").unwrap();
         assert_ne!(
             k1,
-            key_for(Trust::Trusted, "sha256:1", &install, dir.path(), &[])
+            key_for(Trust::Trusted, None, "sha256:1", &install, dir.path(), &[])
         );
         let files = vec![("requirements.txt".to_string(), "x\n".to_string())];
         assert_ne!(
             k1,
-            key_for(Trust::Trusted, "sha256:1", &install, dir.path(), &files)
+            key_for(
+                Trust::Trusted,
+                None,
+                "sha256:1",
+                &install,
+                dir.path(),
+                &files
+            )
         );
     }
 
@@ -886,8 +1004,41 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let install = v(&["pip install ."]);
         assert_ne!(
-            key_for(Trust::Trusted, "sha256:1", &install, dir.path(), &[]),
-            key_for(Trust::Untrusted, "sha256:1", &install, dir.path(), &[])
+            key_for(Trust::Trusted, None, "sha256:1", &install, dir.path(), &[]),
+            key_for(
+                Trust::Untrusted,
+                None,
+                "sha256:1",
+                &install,
+                dir.path(),
+                &[]
+            )
+        );
+    }
+
+    #[test]
+    fn each_cutoff_has_wheelhouses_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let install = v(&["pip install ."]);
+        let key = |cutoff| {
+            key_for(
+                Trust::Untrusted,
+                cutoff,
+                "sha256:1",
+                &install,
+                dir.path(),
+                &[],
+            )
+        };
+        let today = key(None);
+        let then = key(Some("2023-04-02T10:11:12Z"));
+        assert_ne!(today, then);
+        assert_ne!(then, key(Some("2024-05-01T00:00:00Z")));
+        assert_eq!(then, key(Some("2023-04-02T10:11:12Z")));
+        // Today's keys are what they were before cutoffs existed.
+        assert_eq!(
+            key_for(Trust::Trusted, None, "sha256:1", &install, dir.path(), &[]),
+            super::key("sha256:1", &install, dir.path(), &[])
         );
     }
 }

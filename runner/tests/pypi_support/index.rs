@@ -170,6 +170,15 @@ impl LocalIndex {
     /// Adds a release (or another version), as an upload would: changelog entries
     /// ("new release", then one "add … file" per file) and an RSS item.
     pub fn publish(&self, release: FixtureRelease) {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.publish_at(release, now);
+    }
+
+    /// [`Self::publish`] as if uploaded at `time` (seconds since 1970): the upload
+    /// time its files are listed with.
+    pub fn publish_at(&self, release: FixtureRelease, now: u64) {
         let files: Vec<File> = release
             .files
             .iter()
@@ -189,9 +198,6 @@ impl LocalIndex {
                 }
             })
             .collect();
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
         let mut state = self.lock();
         let name = release.name.clone();
         let version = release.version.clone();
@@ -421,6 +427,7 @@ fn file_entries(base: &str, stored: &Stored) -> Vec<Value> {
                 "size": f.bytes.len(),
                 "requires_python": requires_python,
                 "yanked": false,
+                "upload_time_iso_8601": rfc3339(stored.published),
             })
         })
         .collect()
@@ -496,7 +503,7 @@ fn simple_page(state: &State, name: &str, as_json: bool) -> Response {
     if all.is_empty() {
         return (StatusCode::NOT_FOUND, "no such project").into_response();
     }
-    let files: Vec<(&File, Option<&str>)> = all
+    let files: Vec<(&File, Option<&str>, u64)> = all
         .iter()
         .flat_map(|s| {
             let rp = s
@@ -504,16 +511,16 @@ fn simple_page(state: &State, name: &str, as_json: bool) -> Response {
                 .metadata
                 .get("requires_python")
                 .and_then(Value::as_str);
-            s.files.iter().map(move |f| (f, rp))
+            s.files.iter().map(move |f| (f, rp, s.published))
         })
         .collect();
     if as_json {
         let entries: Vec<Value> = files
             .iter()
-            .map(|(f, rp)| {
+            .map(|(f, rp, published)| {
                 let mut entry = json!({"filename": f.filename, "url": format!("../../packages/{}", f.filename),
                        "hashes": {"sha256": f.sha256}, "requires-python": rp, "size": f.bytes.len(),
-                       "yanked": false});
+                       "yanked": false, "upload-time": rfc3339(*published)});
                 if let Some((_, sha256)) = &f.core_metadata {
                     entry["core-metadata"] = json!({ "sha256": sha256 });
                 }
@@ -529,7 +536,7 @@ fn simple_page(state: &State, name: &str, as_json: bool) -> Response {
             .into_response();
     }
     let mut html = format!("<!DOCTYPE html>\n<html><head><title>Links for {name}</title></head><body><h1>Links for {name}</h1>\n");
-    for (f, rp) in files {
+    for (f, rp, _) in files {
         let rp = rp
             .map(|r| {
                 format!(
@@ -688,4 +695,9 @@ fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
     let start = text.find(open)? + open.len();
     let end = text[start..].find(close)? + start;
     Some(&text[start..end])
+}
+
+/// Seconds since 1970 as RFC 3339 UTC, as indexes write upload times.
+fn rfc3339(secs: u64) -> String {
+    ponyswarm::time::timestamp(UNIX_EPOCH + Duration::from_secs(secs))
 }

@@ -33,9 +33,15 @@ fn python() -> PathBuf {
 /// Builds every fixture package into `out`; one release (version 1.0) each, with its
 /// sdist and wheel and its JSON API `info`.
 pub fn build_all(out: &Path) -> Vec<FixtureRelease> {
+    build_from(&sources(), out)
+}
+
+/// Builds every package of `sources` (directories laid out as those of
+/// [`sources`]) into `out`, as [`build_all`] does.
+pub fn build_from(sources_dir: &Path, out: &Path) -> Vec<FixtureRelease> {
     let output = std::process::Command::new(python())
         .arg(sources().join("build.py"))
-        .arg(sources())
+        .arg(sources_dir)
         .arg(out)
         .output()
         .expect("python3 runs");

@@ -47,6 +47,7 @@ struct File {
     requires_python: Option<String>,
     #[serde(default)]
     yanked: bool,
+    upload_time_iso_8601: Option<String>,
 }
 
 /// Parses a JSON API page fetched from `page` into the release it describes. Files of
@@ -75,6 +76,7 @@ pub fn parse(page: &Url, body: &str) -> Result<Release, String> {
             yanked: f.yanked,
             // The JSON API does not say; the Simple API does.
             core_metadata: None,
+            upload_time: f.upload_time_iso_8601.filter(|t| !t.is_empty()),
         });
     }
     Ok(Release {
@@ -123,7 +125,8 @@ mod tests {
           "urls": [
             {"filename": "pony_tools-1.2.tar.gz", "url": "/packages/pony_tools-1.2.tar.gz",
              "digests": {"sha256": "ABC", "md5": "x"}, "packagetype": "sdist", "size": 10,
-             "requires_python": ">=3.9", "yanked": false},
+             "requires_python": ">=3.9", "yanked": false,
+             "upload_time_iso_8601": "2023-04-02T10:11:12.345678Z"},
             {"filename": "pony_tools-1.2-py3-none-any.whl", "url": "https://files/w.whl",
              "digests": {}, "packagetype": "bdist_wheel", "requires_python": null, "yanked": true},
             {"filename": "pony_tools-1.2.exe", "url": "https://files/x.exe", "digests": {}}
@@ -155,6 +158,11 @@ mod tests {
         assert_eq!(release.files[1].kind, DistKind::Wheel);
         assert!(release.files[1].yanked);
         assert_eq!(release.files[1].sha256, None);
+        assert_eq!(
+            release.files[0].upload_time.as_deref(),
+            Some("2023-04-02T10:11:12.345678Z")
+        );
+        assert_eq!(release.files[1].upload_time, None);
     }
 
     #[test]

@@ -40,6 +40,9 @@ struct JsonFile {
     /// PEP 714's name; `dist-info-metadata` is PEP 658's.
     #[serde(rename = "core-metadata", alias = "dist-info-metadata", default)]
     core_metadata: serde_json::Value,
+    /// PEP 700.
+    #[serde(rename = "upload-time")]
+    upload_time: Option<String>,
 }
 
 /// Parses a PEP 691 JSON page of `project` fetched from `page`.
@@ -55,7 +58,7 @@ pub fn parse_json(project: &str, page: &Url, body: &str) -> Result<Vec<Listed>, 
             f.yanked,
             serde_json::Value::Null | serde_json::Value::Bool(false)
         );
-        out.extend(listed(
+        let mut file = listed(
             project,
             &f.filename,
             url,
@@ -64,7 +67,11 @@ pub fn parse_json(project: &str, page: &Url, body: &str) -> Result<Vec<Listed>, 
             yanked,
             f.size,
             core_metadata_hash(&f.core_metadata),
-        ));
+        );
+        if let Some(l) = &mut file {
+            l.file.upload_time = f.upload_time.filter(|t| !t.is_empty());
+        }
+        out.extend(file);
     }
     Ok(out)
 }
@@ -154,6 +161,8 @@ fn listed(
             requires_python,
             yanked,
             core_metadata,
+            // Only PEP 691 JSON pages say (see `parse_json`).
+            upload_time: None,
         },
     })
 }
@@ -230,7 +239,7 @@ mod tests {
         let body = r#"{"meta": {"api-version": "1.1"}, "name": "pony", "files": [
             {"filename": "pony-1.0.tar.gz", "url": "/packages/pony-1.0.tar.gz",
              "hashes": {"sha256": "abcd", "md5": "x"}, "requires-python": ">=3.8",
-             "yanked": false, "size": 12},
+             "yanked": false, "size": 12, "upload-time": "2023-04-02T10:11:12.345678Z"},
             {"filename": "pony-1.1-py3-none-any.whl", "url": "https://f.example.org/w.whl",
              "hashes": {}, "yanked": "broken"},
             {"filename": "pony-1.0.exe", "url": "x.exe", "hashes": {}}
@@ -247,6 +256,11 @@ mod tests {
         assert!(!files[0].file.yanked);
         assert_eq!(files[1].file.sha256, None);
         assert!(files[1].file.yanked, "a reason string means yanked");
+        assert_eq!(
+            files[0].file.upload_time.as_deref(),
+            Some("2023-04-02T10:11:12.345678Z")
+        );
+        assert_eq!(files[1].file.upload_time, None);
         assert_eq!(files[1].version.as_deref(), Some("1.1"));
         assert!(parse_json("pony", &page(), "<html>").is_err());
     }

@@ -49,19 +49,31 @@ pub async fn check_rst(
     result
 }
 
+/// What names the wheelhouse of a release test's run (with the image and trust):
+/// its prepare commands, source tree, and the instant its dependencies were
+/// resolved as of.
+pub struct RunWheels<'a> {
+    /// The prepare commands.
+    pub prepare: &'a [String],
+    /// The source tree.
+    pub src: &'a std::path::Path,
+    /// The cutoff (see [`crate::pypi::as_of`]); `None`: today.
+    pub cutoff: Option<&'a str>,
+}
+
 /// Whether `release`'s description renders (`None`: there is none, or it could not
-/// be checked, with a note saying why). `prepare` and `src` are the prepare commands
-/// and source tree of the run, which name its wheelhouse; the first Python of `opts`
-/// is the one whose wheelhouse is used (every Python's holds the renderer).
+/// be checked, with a note saying why). `wheels` names the run's wheelhouse; the
+/// first Python of `opts` is the one whose wheelhouse is used (every Python's holds
+/// the renderer).
 pub async fn description_renders(
     docker: &bollard::Docker,
     meta: &crate::pypi::Metadata,
     opts: &super::TrialOptions,
-    prepare: &[String],
-    src: &std::path::Path,
+    wheels: &RunWheels<'_>,
     run_id: &str,
     notes: &mut Vec<String>,
 ) -> Option<bool> {
+    let (prepare, src, cutoff) = (wheels.prepare, wheels.src, wheels.cutoff);
     let description = meta.description.as_deref();
     if let Some(known) = without_renderer(description, meta.description_content_type.as_deref()) {
         return known;
@@ -76,6 +88,7 @@ pub async fn description_renders(
     };
     let key = crate::run::prepare::key_for(
         crate::run::prepare::Trust::Untrusted,
+        cutoff,
         &image.id,
         prepare,
         src,

@@ -357,6 +357,7 @@ mod tests {
                 requires_python: None,
                 yanked,
                 core_metadata: None,
+                upload_time: None,
             },
             version: version.map(str::to_string),
         };
