@@ -277,6 +277,7 @@ mod tests {
             images: ImageOptions::default(),
             egress: Egress::none(),
             work_dir: None,
+            ceiling: crate::matrix::Ceiling::for_this_machine(),
         };
         let payload = |trust: &str| {
             format!(
