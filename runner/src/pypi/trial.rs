@@ -558,15 +558,7 @@ pub async fn container_index_url(docker: &Docker, url: &str) -> String {
     if !loopback {
         return url.to_string();
     }
-    let gateway = docker
-        .inspect_network(
-            "bridge",
-            None::<bollard::query_parameters::InspectNetworkOptions>,
-        )
-        .await
-        .ok()
-        .and_then(|n| n.ipam?.config?.into_iter().find_map(|c| c.gateway));
-    match gateway {
+    match crate::sandbox::network::bridge_gateway(docker).await {
         Some(g) if parsed.set_host(Some(&g)).is_ok() => parsed.to_string(),
         _ => url.to_string(),
     }
