@@ -198,10 +198,19 @@ async fn a_wheel_replaced_after_completion_is_not_used() {
     // A warm job whose environment image exists reads nothing from the wheelhouse
     // (the image was built from it when it was verified); without that image the
     // job must install from the wheelhouse, which is where a planted wheel would do
-    // harm.
-    ponyswarm::run::env_images::remove_all(&docker)
-        .await
-        .expect("environment images removed");
+    // harm. Only this job's image goes: other tests' (and other runs') stay warm.
+    let log = first["jobs"][0]["log"].as_str().unwrap_or_default();
+    let env_image = log
+        .lines()
+        .find_map(|l| l.strip_prefix("ponyswarm: environment "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no environment line: {log}"))
+        .to_string();
+    assert_eq!(
+        ponyswarm::run::env_images::remove(&docker, std::slice::from_ref(&env_image)).await,
+        vec![env_image.clone()],
+        "the job's environment image is removed"
+    );
     let (_, second) = run_fixture("planted", good, |_| {}).await;
     let j = &second["jobs"][0];
     assert_eq!(status(j), "passed", "{j:#}");

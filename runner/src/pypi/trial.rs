@@ -574,47 +574,8 @@ pub async fn container_index_url(docker: &Docker, url: &str) -> String {
     if !loopback {
         return url.to_string();
     }
-    let gateway = docker
-        .inspect_network(
-            "bridge",
-            None::<bollard::query_parameters::InspectNetworkOptions>,
-        )
-        .await
-        .ok()
-        .and_then(|n| {
-            n.ipam?
-                .config?
-                .into_iter()
-                .find_map(|c| c.gateway.or_else(|| first_address(c.subnet.as_deref()?)))
-        });
-    match gateway {
+    match crate::sandbox::network::bridge_gateway(docker).await {
         Some(g) if parsed.set_host(Some(&g)).is_ok() => parsed.to_string(),
         _ => url.to_string(),
-    }
-}
-
-/// The first host address of an IPv4 subnet (`172.17.0.0/16` → `172.17.0.1`).
-fn first_address(subnet: &str) -> Option<String> {
-    let (base, bits) = subnet.split_once('/')?;
-    let base: std::net::Ipv4Addr = base.parse().ok()?;
-    let bits: u32 = bits.parse().ok().filter(|b| *b <= 30)?;
-    let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
-    Some(std::net::Ipv4Addr::from((u32::from(base) & mask) + 1).to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_gateway_is_the_first_address_of_the_subnet() {
-        let cases = [
-            ("172.17.0.0/16", Some("172.17.0.1")),
-            ("10.1.2.3/24", Some("10.1.2.1")),
-            ("fd00::/64", None),
-            ("172.17.0.0/31", None),
-            ("172.17.0.0", None),
-        ];
-        for (subnet, want) in cases {
-            assert_eq!(super::first_address(subnet).as_deref(), want, "{subnet}");
-        }
     }
 }

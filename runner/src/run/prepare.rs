@@ -603,10 +603,15 @@ impl Filling<'_> {
         self.build.upload("/work", source).await?;
         let venv = format!("{} -m venv {PREP_VENV}", req.python);
         let setup = format!("rm -rf {partial} && mkdir -p {partial} && {venv}");
-        self.must(Side::Fetch, "venv (fetch)", Exec::shell(setup))
-            .await?;
-        self.must(Side::Build, "venv (build)", Exec::shell(venv))
-            .await?;
+        // One container each, so at once: ensurepip takes seconds (tens on a busy
+        // machine), and every fill waited for two in a row.
+        let (setup, venv) = (Exec::shell(setup), Exec::shell(venv));
+        let (fetch_venv, build_venv) = tokio::join!(
+            self.exec_on(Side::Fetch, &setup),
+            self.exec_on(Side::Build, &venv)
+        );
+        self.must_have("venv (fetch)", fetch_venv?)?;
+        self.must_have("venv (build)", build_venv?)?;
         let index = index_options(&req.install);
         // What is known without running the project's code, in one resolution.
         let read = |path: &str| read_source(req, path);
@@ -829,6 +834,14 @@ impl Filling<'_> {
 
     /// Runs `exec` by the deadline: its exit code and output.
     async fn output(&mut self, side: Side, exec: Exec) -> Result<(i64, Vec<u8>), PrepareError> {
+        let ran = self.exec_on(side, &exec).await?;
+        self.ended(ran)
+    }
+
+    /// Runs `exec` by the deadline, touching nothing else, so that the two
+    /// containers can run a step each at once: how it ended and its output (at most
+    /// [`MAX_PREPARE_LOG`] of it, its start and its end).
+    async fn exec_on(&self, side: Side, exec: &Exec) -> Result<(ExecEnd, Vec<u8>), PrepareError> {
         let mut out = LogBuffer::new(MAX_PREPARE_LOG, std::time::Instant::now());
         let limits = ExecLimits {
             deadline: Some(self.deadline),
@@ -836,11 +849,16 @@ impl Filling<'_> {
         };
         let end = self
             .on(side)
-            .exec(&exec, limits, &mut |b: &[u8]| {
+            .exec(exec, limits, &mut |b: &[u8]| {
                 out.push(b, std::time::Instant::now())
             })
             .await?;
-        let out = out.text().into_bytes();
+        Ok((end, out.text().into_bytes()))
+    }
+
+    /// The exit code and output of a step that ran; a step out of time fails the
+    /// prepare, its output logged.
+    fn ended(&mut self, (end, out): (ExecEnd, Vec<u8>)) -> Result<(i64, Vec<u8>), PrepareError> {
         match end {
             ExecEnd::Exited(code) => Ok((code, out)),
             ExecEnd::TimedOut | ExecEnd::NoOutput(_) => {
@@ -853,8 +871,13 @@ impl Filling<'_> {
         }
     }
 
-    async fn must(&mut self, side: Side, step: &str, exec: Exec) -> Result<(), PrepareError> {
-        match self.logged(side, step, exec).await?.0 {
+    /// Logs the step `step` that ran (see [`Self::exec_on`]); it must have exited 0.
+    fn must_have(&mut self, step: &str, ran: (ExecEnd, Vec<u8>)) -> Result<(), PrepareError> {
+        self.log.push_str(&format!("$ {step}\n"));
+        let (code, out) = self.ended(ran)?;
+        self.log.push_str(&String::from_utf8_lossy(&out));
+        cap_log(&mut self.log);
+        match code {
             0 => Ok(()),
             code => Err(self.failed(format!("{step} (exit {code})"))),
         }

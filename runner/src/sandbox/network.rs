@@ -7,9 +7,10 @@
 //! first).
 
 use crate::sandbox::container::{remove_in_background, remove_network, Leftover, Tracker};
-use bollard::models::NetworkCreateRequest;
+use bollard::models::{IpamConfig, NetworkCreateRequest};
 use bollard::Docker;
 use std::collections::HashMap;
+use std::net::Ipv4Addr;
 
 /// A Docker call about a network failed.
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +109,47 @@ impl Network {
     }
 }
 
+/// The host's address on Docker's default `bridge` network, as its containers reach
+/// the host (a service the host listens on at every address); `None` when Docker
+/// cannot say.
+pub async fn bridge_gateway(docker: &Docker) -> Option<String> {
+    let network = docker
+        .inspect_network(
+            "bridge",
+            None::<bollard::query_parameters::InspectNetworkOptions>,
+        )
+        .await
+        .ok()?;
+    gateway_of(&network.ipam?.config?)
+}
+
+/// A network's gateway from its IPAM settings: the one given, else the first host
+/// address of its IPv4 subnet, which is the address Docker gives the bridge when none
+/// is configured (Docker 28 lists no gateway for the default bridge: without this
+/// fallback a loopback index stayed unreachable, and pip waited out its retries on it
+/// for every requirement).
+///
+/// Pure.
+fn gateway_of(configs: &[IpamConfig]) -> Option<String> {
+    if let Some(gateway) = configs
+        .iter()
+        .filter_map(|c| c.gateway.as_deref())
+        .find(|g| !g.is_empty())
+    {
+        return Some(gateway.to_string());
+    }
+    configs.iter().find_map(|c| {
+        let (address, bits) = c.subnet.as_deref()?.split_once('/')?;
+        let address: Ipv4Addr = address.parse().ok()?;
+        let bits: u32 = bits.parse().ok()?;
+        if bits > 30 {
+            return None; // no room for a gateway and a container
+        }
+        let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+        Some(Ipv4Addr::from((u32::from(address) & mask) + 1).to_string())
+    })
+}
+
 impl Drop for Network {
     fn drop(&mut self) {
         // Its containers are being removed in the background too; removing the
@@ -115,6 +157,42 @@ impl Drop for Network {
         // run's teardown (which removes containers first) finishes the job.
         if !self.removed {
             remove_in_background(&self.docker, &self.tracker, &self.name, Leftover::Network);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(subnet: Option<&str>, gateway: Option<&str>) -> IpamConfig {
+        IpamConfig {
+            subnet: subnet.map(str::to_string),
+            gateway: gateway.map(str::to_string),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn gateway_is_the_given_one_else_the_subnets_first_host() {
+        let table: &[(&[IpamConfig], Option<&str>)] = &[
+            (
+                &[config(Some("172.17.0.0/16"), Some("172.17.0.254"))],
+                Some("172.17.0.254"),
+            ),
+            (&[config(Some("172.17.0.0/16"), None)], Some("172.17.0.1")),
+            (&[config(Some("10.9.8.0/24"), Some(""))], Some("10.9.8.1")),
+            (
+                &[config(Some("192.168.5.77/24"), None)],
+                Some("192.168.5.1"),
+            ),
+            (&[config(Some("fd00::/64"), None)], None),
+            (&[config(Some("10.0.0.0/31"), None)], None),
+            (&[config(None, None)], None),
+            (&[], None),
+        ];
+        for (configs, want) in table {
+            assert_eq!(gateway_of(configs).as_deref(), *want, "{configs:?}");
         }
     }
 }
