@@ -230,6 +230,31 @@ pub struct SwarmResult {
     pub received: i64,
 }
 
+/// What taking a result needs to know of its lease, read in one query: who holds it,
+/// its job, the run's quorum, and the result already received under it, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseContext {
+    /// The agent the lease was given to.
+    pub holder: String,
+    /// The lease's job, as it is now.
+    pub job: SwarmJob,
+    /// How many agents must agree on the job.
+    pub quorum: u32,
+    /// The result received under the lease already.
+    pub earlier: Option<SwarmResult>,
+}
+
+/// A result with what its agent's row says of who sent it (`None`: no such agent row).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultFrom {
+    /// The result.
+    pub result: SwarmResult,
+    /// The agent's public key.
+    pub key: Option<String>,
+    /// The agent's operator (its registration token's hash).
+    pub operator: Option<String>,
+}
+
 /// A run with how many of its jobs are in each state, for the pages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SwarmRunSummary {
@@ -496,6 +521,97 @@ impl Store {
         Ok(())
     }
 
+    /// Lease `lease` with its job, quorum and earlier result (see [`LeaseContext`]).
+    pub async fn swarm_lease_context(
+        &self,
+        lease: &str,
+    ) -> Result<Option<LeaseContext>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT l.agent_id AS holder, {}, ru.quorum, \
+             r.lease_id AS r_lease_id, r.agent_id AS r_agent_id, r.payload AS r_payload, \
+             r.signature AS r_signature, r.status AS r_status, r.counted AS r_counted, \
+             r.received AS r_received \
+             FROM swarm_leases l JOIN swarm_jobs j ON j.id = l.job_id \
+             JOIN swarm_runs ru ON ru.id = j.run_id \
+             LEFT JOIN swarm_results r ON r.lease_id = l.id WHERE l.id = $1",
+            prefixed(JOB_COLUMNS, "j.")
+        ))
+        .bind(lease)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else {
+            return Ok(None);
+        };
+        let earlier = match r.try_get::<Option<String>, _>("r_lease_id")? {
+            None => None,
+            Some(lease_id) => Some(SwarmResult {
+                lease_id,
+                job_id: r.try_get("id")?,
+                agent_id: r.try_get("r_agent_id")?,
+                payload: r.try_get("r_payload")?,
+                signature: r.try_get("r_signature")?,
+                status: r.try_get("r_status")?,
+                counted: r.try_get::<i64, _>("r_counted")? != 0,
+                received: r.try_get("r_received")?,
+            }),
+        };
+        Ok(Some(LeaseContext {
+            holder: r.try_get("holder")?,
+            job: job_row(&r)?,
+            quorum: u32::try_from(r.try_get::<i64, _>("quorum")?).unwrap_or(1),
+            earlier,
+        }))
+    }
+
+    /// Every result received for `job_id`, oldest first, each with its agent's key and
+    /// operator.
+    pub async fn swarm_results_from(&self, job_id: &str) -> Result<Vec<ResultFrom>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {}, a.public_key AS a_key, a.operator AS a_operator \
+             FROM swarm_results r LEFT JOIN swarm_agents a ON a.id = r.agent_id \
+             WHERE r.job_id = $1 ORDER BY r.received, r.lease_id",
+            prefixed(RESULT_COLUMNS, "r.")
+        ))
+        .bind(job_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ResultFrom {
+                    result: result_row(r)?,
+                    key: r.try_get("a_key")?,
+                    operator: r.try_get("a_operator")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Decides job `job_id` of run `run_id` as [`Store::swarm_decide`] does, records its
+    /// `outcome` as [`Store::record_job`] does, and finishes the run as
+    /// [`Store::swarm_finish_if_done`] does, in one transaction. `None`: the job was
+    /// decided already, and nothing was written; else whether this call finished the run.
+    pub async fn swarm_settle(
+        &self,
+        job_id: &str,
+        run_id: &str,
+        state: SwarmJobState,
+        counted: &[String],
+        outcome: &crate::outcome::JobOutcome,
+    ) -> Result<Option<bool>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if !decide_in(&mut tx, job_id, state, outcome.status.as_str(), counted).await? {
+            return Ok(None);
+        }
+        super::write::record_job_in(&mut tx, run_id, outcome).await?;
+        let finished = finish_if_done(run_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
+        tx.commit().await?;
+        Ok(Some(finished))
+    }
+
     /// Decides a job (`done`, `disagreed`, `flaky`) with its counted `status`, and marks
     /// the results in `counted` as the ones that counted. `false`: it was decided
     /// already (by another result, or another coordinator).
@@ -507,25 +623,8 @@ impl Store {
         counted: &[String],
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(
-            "UPDATE swarm_jobs SET state = $1, status = $2, lease_id = NULL, \
-             lease_expires = NULL, phase = NULL WHERE id = $3 AND state IN ($4, $5)",
-        )
-        .bind(state.as_str())
-        .bind(status)
-        .bind(job_id)
-        .bind(SwarmJobState::Queued.as_str())
-        .bind(SwarmJobState::Leased.as_str())
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
+        if !decide_in(&mut tx, job_id, state, status, counted).await? {
             return Ok(false);
-        }
-        for lease in counted {
-            sqlx::query("UPDATE swarm_results SET counted = 1 WHERE lease_id = $1")
-                .bind(lease)
-                .execute(&mut *tx)
-                .await?;
         }
         tx.commit().await?;
         Ok(true)
@@ -534,17 +633,7 @@ impl Store {
     /// Marks run `run_id` finished if none of its jobs is still open. `true`: this call
     /// finished it (so this caller writes its report).
     pub async fn swarm_finish_if_done(&self, run_id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE swarm_runs SET state = $4 WHERE id = $1 AND state = $5 \
-             AND NOT EXISTS (SELECT 1 FROM swarm_jobs WHERE run_id = $1 AND state IN ($2, $3))",
-        )
-        .bind(run_id)
-        .bind(SwarmJobState::Queued.as_str())
-        .bind(SwarmJobState::Leased.as_str())
-        .bind(SwarmRunState::Finished.as_str())
-        .bind(SwarmRunState::Running.as_str())
-        .execute(&self.pool)
-        .await?;
+        let done = finish_if_done(run_id).execute(&self.pool).await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -636,6 +725,59 @@ impl Store {
             DeliverySeen::SameBody
         })
     }
+}
+
+/// `columns` (comma-separated) each with `prefix`.
+fn prefixed(columns: &str, prefix: &str) -> String {
+    columns
+        .split(',')
+        .map(|c| format!("{prefix}{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// [`Store::swarm_decide`] inside `tx`.
+async fn decide_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    job_id: &str,
+    state: SwarmJobState,
+    status: &str,
+    counted: &[String],
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE swarm_jobs SET state = $1, status = $2, lease_id = NULL, \
+         lease_expires = NULL, phase = NULL WHERE id = $3 AND state IN ($4, $5)",
+    )
+    .bind(state.as_str())
+    .bind(status)
+    .bind(job_id)
+    .bind(SwarmJobState::Queued.as_str())
+    .bind(SwarmJobState::Leased.as_str())
+    .execute(&mut **tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    for lease in counted {
+        sqlx::query("UPDATE swarm_results SET counted = 1 WHERE lease_id = $1")
+            .bind(lease)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(true)
+}
+
+/// The statement of [`Store::swarm_finish_if_done`].
+fn finish_if_done(run_id: &str) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
+    sqlx::query(
+        "UPDATE swarm_runs SET state = $4 WHERE id = $1 AND state = $5 \
+         AND NOT EXISTS (SELECT 1 FROM swarm_jobs WHERE run_id = $1 AND state IN ($2, $3))",
+    )
+    .bind(run_id)
+    .bind(SwarmJobState::Queued.as_str())
+    .bind(SwarmJobState::Leased.as_str())
+    .bind(SwarmRunState::Finished.as_str())
+    .bind(SwarmRunState::Running.as_str())
 }
 
 fn agent_row(r: &AnyRow) -> Result<AgentRow, StoreError> {

@@ -90,33 +90,7 @@ impl Store {
     /// transaction. Recording the same job again replaces it (a retried job).
     pub async fn record_job(&self, run_id: &str, job: &JobOutcome) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let run = sqlx::query("SELECT 1 FROM runs WHERE id = $1")
-            .bind(run_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if run.is_none() {
-            return Err(StoreError::NoSuchRun(run_id.to_string()));
-        }
-        let planned = sqlx::query("SELECT 1 FROM jobs WHERE run_id = $1 AND name = $2")
-            .bind(run_id)
-            .bind(&job.name)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if planned.is_none() {
-            sqlx::query(
-                "INSERT INTO jobs (run_id, name, position, matrix, status) \
-                 SELECT $1, $2, COALESCE(MAX(position), -1) + 1, $3, $4 \
-                 FROM jobs WHERE run_id = $1",
-            )
-            .bind(run_id)
-            .bind(&job.name)
-            .bind(matrix_to_json(&job.matrix))
-            .bind(JobState::Pending.as_str())
-            .execute(&mut *tx)
-            .await?;
-        }
-        update_job(&mut tx, run_id, job).await?;
-        replace_children(&mut tx, run_id, job).await?;
+        record_job_in(&mut tx, run_id, job).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -189,6 +163,43 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// [`Store::record_job`] inside `tx`, for callers that record more in the same
+/// transaction.
+pub(super) async fn record_job_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    run_id: &str,
+    job: &JobOutcome,
+) -> Result<(), StoreError> {
+    let run = sqlx::query("SELECT 1 FROM runs WHERE id = $1")
+        .bind(run_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if run.is_none() {
+        return Err(StoreError::NoSuchRun(run_id.to_string()));
+    }
+    let planned = sqlx::query("SELECT 1 FROM jobs WHERE run_id = $1 AND name = $2")
+        .bind(run_id)
+        .bind(&job.name)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if planned.is_none() {
+        sqlx::query(
+            "INSERT INTO jobs (run_id, name, position, matrix, status) \
+             SELECT $1, $2, COALESCE(MAX(position), -1) + 1, $3, $4 \
+             FROM jobs WHERE run_id = $1",
+        )
+        .bind(run_id)
+        .bind(&job.name)
+        .bind(matrix_to_json(&job.matrix))
+        .bind(JobState::Pending.as_str())
+        .execute(&mut **tx)
+        .await?;
+    }
+    update_job(tx, run_id, job).await?;
+    replace_children(tx, run_id, job).await?;
+    Ok(())
 }
 
 /// Writes the job row's own columns.

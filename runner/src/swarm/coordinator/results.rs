@@ -30,12 +30,13 @@ pub async fn receive(
             agent.id
         ))
     })?;
-    let (job_id, holder) = c
+    let context = c
         .store
-        .swarm_lease(lease)
+        .swarm_lease_context(lease)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no lease {lease}")))?;
-    if holder != agent.id || result.agent_id != agent.id {
+    let job_id = context.job.id.clone();
+    if context.holder != agent.id || result.agent_id != agent.id {
         return Err(ApiError::forbidden(format!(
             "lease {lease} was given to another agent than {}",
             agent.id
@@ -47,14 +48,10 @@ pub async fn receive(
             result.lease, result.job_id
         )));
     }
-    if let Some(earlier) = c.store.swarm_result(lease).await? {
-        return repeat(&earlier, &signed);
+    if let Some(earlier) = &context.earlier {
+        return repeat(earlier, &signed);
     }
-    let job = c
-        .store
-        .swarm_job(&job_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no job {job_id}")))?;
+    let job = context.job;
     let decided = job.state.is_decided();
     let row = SwarmResult {
         lease_id: lease.to_string(),
@@ -81,7 +78,7 @@ pub async fn receive(
             reason: Some(format!("job {job_id} was already decided ({})", job.state)),
         });
     }
-    decide(c, &job, lease).await
+    decide(c, &job, context.quorum, lease).await
 }
 
 /// The answer to a result sent again: the same, if it is the same.
@@ -99,19 +96,21 @@ fn repeat(earlier: &SwarmResult, signed: &Signed) -> Result<ResultAck, ApiError>
     })
 }
 
-/// Decides `job` from every result it has, after the one under `lease` arrived.
-async fn decide(c: &Coordinator, job: &SwarmJob, lease: &str) -> Result<ResultAck, ApiError> {
-    let run = c
-        .store
-        .swarm_run(&job.run_id)
-        .await?
-        .ok_or_else(|| ApiError::internal(format!("job {} has no run", job.id)))?;
-    let rows = c.store.swarm_results_of_job(&job.id).await?;
+/// Decides `job`, whose run wants `quorum` agents to agree, from every result it has,
+/// after the one under `lease` arrived.
+async fn decide(
+    c: &Coordinator,
+    job: &SwarmJob,
+    quorum: u32,
+    lease: &str,
+) -> Result<ResultAck, ApiError> {
+    // Each result with its agent's key and operator: they decide who counts as distinct.
+    let rows = c.store.swarm_results_from(&job.id).await?;
     let errors = rows
         .iter()
-        .filter(|r| r.status == Status::Error.as_str())
+        .filter(|r| r.result.status == Status::Error.as_str())
         .count();
-    let this = rows.iter().find(|r| r.lease_id == lease);
+    let this = rows.iter().map(|r| &r.result).find(|r| r.lease_id == lease);
     if this.is_some_and(|r| r.status == Status::Error.as_str()) {
         if !error_counts(errors, c.config.error_retries) {
             // Ours or Docker's fault, not the project's: another agent tries (the claim
@@ -131,26 +130,18 @@ async fn decide(c: &Coordinator, job: &SwarmJob, lease: &str) -> Result<ResultAc
     }
     let mut outcomes: Vec<(String, JobOutcome)> = Vec::new();
     let mut received: Vec<Received> = Vec::new();
-    // Each agent's key and operator, looked up once: they decide who counts as distinct.
-    let mut agents: std::collections::HashMap<String, Option<AgentRow>> = Default::default();
-    for r in &rows {
-        if !agents.contains_key(&r.agent_id) {
-            let row = c.store.swarm_agent(&r.agent_id).await?;
-            agents.insert(r.agent_id.clone(), row);
-        }
-    }
-    for r in &rows {
+    for from in &rows {
+        let r = &from.result;
         // Verified when received: only our own rows, so a bad one is skipped, not fatal.
         match serde_json::from_str::<JobResult>(&r.payload) {
             // Errors retried elsewhere say nothing about the project: no vote.
             Ok(res) if res.outcome.status == Status::Error => {}
             Ok(res) => {
-                let agent = agents.get(&r.agent_id).and_then(Option::as_ref);
                 received.push(Received {
                     agent: r.agent_id.clone(),
                     // An agent row is never deleted; if one were, its id stands in for its key.
-                    key: agent.map_or_else(|| r.agent_id.clone(), |a| a.public_key.clone()),
-                    operator: agent.and_then(|a| a.operator.clone()),
+                    key: from.key.clone().unwrap_or_else(|| r.agent_id.clone()),
+                    operator: from.operator.clone(),
                     verdict: Verdict::of(&res.outcome),
                 });
                 outcomes.push((r.lease_id.clone(), res.outcome));
@@ -164,7 +155,7 @@ async fn decide(c: &Coordinator, job: &SwarmJob, lease: &str) -> Result<ResultAc
             job.id
         )));
     }
-    let decision = quorum::decide(run.quorum, &received);
+    let decision = quorum::decide(quorum, &received);
     let (state, outcome, counted) = match &decision {
         Decision::Pending { have, need } => {
             c.store.swarm_requeue(&job.id, lease).await?;
@@ -237,20 +228,20 @@ async fn settle(
 ) -> Result<ResultAck, ApiError> {
     outcome.name = job.name.clone();
     outcome.allowed_failure = job.allowed_failure;
-    if !c
+    // Decided, recorded and the run finished if this was its last open job, at once.
+    let Some(finished) = c
         .store
-        .swarm_decide(&job.id, state, outcome.status.as_str(), &counted)
+        .swarm_settle(&job.id, &job.run_id, state, &counted, &outcome)
         .await?
-    {
+    else {
         return Ok(ResultAck {
             accepted: true,
             counted: false,
             reason: Some(format!("job {} was decided meanwhile", job.id)),
         });
-    }
-    c.store.record_job(&job.run_id, &outcome).await?;
+    };
     tracing::info!("job {} decided: {state}, {}", job.id, outcome.status);
-    if c.store.swarm_finish_if_done(&job.run_id).await? {
+    if finished {
         finish(c, &job.run_id).await?;
     }
     // The job's status (and the run's summary) may be owed to GitHub now.
