@@ -267,3 +267,71 @@ async fn environment_images_are_listed_with_size_and_last_use_and_removed() {
     let after = env_images::list(&docker).await.expect("listed");
     assert!(after.iter().all(|i| i.image != image), "{after:?}");
 }
+
+/// The log of the only job of `results`.
+fn only_log(results: &Value) -> &str {
+    let jobs = results["jobs"].as_array().expect("jobs");
+    assert_eq!(jobs.len(), 1, "{results:#}");
+    assert_eq!(status(&jobs[0]), "passed", "{results:#}");
+    jobs[0]["log"].as_str().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_test_outside_the_package_keeps_the_install_an_edited_module_does_not() {
+    let _serial = serial().await;
+    ensure_images(&docker().await, &["3.11"]).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    unique_copy("env-srclayout", dir.path());
+
+    let first = run_in(dir.path()).await;
+    assert_eq!(environments(&first)[0].1, "built", "{first:#}");
+    let log = only_log(&first);
+    assert!(!log.contains("files are not known"), "{log}");
+
+    // A test edited and one added, outside the package: no install, the tests see
+    // the edit.
+    let test_file = dir.path().join("tests/test_srcpkg.py");
+    append(
+        &test_file,
+        "\n\ndef test_more():\n    assert srcpkg.answer() > 0\n",
+    );
+    std::fs::write(
+        dir.path().join("tests/test_new.py"),
+        "def test_new():\n    assert True\n",
+    )
+    .expect("write");
+    let edited = run_in(dir.path()).await;
+    assert_eq!(environments(&edited)[0].1, "reused", "{edited:#}");
+    assert!(!installed_in_a_job(&edited), "{edited:#}");
+    let log = only_log(&edited);
+    assert!(
+        log.contains("ponyswarm: the source changed outside the installed project"),
+        "{log}"
+    );
+    assert_eq!(edited["jobs"][0]["tests"]["passed"], 3, "{edited:#}");
+
+    // The package edited, and a test of the new code: the project is installed
+    // again, and the test sees the new code.
+    append(
+        &dir.path().join("src/srcpkg/__init__.py"),
+        "\n\ndef extra():\n    return 7\n",
+    );
+    append(
+        &test_file,
+        "\n\ndef test_extra():\n    assert srcpkg.extra() == 7\n",
+    );
+    let changed = run_in(dir.path()).await;
+    assert_eq!(environments(&changed)[0].1, "reused", "{changed:#}");
+    let log = only_log(&changed);
+    assert!(
+        log.contains("ponyswarm: src/srcpkg/__init__.py changed since the environment was built"),
+        "{log}"
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with("$ uv pip install --offline")
+                && l.ends_with("--no-deps --reinstall .")),
+        "{log}"
+    );
+    assert_eq!(changed["jobs"][0]["tests"]["passed"], 4, "{changed:#}");
+}

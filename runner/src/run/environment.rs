@@ -20,6 +20,7 @@
 
 use super::once_per_key::OncePerKey;
 use crate::matrix::Limits;
+use crate::run::installed::{self, InstalledSource};
 use crate::run::layout::{side_area, AREAS, HOME, SRC, VENV, WORK};
 use crate::run::pip::{project_targets, ProjectTarget};
 use crate::run::prepare::{self, Wheelhouse, WHEELS};
@@ -49,6 +50,9 @@ pub const ENV_LABEL: &str = "io.ponyswarm.env";
 const CHANGES_LABEL: &str = "io.ponyswarm.env.changes";
 /// Label: the digest of the source the environment was built with.
 const SOURCE_LABEL: &str = "io.ponyswarm.env.source";
+/// Label: the source files and top-level names of the project installed not
+/// editable (see `run::installed`); missing when unknown.
+const INSTALLED_SOURCE_LABEL: &str = "io.ponyswarm.env.installed-source";
 /// Label: `1` when the install wrote into the source tree (an in-place build).
 const WROTE_SOURCE_LABEL: &str = "io.ponyswarm.env.wrote-source";
 /// Label: the warm key (see [`warm_key`]).
@@ -108,6 +112,9 @@ pub struct Environment {
     pub source_digest: String,
     /// Whether its install wrote into the source tree.
     pub wrote_source: bool,
+    /// What its install of the project was made from, when known: then only a source
+    /// change that could reach the install installs the project again.
+    pub installed_source: Option<InstalledSource>,
     /// Whether its venv was made by uv (then the job installs its project with uv).
     pub uv: bool,
     /// What the build printed (empty when reused).
@@ -236,7 +243,8 @@ pub fn source_digest(source: &std::path::Path, files: &[(String, String)]) -> St
 /// The commands a job runs to install its project into a copy of the environment's
 /// venv, or none when the environment's install still stands: the project is
 /// installed from a local path, and either it is not editable and the source changed
-/// since the build, or the build wrote into the source tree (an in-place build, whose
+/// since the build where its install could see it (`source_changed`, see
+/// `run::installed`), or the build wrote into the source tree (an in-place build, whose
 /// products a fresh source tree lacks).
 pub fn project_reinstall(
     install: &[String],
@@ -401,11 +409,14 @@ impl Environments {
         let container = Container::create(&self.docker, &self.tracker, &name, config)
             .await
             .map_err(|e| docker_err(&e))?;
-        let digest = {
+        let (digest, manifest) = {
             let (source, files) = (req.source.clone(), req.files.clone());
-            tokio::task::spawn_blocking(move || source_digest(&source, &files))
-                .await
-                .map_err(|e| docker_err(&e))?
+            tokio::task::spawn_blocking(move || {
+                let manifest = crate::run::source::manifest(&source, &files).ok();
+                (source_digest(&source, &files), manifest)
+            })
+            .await
+            .map_err(|e| docker_err(&e))?
         };
         let started = Instant::now();
         let built = Building {
@@ -421,9 +432,16 @@ impl Environments {
                 changes,
                 wrote_source,
                 uv,
+                top_level,
                 log,
             }) => {
                 let mut labels = env_labels(key, &changes, &digest, wrote_source, uv);
+                let installed = top_level
+                    .zip(manifest)
+                    .and_then(|(top_level, files)| InstalledSource { top_level, files }.encode());
+                if let Some(label) = installed {
+                    labels.insert(INSTALLED_SOURCE_LABEL.to_string(), label);
+                }
                 labels.insert(WHEELS_CONTENT_LABEL.to_string(), req.wheels_content.clone());
                 if let Some(warm) = self.warm_key_of(req).await {
                     labels.insert(WARM_LABEL.to_string(), warm);
@@ -575,6 +593,9 @@ fn from_labels(image: &str, labels: &HashMap<String, String>) -> Environment {
         source_digest: get(SOURCE_LABEL),
         // Missing: assume the worst, the project is installed again.
         wrote_source: get(WROTE_SOURCE_LABEL) != "0",
+        installed_source: labels
+            .get(INSTALLED_SOURCE_LABEL)
+            .and_then(|l| InstalledSource::decode(l)),
         uv: get(INSTALLER_LABEL) == "uv",
         log: String::new(),
     }
@@ -641,6 +662,8 @@ struct Built {
     changes: Vec<(String, ChangeKind)>,
     wrote_source: bool,
     uv: bool,
+    /// The top-level names of the project installed not editable, when known.
+    top_level: Option<Vec<String>>,
     log: String,
 }
 
@@ -690,6 +713,7 @@ impl Building<'_> {
             _ => Vec::new(),
         };
         let wrote_source = writes_into_source(&changes);
+        let top_level = self.top_level().await;
         // Byte-compiled once here rather than by every job: uv did so for what it
         // installed; after pip, compileall (files that do not compile, a package's
         // Python 2 test data, are left as they are). pip is left out: a job runs it
@@ -704,8 +728,39 @@ impl Building<'_> {
             changes,
             wrote_source,
             uv,
+            top_level,
             log: self.log,
         })
+    }
+
+    /// The top-level names the project installed not editable, read from the venv
+    /// (see `run::installed`); `None` when there is none or in doubt.
+    async fn top_level(&mut self) -> Option<Vec<String>> {
+        let targets = project_targets(&self.req.install);
+        if targets.iter().all(|t| t.editable) {
+            return None;
+        }
+        let limits = ExecLimits {
+            deadline: Some(self.req.deadline),
+            no_output: None,
+        };
+        let mut out = Vec::new();
+        let exec = Exec::shell(installed::inspect_command(VENV));
+        let end = self
+            .container
+            .exec(&exec, limits, &mut |b: &[u8]| out.extend_from_slice(b))
+            .await
+            .ok()?;
+        let found = (end == ExecEnd::Exited(0))
+            .then(|| installed::top_level_of(&targets, &String::from_utf8_lossy(&out)))
+            .flatten();
+        if found.is_none() {
+            self.log.push_str(
+                "ponyswarm: the installed project's files are not known: \
+                 any source change installs it again\n",
+            );
+        }
+        found
     }
 
     /// Whether `line`, one of ponyswarm's own checks, exits 0.

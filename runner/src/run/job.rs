@@ -547,11 +547,7 @@ impl JobUnderWay<'_> {
         let source_changed = if project_targets(&self.plan.install).is_empty() {
             false
         } else {
-            let (source, files) = (self.ctx.source.clone(), files_of(self.plan));
-            let digest = tokio::task::spawn_blocking(move || source_digest(&source, &files))
-                .await
-                .unwrap_or_default();
-            digest != env.source_digest
+            self.source_changed(env).await
         };
         let reinstall =
             project_reinstall(&self.plan.install, source_changed, env.wrote_source, env.uv);
@@ -574,6 +570,52 @@ impl JobUnderWay<'_> {
             self.install_changes.extend(areas::compare(&before, &after));
         }
         Ok(None)
+    }
+
+    /// Whether the source changed since `env` was built in a way that could change
+    /// its install of the project (see `run::installed`), with a note saying which
+    /// file made the difference, or that none did.
+    async fn source_changed(&mut self, env: &Environment) -> bool {
+        let (source, files) = (self.ctx.source.clone(), files_of(self.plan));
+        let installed = env.installed_source.clone();
+        let recorded = env.source_digest.clone();
+        // `Ok(None)`: unchanged, or changed where no install reads; `Err`: changed,
+        // and what the install was made from is not known.
+        let cause = tokio::task::spawn_blocking(move || {
+            if source_digest(&source, &files) == recorded {
+                return Ok(None);
+            }
+            let installed = installed.ok_or(())?;
+            let now = crate::run::source::manifest(&source, &files).map_err(drop)?;
+            match installed.reinstall_cause(&now) {
+                None => Ok(Some(None)),
+                Some(path) => Ok(Some(Some(path))),
+            }
+        })
+        .await
+        .unwrap_or(Err(()));
+        match cause {
+            Ok(None) => false,
+            Ok(Some(None)) => {
+                if env.wrote_source {
+                    // Installed again all the same (see `project_reinstall`).
+                    return false;
+                }
+                self.note(
+                    "ponyswarm: the source changed outside the installed project: \
+                     the environment's install of it stands",
+                );
+                false
+            }
+            Ok(Some(Some(path))) => {
+                self.note(&format!(
+                    "ponyswarm: {path} changed since the environment was built: \
+                     the project is installed again"
+                ));
+                true
+            }
+            Err(()) => true,
+        }
     }
 
     /// The writable areas' listing, or `None` with a note saying why not.

@@ -24,6 +24,7 @@ pub mod env_images;
 pub(crate) mod environment;
 pub(crate) mod fetch;
 pub(crate) mod image_cache;
+pub(crate) mod installed;
 pub(crate) mod job;
 pub(crate) mod layout;
 pub(crate) mod once_per_key;

@@ -138,11 +138,20 @@ fn set_owner(h: &mut tar::Header, mode: u32) {
     h.set_mtime(0);
 }
 
-fn add_tree<W: Write>(
-    tar: &mut tar::Builder<W>,
+/// One entry of the source tree, as the archive holds it.
+enum Node<'a> {
+    Dir,
+    Symlink(PathBuf),
+    File(&'a std::fs::Metadata),
+}
+
+/// Walks the tree under `dir` in name order, as the archive holds it: skipped
+/// directories (see `skipped_dirs`), `*.pyc`, sockets, fifos and devices left out,
+/// symlinks not followed. `visit` gets each entry's path relative to `root`.
+fn walk_tree(
     root: &Path,
     dir: &Path,
-    top: &str,
+    visit: &mut dyn FnMut(&Path, &Path, Node) -> io::Result<()>,
 ) -> io::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|e| e.file_name());
@@ -151,34 +160,110 @@ fn add_tree<W: Write>(
         let meta = std::fs::symlink_metadata(&path)?;
         let name = entry.file_name();
         let rel = path.strip_prefix(root).unwrap_or(&path);
-        let dest = Path::new(top).join(rel);
         if meta.is_dir() {
             if name.to_str().is_some_and(|n| is_skipped(n, Walk::Sandbox)) {
                 continue;
             }
-            let mut h = tar::Header::new_gnu();
-            h.set_entry_type(tar::EntryType::Directory);
-            set_owner(&mut h, 0o755);
-            tar.append_data(&mut h, &dest, io::empty())?;
-            add_tree(tar, root, &path, top)?;
+            visit(&path, rel, Node::Dir)?;
+            walk_tree(root, &path, visit)?;
         } else if meta.file_type().is_symlink() {
-            let target = std::fs::read_link(&path)?;
-            let mut h = tar::Header::new_gnu();
-            h.set_entry_type(tar::EntryType::Symlink);
-            set_owner(&mut h, 0o777);
-            tar.append_link(&mut h, &dest, &target)?;
+            visit(&path, rel, Node::Symlink(std::fs::read_link(&path)?))?;
         } else if meta.is_file() {
             if name.to_string_lossy().ends_with(".pyc") {
                 continue;
             }
-            let mut h = tar::Header::new_gnu();
-            h.set_size(meta.len());
-            set_owner(&mut h, mode_of(&meta));
-            tar.append_data(&mut h, &dest, std::fs::File::open(&path)?)?;
+            visit(&path, rel, Node::File(&meta))?;
         }
         // Sockets, fifos and devices are not source.
     }
     Ok(())
+}
+
+fn add_tree<W: Write>(
+    tar: &mut tar::Builder<W>,
+    root: &Path,
+    dir: &Path,
+    top: &str,
+) -> io::Result<()> {
+    walk_tree(root, dir, &mut |path, rel, node| {
+        let dest = Path::new(top).join(rel);
+        let mut h = tar::Header::new_gnu();
+        match node {
+            Node::Dir => {
+                h.set_entry_type(tar::EntryType::Directory);
+                set_owner(&mut h, 0o755);
+                tar.append_data(&mut h, &dest, io::empty())
+            }
+            Node::Symlink(target) => {
+                h.set_entry_type(tar::EntryType::Symlink);
+                set_owner(&mut h, 0o777);
+                tar.append_link(&mut h, &dest, &target)
+            }
+            Node::File(meta) => {
+                h.set_size(meta.len());
+                set_owner(&mut h, mode_of(meta));
+                tar.append_data(&mut h, &dest, std::fs::File::open(path)?)
+            }
+        }
+    })
+}
+
+/// Each file and symlink of the source as a job receives it (the tree with `files`
+/// over it, as in [`write_tar`]): its path relative to the tree, `/`-separated, to a
+/// digest of its content and mode (a symlink: of its target). Directories are left
+/// out: an empty one changes nothing a build reads.
+pub fn manifest(
+    source: &Path,
+    files: &[(String, String)],
+) -> io::Result<std::collections::BTreeMap<String, String>> {
+    use sha2::{Digest, Sha256};
+    let short = |h: Sha256| hex::encode(h.finalize())[..16].to_string();
+    let rel_key = |rel: &Path| {
+        rel.components()
+            .filter(|c| matches!(c, Component::Normal(_)))
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/")
+    };
+    let mut out = std::collections::BTreeMap::new();
+    walk_tree(source, source, &mut |path, rel, node| {
+        let mut h = Sha256::new();
+        match node {
+            Node::Dir => return Ok(()),
+            Node::Symlink(target) => {
+                h.update(b"link\0");
+                h.update(target.to_string_lossy().as_bytes());
+            }
+            Node::File(meta) => {
+                h.update(format!("file {:o}\0", mode_of(meta)).as_bytes());
+                io::copy(&mut std::fs::File::open(path)?, &mut HashWriter(&mut h))?;
+            }
+        }
+        out.insert(rel_key(rel), short(h));
+        Ok(())
+    })?;
+    for (rel, content) in files {
+        let rel =
+            check_relative(rel).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let mut h = Sha256::new();
+        h.update(format!("file {:o}\0", 0o644).as_bytes());
+        h.update(content.as_bytes());
+        out.insert(rel_key(&rel), short(h));
+    }
+    Ok(out)
+}
+
+/// Feeds what it is written to a hash.
+struct HashWriter<'a>(&'a mut sha2::Sha256);
+
+impl Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        sha2::Digest::update(self.0, buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 #[cfg(unix)]
