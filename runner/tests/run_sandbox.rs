@@ -149,7 +149,8 @@ async fn files_go_in_owned_by_the_sandbox_user_and_come_out() {
     let src = tempfile::tempdir().expect("tempdir");
     std::fs::write(src.path().join("a.py"), "print('a')\n").expect("write");
     let files = vec![("conf/b.txt".to_string(), "bee\n".to_string())];
-    let tar = ponyswarm::run::source::tar_stream(src.path().to_path_buf(), "src", files);
+    let tar =
+        ponyswarm::run::source::tar_stream(src.path().to_path_buf(), "src", files, Vec::new());
     c.upload("/work", tar).await.expect("upload");
     let roots = ["/work", "/home/pony", "/tmp"];
     let before = areas::list(&c, &roots, ExecLimits::default())

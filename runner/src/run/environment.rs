@@ -674,8 +674,12 @@ impl Building<'_> {
         let docker_err = |e: &dyn std::fmt::Display| EnvError::Docker(e.to_string());
         self.container.start().await.map_err(|e| docker_err(&e))?;
         self.oom = Some(self.container.watch_oom());
-        let source =
-            crate::run::source::tar_stream(self.req.source.clone(), "src", self.req.files.clone());
+        let source = crate::run::source::tar_stream(
+            self.req.source.clone(),
+            "src",
+            self.req.files.clone(),
+            Vec::new(),
+        );
         self.container
             .upload(WORK, source)
             .await
@@ -871,14 +875,19 @@ pub fn venv_command(python: &str) -> String {
     )
 }
 
-/// The line a job runs to reach the environment's venv at [`VENV`]: a link when it
-/// only reads it, a copy when it installs the project into it.
-pub fn venv_link_command(writable: bool) -> String {
-    if writable {
-        format!("cp -a {ENV_VENV} {VENV}")
-    } else {
-        format!("ln -s {ENV_VENV} {VENV}")
-    }
+/// The command that copies the environment's venv to `/work/venv`, for a job that
+/// installs its project again into it; a job that does not gets a link there instead,
+/// with its source (see [`venv_name`]).
+pub fn venv_copy_command() -> String {
+    format!("cp -a {ENV_VENV} {VENV}")
+}
+
+/// `/work/venv` as a name inside `/work`, where the source is uploaded: the link to
+/// the environment's venv travels in the same archive.
+pub fn venv_name() -> String {
+    VENV.strip_prefix(WORK)
+        .map(|rest| rest.trim_start_matches('/').to_string())
+        .unwrap_or_else(|| "venv".to_string())
 }
 
 #[cfg(test)]

@@ -11,8 +11,8 @@ use crate::logcap::LogBuffer;
 use crate::outcome::DISK_FULL_SIGNS;
 use crate::plan::JobPlan;
 use crate::run::environment::{
-    project_reinstall, source_digest, venv_link_command, EnvError, EnvRequest, Environment,
-    Environments, WarmRequest,
+    project_reinstall, source_digest, venv_copy_command, venv_name, EnvError, EnvRequest,
+    Environment, Environments, WarmRequest, ENV_VENV,
 };
 use crate::run::image_cache::ImageCache;
 use crate::run::layout::{side_area, AREAS, HOME, JUNIT, PATH, SRC, VENV, WORK};
@@ -289,7 +289,12 @@ impl JobUnderWay<'_> {
                 };
             }
         };
-        let started = self.main_container(&env.image, &wheels.0, objects).await;
+        let reinstall = self.reinstall(&env).await;
+        // Linked in the source's upload, when the venv is used as built: no exec.
+        let link = reinstall.is_empty();
+        let started = self
+            .main_container(&env.image, &wheels.0, objects, link)
+            .await;
         if let Err(end) = started {
             self.phases.push((Phase::Install, t.elapsed()));
             return Err(end);
@@ -297,7 +302,7 @@ impl JobUnderWay<'_> {
         let Some(main) = objects.main.as_ref() else {
             return Err(self.error("the job's container vanished".into()));
         };
-        let installed = self.install(main, &env).await;
+        let installed = self.install(main, reinstall).await;
         self.phases.push((Phase::Install, t.elapsed()));
         if let Some(end) = installed? {
             self.check_full(objects, &end).await;
@@ -409,6 +414,7 @@ impl JobUnderWay<'_> {
         image: &str,
         wheels: &Wheelhouse,
         objects: &mut Objects,
+        link_venv: bool,
     ) -> Result<(), JobEnd> {
         let volume = &wheels.volume;
         for (rel, _) in &self.plan.files {
@@ -452,7 +458,12 @@ impl JobUnderWay<'_> {
         let started = main.start().await;
         let uploaded = match started {
             Ok(()) => {
-                let tar = source::tar_stream(ctx.source.clone(), "src", files_of(self.plan));
+                let links = if link_venv {
+                    vec![(venv_name(), ENV_VENV.to_string())]
+                } else {
+                    Vec::new()
+                };
+                let tar = source::tar_stream(ctx.source.clone(), "src", files_of(self.plan), links);
                 main.upload(WORK, tar).await
             }
             Err(e) => Err(e),
@@ -534,30 +545,35 @@ impl JobUnderWay<'_> {
         }
     }
 
-    /// Puts the environment's venv at `/work/venv` and, when the environment's copy
-    /// of the project is stale, installs the project alone into a copy of it;
-    /// `Some(end)` when that failed. The install changes are the environment's plus,
-    /// listed around it, the project install's own.
-    async fn install(
-        &mut self,
-        main: &Container,
-        env: &Environment,
-    ) -> Result<Option<JobEnd>, JobEnd> {
+    /// The commands that install the project alone into a copy of `env`'s venv: none
+    /// when the environment's install of it still stands. Takes the environment's
+    /// install changes as the job's.
+    async fn reinstall(&mut self, env: &Environment) -> Vec<String> {
         self.install_changes = env.changes.clone();
         let source_changed = if project_targets(&self.plan.install).is_empty() {
             false
         } else {
             self.source_changed(env).await
         };
-        let reinstall =
-            project_reinstall(&self.plan.install, source_changed, env.wrote_source, env.uv);
-        let link = venv_link_command(!reinstall.is_empty());
-        let end = self.shell(main, &link, false).await?;
-        if end != ExecEnd::Exited(0) {
-            return Ok(Some(JobEnd::Install { command: link, end }));
-        }
+        project_reinstall(&self.plan.install, source_changed, env.wrote_source, env.uv)
+    }
+
+    /// With `reinstall` (see [`Self::reinstall`]) empty, nothing: the venv was linked
+    /// at `/work/venv` with the source. Else copies the environment's venv there and
+    /// runs `reinstall` in it; `Some(end)` when that failed. The install changes are
+    /// the environment's plus, listed around it, the project install's own.
+    async fn install(
+        &mut self,
+        main: &Container,
+        reinstall: Vec<String>,
+    ) -> Result<Option<JobEnd>, JobEnd> {
         if reinstall.is_empty() {
             return Ok(None);
+        }
+        let copy = venv_copy_command();
+        let end = self.shell(main, &copy, false).await?;
+        if end != ExecEnd::Exited(0) {
+            return Ok(Some(JobEnd::Install { command: copy, end }));
         }
         let before = self.listing(main).await;
         for command in reinstall {

@@ -599,7 +599,12 @@ impl Filling<'_> {
     /// same time, or a fill killed half-way, never leaves a marker over missing files.
     async fn run(&mut self, req: &PrepareRequest, partial: &str) -> Result<String, PrepareError> {
         let downloads = downloads(req)?;
-        let source = crate::run::source::tar_stream(req.source.clone(), "src", req.files.clone());
+        let source = crate::run::source::tar_stream(
+            req.source.clone(),
+            "src",
+            req.files.clone(),
+            Vec::new(),
+        );
         self.build.upload("/work", source).await?;
         let venv = format!("{} -m venv {PREP_VENV}", req.python);
         let setup = format!("rm -rf {partial} && mkdir -p {partial} && {venv}");

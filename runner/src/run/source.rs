@@ -71,6 +71,7 @@ pub fn tar_stream(
     source: PathBuf,
     top: &'static str,
     files: Vec<(String, String)>,
+    links: Vec<(String, String)>,
 ) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
     let (tx, rx) = tokio::sync::mpsc::channel(8);
     tokio::task::spawn_blocking(move || {
@@ -78,7 +79,7 @@ pub fn tar_stream(
             tx: tx.clone(),
             buf: Vec::with_capacity(PIECE),
         };
-        if let Err(e) = write_tar(writer, &source, top, &files) {
+        if let Err(e) = write_tar_with(writer, &source, top, &files, &links) {
             let _ = tx.blocking_send(Err(e));
         }
     });
@@ -97,6 +98,18 @@ pub fn write_tar<W: Write>(
     source: &Path,
     top: &str,
     files: &[(String, String)],
+) -> io::Result<()> {
+    write_tar_with(out, source, top, files, &[])
+}
+
+/// [`write_tar`], then a symbolic link beside `top` for each `(name, target)` of
+/// `links` (a job's `/work/venv` to its environment's venv, which spares an exec).
+fn write_tar_with<W: Write>(
+    out: W,
+    source: &Path,
+    top: &str,
+    files: &[(String, String)],
+    links: &[(String, String)],
 ) -> io::Result<()> {
     let mut tar = tar::Builder::new(out);
     tar.follow_symlinks(false);
@@ -124,6 +137,14 @@ pub fn write_tar<W: Write>(
         h.set_size(content.len() as u64);
         set_owner(&mut h, 0o644);
         tar.append_data(&mut h, &path, content.as_bytes())?;
+    }
+    for (name, target) in links {
+        let name =
+            check_relative(name).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        set_owner(&mut h, 0o777);
+        tar.append_link(&mut h, name, target)?;
     }
     tar.into_inner()?.flush()
 }
@@ -322,6 +343,30 @@ mod tests {
             .find(|(p, _, _)| p == "src/conf/settings.py")
             .unwrap();
         assert_eq!(settings.2, "DEBUG = 1\n");
+    }
+
+    #[test]
+    fn links_travel_beside_the_tree_and_must_stay_inside() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.py"), "x = 1\n").unwrap();
+        let mut out = Vec::new();
+        let links = vec![("venv".to_string(), "/opt/ponyswarm/venv".to_string())];
+        write_tar_with(&mut out, dir.path(), "src", &[], &links).unwrap();
+        let mut archive = tar::Archive::new(&out[..]);
+        let link = archive
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap())
+            .find(|e| e.path().unwrap().to_str() == Some("venv"))
+            .expect("the link is in the archive");
+        assert_eq!(link.header().entry_type(), tar::EntryType::Symlink);
+        assert_eq!(
+            link.link_name().unwrap().unwrap().to_str(),
+            Some("/opt/ponyswarm/venv")
+        );
+        assert_eq!(link.header().uid().unwrap(), 1000);
+        let outside = vec![("../venv".to_string(), "/x".to_string())];
+        assert!(write_tar_with(&mut Vec::new(), dir.path(), "src", &[], &outside).is_err());
     }
 
     #[test]
