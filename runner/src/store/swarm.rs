@@ -268,6 +268,10 @@ pub struct SwarmRunSummary {
     pub disputed: i64,
 }
 
+/// A run of at least this many jobs has PostgreSQL's statistics of the queue refreshed
+/// when it is queued (see [`Store::swarm_enqueue`]).
+const ANALYZE_AFTER_JOBS: usize = 100;
+
 const RUN_COLUMNS: &str =
     "id, project, matrix_file, state, quorum, origin, commit_sha, source_sha256, created, trust";
 const JOB_COLUMNS: &str = "id, run_id, position, name, python, services, allowed_failure, \
@@ -381,6 +385,15 @@ impl Store {
         }
         self.swarm_announce(&mut *tx).await?;
         tx.commit().await?;
+        if self.backend == super::Backend::Postgres && jobs.len() >= ANALYZE_AFTER_JOBS {
+            // Claims are planned from PostgreSQL's statistics of the queue: until
+            // autovacuum gets to a big run queued at once, they would be planned for the
+            // queue as it was (read and sort it all, instead of walking its index).
+            // Only an optimisation: the run is queued either way.
+            if let Err(e) = sqlx::query("ANALYZE swarm_jobs").execute(&self.pool).await {
+                tracing::warn!("could not refresh the queue's statistics: {e}");
+            }
+        }
         Ok(())
     }
 

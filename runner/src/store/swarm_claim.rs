@@ -165,6 +165,24 @@ impl Store {
         }
     }
 
+    /// How PostgreSQL plans `req`'s claim on this database (`EXPLAIN`, as text),
+    /// without running it; `None` on SQLite. For checking that a claim walks the
+    /// queue's index rather than reading and sorting the queue (see [`POSTGRES_FITS`]),
+    /// in the tests and on a coordinator whose claims got slow.
+    pub async fn swarm_claim_plan(&self, req: &ClaimRequest) -> Result<Option<String>, StoreError> {
+        if self.backend != super::Backend::Postgres {
+            return Ok(None);
+        }
+        let rows = bind(sqlx::query(&format!("EXPLAIN {}", postgres_claim())), req)
+            .fetch_all(&self.pool)
+            .await?;
+        let lines = rows
+            .iter()
+            .map(|r| r.try_get::<String, _>(0))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(lines.join("\n")))
+    }
+
     /// Says jobs became claimable: a `NOTIFY` on [`QUEUE_CHANNEL`] for the
     /// coordinators listening on PostgreSQL; nothing on SQLite (one coordinator, which
     /// wakes its own claims).
