@@ -599,10 +599,12 @@ impl Store {
             .collect()
     }
 
-    /// Decides job `job_id` of run `run_id` as [`Store::swarm_decide`] does, records its
-    /// `outcome` as [`Store::record_job`] does, and finishes the run as
-    /// [`Store::swarm_finish_if_done`] does, in one transaction. `None`: the job was
-    /// decided already, and nothing was written; else whether this call finished the run.
+    /// Decides job `job_id` of run `run_id` (`done`, `disagreed`, `flaky`) with
+    /// `outcome`'s status, marks the results under the leases in `counted` as the ones
+    /// that counted, records `outcome` as [`Store::record_job`] does, and finishes the
+    /// run as [`Store::swarm_finish_if_done`] does, in one transaction. `None`: the job
+    /// was decided already (by another result, or another coordinator), and nothing was
+    /// written; else whether this call finished the run.
     pub async fn swarm_settle(
         &self,
         job_id: &str,
@@ -623,24 +625,6 @@ impl Store {
             == 1;
         tx.commit().await?;
         Ok(Some(finished))
-    }
-
-    /// Decides a job (`done`, `disagreed`, `flaky`) with its counted `status`, and marks
-    /// the results in `counted` as the ones that counted. `false`: it was decided
-    /// already (by another result, or another coordinator).
-    pub async fn swarm_decide(
-        &self,
-        job_id: &str,
-        state: SwarmJobState,
-        status: &str,
-        counted: &[String],
-    ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        if !decide_in(&mut tx, job_id, state, status, counted).await? {
-            return Ok(false);
-        }
-        tx.commit().await?;
-        Ok(true)
     }
 
     /// Marks run `run_id` finished if none of its jobs is still open. `true`: this call
@@ -749,7 +733,8 @@ fn prefixed(columns: &str, prefix: &str) -> String {
         .join(", ")
 }
 
-/// [`Store::swarm_decide`] inside `tx`.
+/// Decides job `job_id` inside `tx` (see [`Store::swarm_settle`]); `false`: it was
+/// decided already.
 async fn decide_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     job_id: &str,
