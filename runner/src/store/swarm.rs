@@ -274,7 +274,8 @@ const ANALYZE_AFTER_JOBS: usize = 100;
 
 const RUN_COLUMNS: &str =
     "id, project, matrix_file, state, quorum, origin, commit_sha, source_sha256, created, trust";
-const JOB_COLUMNS: &str = "id, run_id, position, name, python, services, allowed_failure, \
+pub(super) const JOB_COLUMNS: &str =
+    "id, run_id, position, name, python, services, allowed_failure, \
      state, lease_id, agent_id, lease_expires, phase, status";
 const RESULT_COLUMNS: &str =
     "lease_id, job_id, agent_id, payload, signature, status, counted, received";
@@ -725,7 +726,7 @@ impl Store {
 }
 
 /// `columns` (comma-separated) each with `prefix`.
-fn prefixed(columns: &str, prefix: &str) -> String {
+pub(super) fn prefixed(columns: &str, prefix: &str) -> String {
     columns
         .split(',')
         .map(|c| format!("{prefix}{}", c.trim()))

@@ -29,7 +29,7 @@ use super::swarm::SwarmJob;
 use super::{Store, StoreError};
 use sqlx::any::AnyRow;
 use sqlx::Row;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use tokio::sync::{mpsc, oneshot};
 
 /// The PostgreSQL channel on which a coordinator says jobs became claimable, so
@@ -81,9 +81,6 @@ pub(super) struct ClaimWriter {
     sender: Arc<std::sync::OnceLock<mpsc::UnboundedSender<(ClaimRequest, Reply)>>>,
 }
 
-const JOB_COLUMNS: &str = "j.id, j.run_id, j.position, j.name, j.python, j.services, \
-     j.allowed_failure, j.state, j.lease_id, j.agent_id, j.lease_expires, j.phase, j.status";
-
 /// PostgreSQL. `$1` lease, `$2` agent, `$3` now, `$4` expires, `$5` Pythons and `$6`
 /// services as JSON arrays. `FOR UPDATE SKIP LOCKED` in each probe: a row another
 /// claim holds is stepped over, and a row taken meanwhile is rechecked and skipped.
@@ -130,14 +127,37 @@ const SQLITE_FITS: &str = "j.python IN (SELECT value FROM json_each($5)) \
          WHERE s.value NOT IN (SELECT value FROM json_each($6))) \
      AND NOT EXISTS (SELECT 1 FROM swarm_results r WHERE r.job_id = j.id AND r.agent_id = $2)";
 
-fn postgres_claim() -> String {
-    POSTGRES_CLAIM
-        .replace("FITS", POSTGRES_FITS)
-        .replace("JOBS", JOB_COLUMNS)
+/// A job's columns as the claims read them (from `j`).
+fn job_columns() -> String {
+    super::swarm::prefixed(super::swarm::JOB_COLUMNS, "j.")
 }
 
-fn sqlite_claim() -> String {
-    SQLITE_CLAIM.replace("FITS", SQLITE_FITS)
+/// The PostgreSQL claim, spelled out once: it runs on every claim.
+fn postgres_claim() -> &'static str {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        POSTGRES_CLAIM
+            .replace("FITS", POSTGRES_FITS)
+            .replace("JOBS", &job_columns())
+    });
+    &SQL
+}
+
+/// The SQLite claim, spelled out once.
+fn sqlite_claim() -> &'static str {
+    static SQL: LazyLock<String> = LazyLock::new(|| SQLITE_CLAIM.replace("FITS", SQLITE_FITS));
+    &SQL
+}
+
+/// What the SQLite writer reads of a job it claimed, with its run's columns.
+fn sqlite_claimed() -> &'static str {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {}, r.project, r.matrix_file, r.source_sha256, r.trust \
+             FROM swarm_jobs j JOIN swarm_runs r ON r.id = j.run_id WHERE j.id = $1",
+            job_columns()
+        )
+    });
+    &SQL
 }
 
 impl Store {
@@ -146,7 +166,7 @@ impl Store {
     pub async fn swarm_claim(&self, req: ClaimRequest) -> Result<Option<Claimed>, StoreError> {
         match self.backend {
             super::Backend::Postgres => {
-                let row = bind(sqlx::query(&postgres_claim()), &req)
+                let row = bind(sqlx::query(postgres_claim()), &req)
                     .fetch_optional(&self.pool)
                     .await?;
                 row.as_ref().map(claimed_row).transpose()
@@ -272,7 +292,7 @@ async fn sqlite_batch(
     let mut tx = pool.begin().await?;
     let mut answers = Vec::with_capacity(requests.len());
     for req in requests {
-        let Some(row) = bind(sqlx::query(&claim), req)
+        let Some(row) = bind(sqlx::query(claim), req)
             .fetch_optional(&mut *tx)
             .await?
         else {
@@ -289,13 +309,10 @@ async fn sqlite_batch(
         .bind(req.now)
         .execute(&mut *tx)
         .await?;
-        let row = sqlx::query(&format!(
-            "SELECT {JOB_COLUMNS}, r.project, r.matrix_file, r.source_sha256, r.trust \
-             FROM swarm_jobs j JOIN swarm_runs r ON r.id = j.run_id WHERE j.id = $1"
-        ))
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
+        let row = sqlx::query(sqlite_claimed())
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
         answers.push(Some(claimed_row(&row)?));
     }
     tx.commit().await?;
