@@ -222,19 +222,14 @@ pub struct WarmRequest {
 
 /// The digest of the source as a job receives it (the tree with `files:` over it).
 pub fn source_digest(source: &std::path::Path, files: &[(String, String)]) -> String {
-    struct Hasher(Sha256);
-    impl Write for Hasher {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.update(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut h = Hasher(Sha256::new());
-    match crate::run::source::write_tar(&mut h, source, "src", files) {
-        Ok(()) => hex::encode(h.0.finalize())[..16].to_string(),
+    let mut h = Sha256::new();
+    match crate::run::source::write_tar(
+        crate::run::source::HashWriter(&mut h),
+        source,
+        "src",
+        files,
+    ) {
+        Ok(()) => hex::encode(h.finalize())[..16].to_string(),
         // Unreadable: never equal to a recorded digest, so the project is installed.
         Err(e) => format!("unreadable: {e}"),
     }

@@ -275,7 +275,7 @@ pub fn manifest(
 }
 
 /// Feeds what it is written to a hash.
-struct HashWriter<'a>(&'a mut sha2::Sha256);
+pub(crate) struct HashWriter<'a>(pub(crate) &'a mut sha2::Sha256);
 
 impl Write for HashWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
