@@ -17,6 +17,21 @@ use bollard::Docker;
 /// release, a pre-release until it is out.
 pub const CPYTHONS: &[&str] = &["3.9", "3.10", "3.11", "3.12", "3.13", "3.14", "3.15"];
 
+/// When CPython `name` (`3.11`) was first released (its x.y.0), as an RFC 3339 date:
+/// the earliest day test tools could support it. `None` for a version not yet out,
+/// PyPy (its Python level follows the Debian suite that ships it) and image names.
+pub fn released(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "3.9" => "2020-10-05",
+        "3.10" => "2021-10-04",
+        "3.11" => "2022-10-24",
+        "3.12" => "2023-10-02",
+        "3.13" => "2024-10-07",
+        "3.14" => "2025-10-07",
+        _ => return None,
+    })
+}
+
 /// Whether this machine can pull from a registry (or already has the image).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Registry {

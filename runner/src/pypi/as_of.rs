@@ -5,7 +5,10 @@
 //! a hook its `conftest.py` uses. The index gives every file's upload time (the JSON
 //! API's `upload_time_iso_8601`, the Simple API's PEP 700 `upload-time`); the cutoff
 //! is the last of the release's own files, so every file of the release, and what
-//! was published with it, is in. `--as-of now` resolves as of today, `--as-of DATE`
+//! was published with it, is in. A release older than the Python it is tested on was
+//! never tested on it by its author, and the tools of its day may not run there at
+//! all (a 2021 pytest on Python 3.11): it is resolved as of that Python's release
+//! instead, the first day tools could support both. `--as-of now` resolves as of today, `--as-of DATE`
 //! (a date, midnight UTC, or an RFC 3339 date-time) as of that instant.
 //!
 //! The resolver does the excluding (uv's `--exclude-newer`, in the prepare phase:
@@ -91,6 +94,9 @@ pub enum Basis {
     Asked,
     /// `--as-of now`: today's resolution.
     Now,
+    /// The default, but the release predates the newest Python it is tested on: as
+    /// of that Python's release.
+    PythonRelease,
     /// The default, but the index gave no upload time: today's resolution.
     NoUploadTime,
 }
@@ -109,20 +115,35 @@ pub struct Resolution {
 }
 
 impl Resolution {
-    /// The resolution `as_of` gives for a release of `files`.
-    pub fn of(as_of: AsOf, files: &[DistFile]) -> Resolution {
+    /// The resolution `as_of` gives for a release of `files` tested on `pythons`
+    /// (names as a matrix gives them: `3.11`, `pypy3`).
+    pub fn of(as_of: AsOf, files: &[DistFile], pythons: &[String]) -> Resolution {
+        let newest_python = pythons
+            .iter()
+            .filter_map(|p| Some((p, python_released(p)?)))
+            .max_by_key(|(_, t)| *t);
         let (cutoff, basis) = match as_of {
             AsOf::Now => (None, Basis::Now),
             AsOf::At(t) => (Some(t), Basis::Asked),
-            AsOf::Release => match release_uploaded(files) {
-                Some(t) => (Some(t), Basis::Release),
-                None => (None, Basis::NoUploadTime),
+            AsOf::Release => match (release_uploaded(files), newest_python) {
+                (Some(up), Some((_, py))) if py > up => (Some(py), Basis::PythonRelease),
+                (Some(up), _) => (Some(up), Basis::Release),
+                (None, _) => (None, Basis::NoUploadTime),
             },
         };
-        let cutoff = cutoff.map(stamp);
-        let said = match (&cutoff, basis) {
+        let stamped = cutoff.map(stamp);
+        let said = match (&stamped, basis) {
             (Some(t), Basis::Release) => {
                 format!("resolved as of {t}, the release's upload (`--as-of now` for today's)")
+            }
+            (Some(t), Basis::PythonRelease) => {
+                let up = release_uploaded(files).map(stamp).unwrap_or_default();
+                format!(
+                    "resolved as of {t}, when Python {} came out: the release, uploaded {up}, \
+                     is older than it (`--as-of {up}` for the upload's, `--as-of now` for \
+                     today's)",
+                    newest_python.map_or("", |(p, _)| p.as_str()),
+                )
             }
             (Some(t), _) => format!("resolved as of {t}, as `--as-of` asked"),
             (None, Basis::NoUploadTime) => {
@@ -132,11 +153,17 @@ impl Resolution {
             (None, _) => "resolved as of the test (`--as-of now`)".to_string(),
         };
         Resolution {
-            cutoff,
+            cutoff: stamped,
             basis,
             said,
         }
     }
+}
+
+/// When Python `name` came out, seconds since 1970 (see [`crate::pythons::released`]).
+fn python_released(name: &str) -> Option<i64> {
+    let day = crate::pythons::released(name)?;
+    crate::time::parse_rfc3339_millis(&format!("{day}T00:00:00Z")).map(|ms| ms / 1000)
 }
 
 /// Seconds since 1970 as RFC 3339 UTC (instants before 1970 read as 1970).
@@ -205,7 +232,7 @@ mod tests {
     #[test]
     fn the_cutoff_and_what_the_report_says() {
         let files = [file("p-1.0.tar.gz", Some("2023-04-02T10:11:12Z"))];
-        let r = Resolution::of(AsOf::Release, &files);
+        let r = Resolution::of(AsOf::Release, &files, &["3.11".into()]);
         assert_eq!(r.cutoff.as_deref(), Some("2023-04-02T10:11:12Z"));
         assert_eq!(r.basis, Basis::Release);
         assert!(
@@ -213,13 +240,49 @@ mod tests {
             "{}",
             r.said
         );
-        let r = Resolution::of(AsOf::At(1_714_521_600), &files);
+        let r = Resolution::of(AsOf::At(1_714_521_600), &files, &["3.13".into()]);
         assert_eq!(r.cutoff.as_deref(), Some("2024-05-01T00:00:00Z"));
         assert_eq!(r.basis, Basis::Asked);
-        let r = Resolution::of(AsOf::Now, &files);
+        let r = Resolution::of(AsOf::Now, &files, &[]);
         assert_eq!((r.cutoff, r.basis), (None, Basis::Now));
-        let r = Resolution::of(AsOf::Release, &[file("p-1.0.tar.gz", None)]);
+        let r = Resolution::of(
+            AsOf::Release,
+            &[file("p-1.0.tar.gz", None)],
+            &["3.13".into()],
+        );
         assert_eq!((r.cutoff.clone(), r.basis), (None, Basis::NoUploadTime));
         assert!(r.said.contains("no upload time"), "{}", r.said);
+    }
+
+    #[test]
+    fn a_release_older_than_its_python_is_resolved_as_of_that_python() {
+        let files = [file("p-1.0.tar.gz", Some("2021-05-05T10:00:00Z"))];
+        let pythons = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        // Tested on 3.11, out 2022-10-24: as of 3.11's release.
+        let r = Resolution::of(AsOf::Release, &files, &pythons(&["3.11"]));
+        assert_eq!(r.cutoff.as_deref(), Some("2022-10-24T00:00:00Z"));
+        assert_eq!(r.basis, Basis::PythonRelease);
+        assert!(r.said.contains("when Python 3.11 came out"), "{}", r.said);
+        assert!(
+            r.said.contains("--as-of 2021-05-05T10:00:00Z"),
+            "{}",
+            r.said
+        );
+        // The newest of several Pythons decides; PyPy and unreleased ones have no date.
+        let r = Resolution::of(AsOf::Release, &files, &pythons(&["3.9", "3.13", "pypy3"]));
+        assert_eq!(r.cutoff.as_deref(), Some("2024-10-07T00:00:00Z"));
+        // Older Pythons than the release, or none with a date: the upload.
+        for names in [&["3.9"][..], &["pypy3", "3.15"], &[]] {
+            let r = Resolution::of(AsOf::Release, &files, &pythons(names));
+            assert_eq!(
+                r.cutoff.as_deref(),
+                Some("2021-05-05T10:00:00Z"),
+                "{names:?}"
+            );
+            assert_eq!(r.basis, Basis::Release);
+        }
+        // Asked for an instant: taken as asked, even before the Python.
+        let r = Resolution::of(AsOf::At(1_620_208_800), &files, &pythons(&["3.13"]));
+        assert_eq!(r.cutoff.as_deref(), Some("2021-05-05T10:00:00Z"));
     }
 }

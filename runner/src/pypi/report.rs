@@ -372,6 +372,7 @@ mod tests {
             resolution: Some(crate::pypi::as_of::Resolution::of(
                 crate::pypi::as_of::AsOf::At(1_680_430_272),
                 &[],
+                &[],
             )),
         };
         let mut report = report;

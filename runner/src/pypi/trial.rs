@@ -227,7 +227,7 @@ async fn in_stage(
     let mut jobs = Jobs::new(release, choice, &suite, &setup, &mut notes);
     jobs.services = django.services;
     jobs.env = django.env;
-    jobs.resolution = Resolution::of(opts.as_of, &release.files);
+    jobs.resolution = Resolution::of(opts.as_of, &release.files, &opts.pythons);
     let outcomes = jobs.run(docker, release, opts, stage_dir, run_id).await?;
 
     let file_reports: Vec<FileReport> = files
@@ -466,7 +466,7 @@ impl Jobs {
             test: setup.command.as_ref().map(|c| c.command.clone()),
             services: Vec::new(),
             env: Vec::new(),
-            resolution: Resolution::of(AsOf::Now, &[]),
+            resolution: Resolution::of(AsOf::Now, &[], &[]),
         }
     }
 
