@@ -335,3 +335,78 @@ async fn an_edited_test_outside_the_package_keeps_the_install_an_edited_module_d
     );
     assert_eq!(changed["jobs"][0]["tests"]["passed"], 4, "{changed:#}");
 }
+
+/// A `setup.py`-only sdist, `legacydep-0.1.tar.gz`, made in `dir`.
+fn legacy_sdist(dir: &Path) {
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+        std::fs::File::create(dir.join("legacydep-0.1.tar.gz")).expect("create"),
+        flate2::Compression::fast(),
+    ));
+    let files = [
+        (
+            "setup.py",
+            "from setuptools import setup\nsetup(name='legacydep', version='0.1', py_modules=['legacydep'])\n",
+        ),
+        ("legacydep.py", "VALUE = 1\n"),
+        (
+            "PKG-INFO",
+            "Metadata-Version: 2.1\nName: legacydep\nVersion: 0.1\n",
+        ),
+    ];
+    for (name, text) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(
+            &mut header,
+            format!("legacydep-0.1/{name}"),
+            text.as_bytes(),
+        )
+        .expect("append");
+    }
+    tar.into_inner().expect("tar").finish().expect("gzip");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dependency_that_is_an_old_setup_py_sdist_is_built_offline() {
+    // No pyproject.toml in the sdist: pip, in the prepare venv that has setuptools but
+    // no `wheel`, would take its legacy path (`setup.py bdist_wheel` with that venv's
+    // setuptools) and fail; built in isolation as PEP 517 says, with setuptools and
+    // wheel fetched through the door, it works.
+    let _serial = serial().await;
+    ensure_images(&docker().await, &["3.11"]).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let deps = dir.path().join("deps");
+    std::fs::create_dir_all(&deps).expect("mkdir");
+    legacy_sdist(&deps);
+    std::fs::create_dir_all(dir.path().join("app")).expect("mkdir");
+    std::fs::write(dir.path().join("app/__init__.py"), "").expect("write");
+    std::fs::write(
+        dir.path().join("pyproject.toml"),
+        format!(
+            "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n\
+             [project]\nname = \"app\"\nversion = \"1\"\ndependencies = [\"legacydep\"]\n\
+             [tool.setuptools]\npackages = [\"app\"]\n# {}\n",
+            run::new_run_id()
+        ),
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("ponyswarm.yaml"),
+        "name: legacy-sdist\npython: \"3.11\"\ninstall:\n  - pip install --find-links deps .\n\
+         test: python -c \"import legacydep; assert legacydep.VALUE == 1\"\ntimeout: 5m\n",
+    )
+    .expect("write");
+    let results = run_in(dir.path()).await;
+    assert_eq!(
+        environments(&results).len(),
+        1,
+        "the job passed: {results:#}"
+    );
+    let log = builder_log(&results);
+    assert!(
+        log.contains("legacydep"),
+        "the sdist went through the prepare: {log}"
+    );
+}

@@ -903,19 +903,26 @@ fn cap_log(log: &mut String) {
 /// The offline step, for the build container: `pip download --no-index` of every
 /// install (the project's metadata is prepared here, its build requirements taken
 /// from the downloads), then `pip wheel --no-index` of each sdist among them.
+///
+/// `--use-pep517`: without it, pip builds a project that has no pyproject.toml with
+/// `setup.py` in the prepare venv itself, with whatever setuptools that venv has (and
+/// no `wheel`, so no `bdist_wheel` before setuptools 70.1); with it, every build is
+/// isolated, its requirements (`setuptools>=40.8.0`, `wheel`) taken from the
+/// wheelhouse like any other build's, as of the run's cutoff.
 fn offline_script(downloads: &[Vec<String>], partial: &str) -> String {
     let pip = format!("{PREP_VENV}/bin/python -m pip");
     let mut lines = vec!["set -e".to_string(), "cd /work/src".to_string()];
     for args in downloads {
         lines.push(format!(
-            "{pip} download --no-index --find-links {partial} --dest {partial} {}",
+            "{pip} download --use-pep517 --no-index --find-links {partial} --dest {partial} {}",
             shell_words::join(args)
         ));
     }
     lines.push(format!(
         "for f in {partial}/*.tar.gz {partial}/*.zip {partial}/*.tar.bz2; do \
          [ -e \"$f\" ] || continue; \
-         {pip} wheel --no-index --find-links {partial} --no-deps --wheel-dir {partial} \"$f\"; rm -f \"$f\"; done"
+         {pip} wheel --use-pep517 --no-index --find-links {partial} --no-deps --wheel-dir {partial} \"$f\"; \
+         rm -f \"$f\"; done"
     ));
     lines.join("\n")
 }
