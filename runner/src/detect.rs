@@ -236,7 +236,20 @@ pub fn detect(tree: &SourceTree) -> TestCommand {
         };
     }
     if let Some(reason) = test_layout(tree) {
-        return pytest(format!("pytest: {reason}"));
+        let named = unconventional_test_files(tree);
+        if named.is_empty() {
+            return pytest(format!("pytest: {reason}"));
+        }
+        let files: Vec<String> = named.iter().map(|f| shell_quote(f)).collect();
+        return TestCommand {
+            runner: Runner::Pytest,
+            command: format!("python -m pytest {}", files.join(" ")),
+            reason: format!(
+                "pytest: {reason}, named {} (pytest finds only test_*.py and *_test.py \
+                 by itself)",
+                named.join(", ")
+            ),
+        };
     }
     TestCommand {
         runner: Runner::Unittest,
@@ -342,6 +355,28 @@ fn test_layout(tree: &SourceTree) -> Option<String> {
             (name.starts_with("test_") && name.ends_with(".py")) || name.ends_with("_test.py")
         })
         .map(|f| format!("test files such as {f}"))
+}
+
+/// Test modules named `test.py` or `tests.py` inside a `tests`/`test` directory, when
+/// the tree has no file pytest collects by its default names (`test_*.py`,
+/// `*_test.py`): unittest-style suites often run as `python tests/test.py`, and pytest
+/// given the file runs it; left to find tests by itself it finds none.
+fn unconventional_test_files(tree: &SourceTree) -> Vec<&str> {
+    let conventional = |name: &str| {
+        (name.starts_with("test_") && name.ends_with(".py")) || name.ends_with("_test.py")
+    };
+    if tree.files.iter().any(|f| conventional(split_last(f).1)) {
+        return Vec::new();
+    }
+    let in_test_dir = |dir: &str| dir.split('/').any(|part| part == "tests" || part == "test");
+    tree.files
+        .iter()
+        .filter(|f| {
+            let (dir, name) = split_last(f);
+            matches!(name, "test.py" | "tests.py") && in_test_dir(dir)
+        })
+        .map(String::as_str)
+        .collect()
 }
 
 /// The leading part of `file` up to and including its first `tests`/`test` component.
@@ -607,6 +642,27 @@ mod tests {
                 Runner::Pytest,
                 "python -m pytest",
                 "pytest: test files such as pkg/util_test.py",
+            ),
+            (
+                "a unittest suite in tests/test.py: named, or pytest finds nothing",
+                tree(&[
+                    "setup.py",
+                    "src/decorator.py",
+                    "src/tests/__init__.py",
+                    "src/tests/documentation.py",
+                    "src/tests/test.py",
+                ]),
+                Runner::Pytest,
+                "python -m pytest src/tests/test.py",
+                "pytest: a src/tests/ directory with Python files, named src/tests/test.py \
+                 (pytest finds only test_*.py and *_test.py by itself)",
+            ),
+            (
+                "tests/test.py beside conventional names: pytest finds those",
+                tree(&["pkg/__init__.py", "tests/test.py", "tests/test_more.py"]),
+                Runner::Pytest,
+                "python -m pytest",
+                "pytest: a tests/ directory with Python files",
             ),
             (
                 "nothing recognisable",
