@@ -346,6 +346,11 @@ struct DjangoApp {
 /// Django's runner and that module (unless the author's command or pytest,
 /// configured, or a `runtests.py` already runs it), with the database its settings
 /// name (see [`super::django`]).
+///
+/// A Django app whose tests pytest runs gets pytest-django when it declares none:
+/// Django's `TestCase` under plain pytest never has its test database made ("no
+/// such table"), and the repositories of such apps install it from files their sdists
+/// do not ship.
 fn django_app(
     release: &Release,
     src: &Path,
@@ -359,26 +364,53 @@ fn django_app(
     if !django::depends_on_django(&release.metadata.requires_dist) {
         return app;
     }
-    let Some((module, file)) = django::settings_module(tree.files()) else {
-        return app;
-    };
-    app.env
-        .push(("DJANGO_SETTINGS_MODULE".into(), module.clone()));
-    let own_runner = detected.runner == detect::Runner::Django || detect::pytest_configured(tree);
-    if setup.command.is_none() && !own_runner {
-        setup.command = Some(super::testdeps::AuthorCommand {
-            command: django::command(&module),
-            source: format!("Django's runner with the settings in {file}"),
-        });
+    if let Some((module, file)) = django::settings_module(tree.files()) {
+        app.env
+            .push(("DJANGO_SETTINGS_MODULE".into(), module.clone()));
+        let own_runner =
+            detected.runner == detect::Runner::Django || detect::pytest_configured(tree);
+        if setup.command.is_none() && !own_runner {
+            setup.command = Some(super::testdeps::AuthorCommand {
+                command: django::command(&module),
+                source: format!("Django's runner with the settings in {file}"),
+            });
+        }
+        let text = stage::setup_texts_of(src, std::slice::from_ref(&file));
+        if let Some(db) = text.get(&file).and_then(|t| django::database(t)) {
+            let (name, image) = db.service();
+            app.services.push((name.into(), image.into()));
+            app.env.extend(db.env());
+            notes.push(format!("{file} uses {image}: the jobs start it"));
+        }
     }
-    let text = stage::setup_texts_of(src, std::slice::from_ref(&file));
-    if let Some(db) = text.get(&file).and_then(|t| django::database(t)) {
-        let (name, image) = db.service();
-        app.services.push((name.into(), image.into()));
-        app.env.extend(db.env());
-        notes.push(format!("{file} uses {image}: the jobs start it"));
+    if let Some(dep) = implied_pytest_django(setup, detected) {
+        setup.dependencies.push(dep);
     }
     app
+}
+
+/// pytest-django for a Django app whose tests pytest runs (by the author's command or
+/// as detected) and which declares none (see [`django_app`]).
+fn implied_pytest_django(
+    setup: &super::testdeps::TestSetup,
+    detected: &detect::TestCommand,
+) -> Option<super::testdeps::Dependency> {
+    let runs_pytest = setup
+        .command
+        .as_ref()
+        .map_or(detected.runner == detect::Runner::Pytest, |c| {
+            detect::runner_of(&c.command) == detect::Runner::Pytest
+        });
+    let declared = setup
+        .dependencies
+        .iter()
+        .any(|d| super::testdeps::normalized_name(&d.requirement) == "pytest-django");
+    (runs_pytest && !declared).then(|| super::testdeps::Dependency {
+        requirement: "pytest-django".into(),
+        source: "ponyswarm: a Django app's tests under pytest need pytest-django for their \
+                 test database, and the release declares none"
+            .into(),
+    })
 }
 
 /// The jobs of a release test, before they run.
@@ -577,5 +609,90 @@ pub async fn container_index_url(docker: &Docker, url: &str) -> String {
     match crate::sandbox::network::bridge_gateway(docker).await {
         Some(g) if parsed.set_host(Some(&g)).is_ok() => parsed.to_string(),
         _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pypi::testdeps::{AuthorCommand, Dependency, TestSetup};
+
+    fn detected(runner: detect::Runner) -> detect::TestCommand {
+        detect::TestCommand {
+            runner,
+            command: "python -m pytest".into(),
+            reason: String::new(),
+        }
+    }
+
+    fn dep(requirement: &str) -> Dependency {
+        Dependency {
+            requirement: requirement.into(),
+            source: "tox.ini".into(),
+        }
+    }
+
+    #[test]
+    fn a_django_app_under_pytest_gets_pytest_django_unless_it_declares_it() {
+        use detect::Runner::{Django, Pytest};
+        let author = |command: &str| {
+            Some(AuthorCommand {
+                command: command.into(),
+                source: "tox.ini".into(),
+            })
+        };
+        let cases = [
+            ("pytest detected", TestSetup::default(), Pytest, true),
+            (
+                "Django's runner detected",
+                TestSetup::default(),
+                Django,
+                false,
+            ),
+            (
+                "the author's pytest command",
+                TestSetup {
+                    command: author("pytest -q tests"),
+                    ..TestSetup::default()
+                },
+                Django,
+                true,
+            ),
+            (
+                "the author's Django runner",
+                TestSetup {
+                    command: author("python runtests.py"),
+                    ..TestSetup::default()
+                },
+                Pytest,
+                false,
+            ),
+            (
+                "pytest declared, pytest-django not",
+                TestSetup {
+                    dependencies: vec![dep("pytest")],
+                    ..TestSetup::default()
+                },
+                Pytest,
+                true,
+            ),
+            (
+                "declared",
+                TestSetup {
+                    dependencies: vec![dep("Pytest_Django>=4")],
+                    ..TestSetup::default()
+                },
+                Pytest,
+                false,
+            ),
+        ];
+        for (what, setup, runner, implied) in cases {
+            let got = implied_pytest_django(&setup, &detected(runner));
+            assert_eq!(got.is_some(), implied, "{what}");
+            if let Some(d) = got {
+                assert_eq!(d.requirement, "pytest-django", "{what}");
+                assert!(d.source.contains("declares none"), "{what}");
+            }
+        }
     }
 }
