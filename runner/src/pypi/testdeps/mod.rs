@@ -9,7 +9,7 @@
 //! 2. the release's extras (`test`, `tests`, `testing`, else `dev`), from its metadata;
 //! 3. tox: `deps` and `extras` of the env that matches the Python, from `tox.ini`,
 //!    or `[tool.tox]` in pyproject.toml (native or `legacy_tox_ini`);
-//! 4. requirements files named for tests (`requirements/test*.txt`,
+//! 4. requirements files named for tests (`requirements/test*.txt`, `tests/requirements*.txt`,
 //!    `requirements-test*.txt`, `test-requirements.txt`, …), `-r` chains followed
 //!    inside the sdist only;
 //! 5. hatch (`[tool.hatch.envs.test]`, `hatch-test`), pdm

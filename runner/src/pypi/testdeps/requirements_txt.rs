@@ -11,27 +11,37 @@ use std::collections::BTreeMap;
 const MAX_DEPTH: usize = 8;
 
 /// Whether `path` may be a requirements file: a `.txt` at the top whose name mentions
-/// requirements, or any `.txt` in a top-level `requirements/` directory (so that `-r`
-/// chains can be followed).
+/// requirements, any `.txt` in a top-level `requirements/` directory (so that `-r`
+/// chains can be followed), or one whose name mentions requirements in a top-level
+/// `tests/` or `test/` directory (`tests/requirements.txt`, as nox sessions install).
 pub fn is_requirements_path(path: &str) -> bool {
     if !path.ends_with(".txt") {
         return false;
     }
     match path.split_once('/') {
         None => path.contains("requirements"),
-        Some((dir, rest)) => matches!(dir, "requirements" | "reqs") && !rest.contains('/'),
+        Some((_, rest)) if rest.contains('/') => false,
+        Some((dir, rest)) => match dir {
+            "requirements" | "reqs" => true,
+            "tests" | "test" => rest.contains("requirements"),
+            _ => false,
+        },
     }
 }
 
 /// Whether `path` is named for the tests (and so read without being named by
 /// anything else).
 fn named_for_tests(path: &str) -> bool {
-    let Some(stem) = path.strip_suffix(".txt") else {
+    let Some(stem) = path
+        .strip_suffix(".txt")
+        .filter(|_| is_requirements_path(path))
+    else {
         return false;
     };
     let stem = stem.replace('_', "-");
     match stem.split_once('/') {
-        Some((_, name)) => name.starts_with("test"),
+        Some(("tests" | "test", name)) => name.contains("requirements"),
+        Some((_, name)) => name.starts_with("test") || name.starts_with("requirements-test"),
         None => {
             stem.starts_with("requirements-test")
                 || stem.starts_with("test-requirements")
@@ -167,6 +177,11 @@ mod tests {
             ("requirements-docs.txt", true, false),
             ("docs/requirements.txt", false, false),
             ("requirements/test.in", false, false),
+            ("requirements/requirements-testing.txt", true, true),
+            ("tests/requirements.txt", true, true),
+            ("test/requirements-py3.txt", true, true),
+            ("tests/data.txt", false, false),
+            ("tests/deep/requirements.txt", false, false),
         ];
         for (path, wanted, for_tests) in cases {
             assert_eq!(is_requirements_path(path), wanted, "{path}");
