@@ -19,12 +19,17 @@ pub const MAX_ROUNDS: usize = 24;
 /// The requirements pip's offline step could not find, as pip wrote them (`foo>=2`),
 /// from its output: the lines `No matching distribution found for REQ` (pip and the
 /// build-dependency installs it runs write the same line). In order, without repeats.
+///
+/// A marker pip wrote with one (`Sphinx; extra == "docs"`) is dropped: pip asked for
+/// the requirement, so the marker held where it asked, and fetched with it, out of
+/// that context (no extra asked for), it would hold nothing and fetch nothing.
 pub fn missing_requirements(output: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for line in output.lines() {
         let Some((_, req)) = line.split_once("No matching distribution found for ") else {
             continue;
         };
+        let req = req.split(';').next().unwrap_or_default();
         let req = req.trim().trim_end_matches('.').to_string();
         if !req.is_empty() && !out.contains(&req) {
             out.push(req);
@@ -314,6 +319,11 @@ mod tests {
                  ERROR: No matching distribution found for wheel\n\
                  ERROR: No matching distribution found for attrs[tests]<24",
                 &["wheel", "attrs[tests]<24"],
+            ),
+            (
+                "ERROR: No matching distribution found for Sphinx; extra == \"docs\"\n\
+                 ERROR: No matching distribution found for tomli; python_version < \"3.11\"",
+                &["Sphinx", "tomli"],
             ),
         ];
         for (output, want) in table {
