@@ -74,6 +74,42 @@ fn unknown_filter_key_exits_2() {
 }
 
 #[test]
+fn a_bad_maximum_exits_2_saying_what_it_must_be() {
+    let cases = [
+        (
+            "--max-memory",
+            "lots",
+            "must be a size of at least 6m, like 8g or 512m",
+        ),
+        (
+            "--max-memory",
+            "1m",
+            "must be a size of at least 6m, like 8g or 512m",
+        ),
+        ("--max-cpus", "0", "must be a number from 0.01 to 1024"),
+        (
+            "--max-pids",
+            "1.5",
+            "must be a whole number from 1 to 1000000",
+        ),
+        (
+            "--max-timeout",
+            "0s",
+            "must be a duration longer than 0s, like 2h or 30m",
+        ),
+    ];
+    for (flag, value, want) in cases {
+        let (out, _dir) = ponyswarm(&["run", flag, value, "FILE"], Some("test: pytest\n"));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {err}");
+        assert!(
+            err.contains(flag) && err.contains(want),
+            "{flag} {value}: {err}"
+        );
+    }
+}
+
+#[test]
 fn unreachable_docker_daemon_exits_3() {
     let yaml = "matrix:\n  python: [\"3.11\"]\ntest: python -c pass\n";
     let (out, _dir) = ponyswarm(&["run", "FILE"], Some(yaml));

@@ -180,7 +180,12 @@ async fn a_wheel_replaced_after_completion_is_not_used() {
     let image = ponyswarm::sandbox::images::ensure(&docker, "3.11", &run_support::image_options())
         .await
         .expect("python image");
-    let key = ponyswarm::run::prepare::key(&image.id, &plan.install, &spec.source, &[]);
+    let key = ponyswarm::run::prepare::WheelhouseScope::default().key(
+        &image.id,
+        &plan.install,
+        &spec.source,
+        &[],
+    );
     let volume = ponyswarm::run::prepare::volume_name(&key);
     // Poison it: every wheel gets a byte more, as a planted wheel would differ.
     let poison = std::process::Command::new("docker")

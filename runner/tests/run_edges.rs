@@ -1,5 +1,6 @@
 //! End to end, in Docker: a job cannot put its own `find` in place of ponyswarm's, and
-//! limits over the machine's ceiling are lowered and said in the job's log.
+//! limits over the machine's ceiling are lowered and said in the job's log, whether the
+//! ceiling is set in code or by `ponyswarm run --max-KEY`.
 
 mod run_support;
 
@@ -61,4 +62,57 @@ async fn a_planted_find_does_not_replace_ponyswarms_and_a_clamp_is_said() {
         log.contains("limits.pids: 300 asked, lowered to this machine's maximum, 256"),
         "{log}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_max_options_lower_what_the_matrix_asks_and_the_log_says_so() {
+    let _serial = serial().await;
+    ensure_images(&docker().await, &["3.11"]).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let matrix = dir.path().join("ponyswarm.yaml");
+    std::fs::write(
+        &matrix,
+        "name: greedy\npython: \"3.11\"\nlimits: {memory: 1g, cpus: 2, pids: 300}\n\
+         test: python -c \"import os; print('nproc', os.cpu_count())\"\ntimeout: 10m\n",
+    )
+    .expect("writes");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ponyswarm"))
+        .args([
+            "run",
+            "--quiet",
+            "--max-memory",
+            "512m",
+            "--max-cpus",
+            "0.5",
+        ])
+        .args(["--max-timeout", "2m", "--max-pids", "1000", "--report-dir"])
+        .arg(dir.path().join("report"))
+        .arg("--database")
+        .arg(format!(
+            "sqlite://{}",
+            dir.path().join("db.sqlite").display()
+        ))
+        .arg(&matrix)
+        .output()
+        .expect("runs ponyswarm");
+    let said = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    let text = std::fs::read_to_string(dir.path().join("report/results.json")).expect("results");
+    let results: Value = serde_json::from_str(&text).expect("JSON");
+    let job = &results["jobs"][0];
+    assert_eq!(status(job), "passed", "{job:#}");
+    let log = job["log"].as_str().expect("a log");
+    for lowered in [
+        "limits.memory: 1 GiB asked, lowered to this machine's maximum, 512 MiB",
+        "limits.cpus: 2 asked, lowered to this machine's maximum, 0.5",
+        "timeout: 600s asked, lowered to this machine's maximum, 120s",
+    ] {
+        assert!(log.contains(lowered), "{lowered}\n{log}");
+    }
+    // A maximum above what the matrix asks changes nothing.
+    assert!(!log.contains("limits.pids:"), "{log}");
 }

@@ -9,6 +9,7 @@
 mod run_support;
 
 use ponyswarm::run;
+use ponyswarm::run::prepare::Trust;
 use run_support::{docker, ensure_images, fixture, leftovers, options, plans_of, serial, status};
 use serde_json::Value;
 use std::path::Path;
@@ -47,10 +48,16 @@ fn append(path: &Path, text: &str) {
 
 /// Runs the matrix in `dir` and returns results.json.
 async fn run_in(dir: &Path) -> Value {
+    run_as(dir, Trust::Trusted).await
+}
+
+/// Runs the matrix in `dir` as a run of `trust` and returns results.json.
+async fn run_as(dir: &Path, trust: Trust) -> Value {
     let docker = docker().await;
     let (spec, plans) = plans_of(&dir.join("ponyswarm.yaml"));
     let report = tempfile::tempdir().expect("tempdir");
-    let opts = options(report.path());
+    let mut opts = options(report.path());
+    opts.trust = trust;
     let run_id = opts.run_id.clone();
     run::run(&docker, &spec, plans, opts)
         .await
@@ -191,6 +198,66 @@ async fn environment_is_reused_across_jobs_and_runs_and_rebuilt_for_new_dependen
     let changed = environments(&run_in(dir.path()).await);
     assert!(changed.iter().all(|(img, _)| *img != image), "{changed:?}");
     assert!(changed.iter().any(|(_, how)| how == "built"), "{changed:?}");
+}
+
+/// The wheelhouse volumes the jobs of `results` used.
+fn wheelhouses(results: &Value) -> std::collections::BTreeSet<String> {
+    let jobs = results["jobs"].as_array().expect("jobs");
+    jobs.iter()
+        .map(|j| {
+            let log = j["log"].as_str().unwrap_or_default();
+            log.lines()
+                .find_map(|l| l.strip_prefix("ponyswarm: wheelhouse "))
+                .and_then(|rest| rest.split_whitespace().next())
+                .unwrap_or_else(|| panic!("no wheelhouse line: {log}"))
+                .to_string()
+        })
+        .collect()
+}
+
+/// The one environment image the jobs of `results` used, and whether one job built it.
+fn one_environment(results: &Value) -> (String, bool) {
+    let envs = environments(results);
+    let images: std::collections::BTreeSet<&str> = envs.iter().map(|(i, _)| i.as_str()).collect();
+    assert_eq!(images.len(), 1, "one environment for the run: {envs:?}");
+    let built = envs.iter().any(|(_, how)| how == "built");
+    (envs[0].0.clone(), built)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn untrusted_and_trusted_runs_never_share_wheelhouses_or_environments() {
+    let _serial = serial().await;
+    ensure_images(&docker().await, &["3.11", "door"]).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    unique_copy("env-reuse", dir.path());
+
+    let trusted = run_as(dir.path(), Trust::Trusted).await;
+    let (trusted_env, built) = one_environment(&trusted);
+    assert!(built, "{trusted:#}");
+    let trusted_wheels = wheelhouses(&trusted);
+    assert_eq!(trusted_wheels.len(), 1, "{trusted_wheels:?}");
+
+    // The same project from an untrusted origin (a fork's pull request): neither the
+    // trusted wheelhouse nor the environment built from it, though both are warm.
+    let untrusted = run_as(dir.path(), Trust::Untrusted).await;
+    let (untrusted_env, built) = one_environment(&untrusted);
+    assert_ne!(untrusted_env, trusted_env, "{untrusted:#}");
+    assert!(built, "the untrusted run builds its own: {untrusted:#}");
+    let untrusted_wheels = wheelhouses(&untrusted);
+    assert_eq!(untrusted_wheels.len(), 1, "{untrusted_wheels:?}");
+    assert!(
+        untrusted_wheels.is_disjoint(&trusted_wheels),
+        "{untrusted_wheels:?} {trusted_wheels:?}"
+    );
+
+    // Untrusted again: its own, warm; trusted again: its own, not the untrusted one's.
+    let again = run_as(dir.path(), Trust::Untrusted).await;
+    assert_eq!(one_environment(&again), (untrusted_env, false), "{again:#}");
+    assert_eq!(wheelhouses(&again), untrusted_wheels);
+    assert!(!installed_in_a_job(&again), "{again:#}");
+    let back = run_as(dir.path(), Trust::Trusted).await;
+    assert_eq!(one_environment(&back), (trusted_env, false), "{back:#}");
+    assert_eq!(wheelhouses(&back), trusted_wheels);
 }
 
 /// The flagged paths of each job's install changes.

@@ -5,9 +5,13 @@
 //! - a stranger's pull request is not queued; its commit gets a `pending` status saying
 //!   why it waits;
 //! - a collaborator's is queued at once, trusted;
-//! - a stranger's pull request from a fork, let in by the run label, is queued with
-//!   specs that say `untrusted` (so the agent gives it wheelhouses of its own), and
-//!   the gate's status turns green;
+//! - a stranger's pull request from a fork, let in by the run label a triager added, is
+//!   queued with specs that say `untrusted` (so the agent gives it wheelhouses of its
+//!   own), and the gate's status turns green;
+//! - the run label added by someone who may not triage (the author, a reader, a user
+//!   GitHub does not know) or whose role GitHub does not say (an outage) queues
+//!   nothing: the commit gets a `pending` status saying who added it and why it does
+//!   not count; the role was asked of the fake API with the project's token;
 //! - a body replayed under a fresh delivery id queues nothing;
 //! - an empty webhook secret or token stops the coordinator at start, naming the file
 //!   and the key.
@@ -62,7 +66,8 @@ async fn deliver(c: &Coordinator, event: &str, delivery: &str, body: &[u8]) -> (
 }
 
 /// A `pull_request` payload: `action` on a pull request at `sha` by an author of
-/// `association`, from `head` (`owner/repo`), with `label` added (for `labeled`).
+/// `association`, from `head` (`owner/repo`), with `label` added (for `labeled`); its
+/// sender is `stranger` (see [`sent_by`]).
 fn pull_request(
     action: &str,
     sha: &str,
@@ -74,6 +79,7 @@ fn pull_request(
         "action": action,
         "number": 7,
         "repository": {"full_name": REPOSITORY},
+        "sender": {"login": "stranger"},
         "pull_request": {
             "number": 7,
             "state": "open",
@@ -86,6 +92,13 @@ fn pull_request(
     if let Some(label) = label {
         payload["label"] = json!({ "name": label });
     }
+    serde_json::to_vec(&payload).expect("json")
+}
+
+/// `payload` with its sender `login`.
+fn sent_by(payload: &[u8], login: &str) -> Vec<u8> {
+    let mut payload: serde_json::Value = serde_json::from_slice(payload).expect("json");
+    payload["sender"] = json!({ "login": login });
     serde_json::to_vec(&payload).expect("json")
 }
 
@@ -184,15 +197,26 @@ async fn a_strangers_fork_let_in_by_the_label_runs_untrusted() {
     assert_eq!((code, text.contains("ignored")), (202, true), "{text}");
     assert!(agent.claim(0).await.is_none(), "nothing was queued yet");
 
-    let labeled = pull_request(
-        "labeled",
-        &sha,
-        "NONE",
-        "stranger/pony",
-        Some("ponyswarm:run"),
+    fake.set_role("maintainer", "triage");
+    let labeled = sent_by(
+        &pull_request(
+            "labeled",
+            &sha,
+            "NONE",
+            "stranger/pony",
+            Some("ponyswarm:run"),
+        ),
+        "maintainer",
     );
     let (code, text) = deliver(&c, "pull_request", "pr-3", &labeled).await;
     assert_eq!(code, 201, "{text}");
+    let asked: Vec<String> = fake.asked().into_iter().map(|a| a.path).collect();
+    assert_eq!(
+        asked,
+        [format!(
+            "/repos/{REPOSITORY}/collaborators/maintainer/permission"
+        )]
+    );
     let got = agent.claim(0).await.expect("the label queued the job");
     // Signed as untrusted: the agent runs it with `RunOptions::trust` untrusted, whose
     // wheelhouse keys differ from every trusted run's.
@@ -224,6 +248,96 @@ async fn a_strangers_fork_let_in_by_the_label_runs_untrusted() {
     .await;
     assert_eq!(code, 202, "{text}");
     assert!(text.contains("remove and add it again"), "{text}");
+}
+
+#[tokio::test]
+async fn a_run_label_added_by_someone_who_may_not_triage_leaves_it_waiting_saying_who() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeGithub::start(Mode::Accept);
+    let (c, sha) = start(dir.path(), &fake.url);
+    fake.set_role("stranger", "read");
+    let labeled = pull_request(
+        "labeled",
+        &sha,
+        "NONE",
+        "stranger/pony",
+        Some("ponyswarm:run"),
+    );
+    let why_role = |who: &str, role: &str| {
+        format!(
+            "waiting for a maintainer: label ponyswarm:run was added by {who} (role {role}); \
+             only triage or better counts"
+        )
+    };
+    let unknown = "waiting for a maintainer: label ponyswarm:run was added by ghost, whose role \
+                   could not be checked: GitHub answered 404: Not Found";
+    let cases = [
+        ("stranger", why_role("stranger", "read")),
+        ("ghost", unknown.to_string()),
+    ];
+    for (n, (sender, why)) in cases.iter().enumerate() {
+        let body = sent_by(&labeled, sender);
+        let (code, text) = deliver(&c, "pull_request", &format!("pr-{n}"), &body).await;
+        assert_eq!(code, 202, "{text}");
+        assert!(text.contains(why.as_str()), "{text}");
+    }
+    let agent = Agent::register(&c.url, "a", &["3.11"], &[]).await;
+    assert!(agent.claim(0).await.is_none(), "nothing was queued");
+    let posted = wait_posted(&fake, GATE, 2, &c);
+    let said: Vec<(&str, &str)> = posted
+        .iter()
+        .map(|p| (p.field("state"), p.field("description")))
+        .collect();
+    let want: Vec<(&str, &str)> = cases.iter().map(|(_, w)| ("pending", w.as_str())).collect();
+    assert_eq!(said, want);
+    // Asked of GitHub, with the project's token.
+    let asked = fake.asked();
+    assert_eq!(asked.len(), 2, "{asked:#?}");
+    for (a, (sender, _)) in asked.iter().zip(&cases) {
+        assert_eq!(
+            a.path,
+            format!("/repos/{REPOSITORY}/collaborators/{sender}/permission")
+        );
+        assert!(a.authorization.contains("ghp_test"), "{a:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_run_label_whose_sender_github_cannot_vouch_for_leaves_it_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeGithub::start(Mode::Accept);
+    let (c, sha) = start(dir.path(), &fake.url);
+    fake.set_role("maintainer", "admin");
+    fake.fail_roles(502);
+    let labeled = sent_by(
+        &pull_request(
+            "labeled",
+            &sha,
+            "NONE",
+            "stranger/pony",
+            Some("ponyswarm:run"),
+        ),
+        "maintainer",
+    );
+    let (code, text) = deliver(&c, "pull_request", "pr-1", &labeled).await;
+    assert_eq!(code, 202, "{text}");
+    let why = "waiting for a maintainer: label ponyswarm:run was added by maintainer, whose role \
+               could not be checked: GitHub answered 502: Server Error";
+    assert!(text.contains(why), "{text}");
+    let agent = Agent::register(&c.url, "a", &["3.11"], &[]).await;
+    assert!(agent.claim(0).await.is_none(), "nothing was queued");
+    let posted = wait_posted(&fake, GATE, 1, &c);
+    // The status says as much as fits in GitHub's 140 characters.
+    let said = posted[0].field("description");
+    assert_eq!(posted[0].field("state"), "pending");
+    assert!(
+        said.chars().count() <= 140 && why.starts_with(said.trim_end_matches('…')),
+        "{said}"
+    );
+    assert!(
+        said.contains("could not be checked: GitHub answered 502"),
+        "{said}"
+    );
 }
 
 #[tokio::test]

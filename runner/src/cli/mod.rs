@@ -96,6 +96,8 @@ enum Command {
         github: github::GithubArgs,
         #[command(flatten)]
         mail: mail::MailArgs,
+        #[command(flatten)]
+        maxima: run::MaximaArgs,
     },
     /// Report a recorded run: a summary, or HTML, JSON, JUnit XML.
     Report {
@@ -280,6 +282,7 @@ async fn docker_command(
             database,
             github,
             mail,
+            maxima,
         } => {
             run::run(run::RunArgs {
                 file: &file,
@@ -293,6 +296,7 @@ async fn docker_command(
                 database: database.as_deref(),
                 github,
                 mail,
+                maxima,
             })
             .await
         }

@@ -2,6 +2,7 @@
 
 use super::docker::{connect, DockerArgs};
 use super::CliError;
+use ponyswarm::matrix::Ceiling;
 use ponyswarm::plan::{self, Selection};
 use ponyswarm::report::github::forward::Forwarding;
 use ponyswarm::run::progress::OutputMode;
@@ -26,12 +27,82 @@ pub struct RunArgs<'a> {
     pub github: super::github::GithubArgs,
     /// `--mail-to` and friends.
     pub mail: super::mail::MailArgs,
+    /// `--max-memory` and friends.
+    pub maxima: MaximaArgs,
+}
+
+/// `--max-KEY`: the host's maxima for every job of the run, whatever its matrix asks
+/// (`matrix::Ceiling`, one option per [`ponyswarm::matrix::CEILING_KEYS`]). Each only
+/// lowers this machine's default ceiling.
+///
+/// ## Security
+/// A matrix is the project's, and `ponyswarm run` applies its `limits:` and `timeout:`
+/// on this machine. These are the machine owner's word over it: a limit above one is
+/// lowered to it, and the job's log says so.
+#[derive(Debug, Default, clap::Args)]
+pub struct MaximaArgs {
+    /// Most memory any job may take (`8g`, `512m`; at least 6m). A matrix asking more
+    /// is lowered to it, and the job's log says so. Default 16g.
+    #[arg(long, value_name = "SIZE", value_parser = |v: &str| maximum("memory", v))]
+    pub max_memory: Option<String>,
+    /// Most disk (its writable areas, held in memory) any job may take (at least 16m).
+    /// Default 16g.
+    #[arg(long, value_name = "SIZE", value_parser = |v: &str| maximum("disk", v))]
+    pub max_disk: Option<String>,
+    /// Most CPUs any job may take (`0.5`, `2`). Default: this machine's CPUs.
+    #[arg(long, value_name = "N", value_parser = |v: &str| maximum("cpus", v))]
+    pub max_cpus: Option<String>,
+    /// Most processes any job may run at once. Default 4096.
+    #[arg(long, value_name = "N", value_parser = |v: &str| maximum("pids", v))]
+    pub max_pids: Option<String>,
+    /// Longest any job may take (`2h`, `30m`). Default 6h.
+    #[arg(long, value_name = "DURATION", value_parser = |v: &str| maximum("timeout", v))]
+    pub max_timeout: Option<String>,
+    /// Longest any job may print nothing before it is stopped. Default 1h.
+    #[arg(long, value_name = "DURATION", value_parser = |v: &str| maximum("no-output-timeout", v))]
+    pub max_no_output_timeout: Option<String>,
+    /// Most log kept of any job (at least 1k). Default 64m.
+    #[arg(long, value_name = "SIZE", value_parser = |v: &str| maximum("log-size", v))]
+    pub max_log_size: Option<String>,
+}
+
+impl MaximaArgs {
+    /// This machine's ceiling lowered by the options given.
+    pub fn ceiling(&self) -> Result<Ceiling, String> {
+        let mut ceiling = Ceiling::for_this_machine();
+        let given = [
+            ("memory", &self.max_memory),
+            ("disk", &self.max_disk),
+            ("cpus", &self.max_cpus),
+            ("pids", &self.max_pids),
+            ("timeout", &self.max_timeout),
+            ("no-output-timeout", &self.max_no_output_timeout),
+            ("log-size", &self.max_log_size),
+        ];
+        for (key, value) in given {
+            if let Some(value) = value {
+                ceiling
+                    .lower(key, value)
+                    .map_err(|what| format!("--max-{key} must be {what}"))?;
+            }
+        }
+        Ok(ceiling)
+    }
+}
+
+/// Checks `value` as the maximum `key` (clap's parser of `--max-KEY`).
+fn maximum(key: &str, value: &str) -> Result<String, String> {
+    Ceiling::fixed()
+        .lower(key, value)
+        .map_err(|what| format!("must be {what}"))?;
+    Ok(value.to_string())
 }
 
 pub async fn run(args: RunArgs<'_>) -> Result<ExitCode, CliError> {
     let bad = |e: &dyn std::fmt::Display| CliError::BadInput(e.to_string());
     let selection = Selection::filters(args.filters).map_err(|e| bad(&e))?;
     let env_cap = env_cache_size(args.env_cache_size).map_err(|e| bad(&e))?;
+    let ceiling = args.maxima.ceiling().map_err(|e| bad(&e))?;
     let plan::Plans { spec, jobs: plans } =
         plan::from_file(args.file, &selection).map_err(|e| bad(&e))?;
 
@@ -58,6 +129,7 @@ pub async fn run(args: RunArgs<'_>) -> Result<ExitCode, CliError> {
     opts.output = OutputMode::auto(args.quiet);
     opts.store = Some(store.clone());
     opts.env_cap = env_cap;
+    opts.ceiling = ceiling;
     let github = github.map(|g| g.start(&spec.name, plans.len()));
     opts.events = github.as_ref().map(Forwarding::events);
 

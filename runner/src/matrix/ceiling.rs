@@ -2,14 +2,29 @@
 //! `timeout:` are clamped to a [`Ceiling`] before a job runs, and each clamp is said in
 //! the job's log, never silently.
 //!
-//! `ponyswarm run` uses [`Ceiling::for_this_machine`]; an agent takes the lower of that
-//! and its config's `[limits]` (a volunteer decides what its machine gives).
+//! `ponyswarm run` uses [`Ceiling::for_this_machine`], lowered by its `--max-KEY`
+//! options (the host's owner decides); an agent takes the lower of that and its
+//! config's `[limits]` (a volunteer decides what its machine gives). Both name the
+//! maxima by [`CEILING_KEYS`] and read them with [`Ceiling::lower`], with the parsers
+//! and the minimums of the matrix's `limits:`.
 //!
 //! Pure, but for [`Ceiling::for_this_machine`] asking how many CPUs there are.
 
 use super::Limits;
 use crate::untar::human_bytes;
 use std::time::Duration;
+
+/// The name of every maximum, as an agent's `[limits]` key and as `ponyswarm run
+/// --max-KEY`: the matrix's `limits:` keys and `timeout`.
+pub const CEILING_KEYS: &[&str] = &[
+    "memory",
+    "disk",
+    "cpus",
+    "pids",
+    "timeout",
+    "no-output-timeout",
+    "log-size",
+];
 
 /// Maxima for every limit of a job.
 ///
@@ -56,6 +71,52 @@ impl Ceiling {
             no_output_timeout: Duration::from_secs(3600),
             log_size: 64 << 20,
         }
+    }
+
+    /// Lowers the maximum named `key` (one of [`CEILING_KEYS`]) to `value`, written as
+    /// the matrix writes that limit (`8g`, `1.5`, `512`, `2h`); never raises it. `Err`
+    /// says what the value must be (`a size of at least 6m, like 8g or 512m`), or that
+    /// the key is unknown.
+    pub fn lower(&mut self, key: &str, value: &str) -> Result<(), String> {
+        let size = |min: u64, min_text: &str| {
+            super::parse_size(value)
+                .filter(|&n| n >= min)
+                .ok_or_else(|| format!("a size of at least {min_text}, like 8g or 512m"))
+        };
+        let duration = || {
+            crate::time::parse_duration(value)
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| "a duration longer than 0s, like 2h or 30m".to_string())
+        };
+        // The bounds of the matrix's `limits:` (matrix::limits): a ceiling under them
+        // would lower a job's limit below what Docker takes.
+        match key {
+            "memory" => self.memory = self.memory.min(size(6 << 20, "6m")?),
+            "disk" => self.disk = self.disk.min(size(16 << 20, "16m")?),
+            "log-size" => self.log_size = self.log_size.min(size(1 << 10, "1k")?),
+            "timeout" => self.timeout = self.timeout.min(duration()?),
+            "no-output-timeout" => self.no_output_timeout = self.no_output_timeout.min(duration()?),
+            "cpus" => {
+                let n = value
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|n| (0.01..=1024.0).contains(n))
+                    .ok_or("a number from 0.01 to 1024")?;
+                self.cpus = self.cpus.min(n);
+            }
+            "pids" => {
+                let n = value
+                    .trim()
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| (1..=1_000_000).contains(n))
+                    .ok_or("a whole number from 1 to 1000000")?;
+                self.pids = self.pids.min(n);
+            }
+            other => return Err(format!("{other:?} is not a limit: one of {CEILING_KEYS:?}")),
+        }
+        Ok(())
     }
 
     /// The lower of `self` and `other`, limit by limit.
@@ -146,6 +207,64 @@ fn secs(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn maxima_are_read_as_the_matrix_writes_limits_and_only_lower() {
+        type Check = fn(&Ceiling) -> bool;
+        let cases: &[(&str, &str, Check)] = &[
+            ("memory", "4g", |c| c.memory == 4 << 30),
+            ("memory", "64g", |c| c.memory == 16 << 30),
+            ("disk", "512m", |c| c.disk == 512 << 20),
+            ("log-size", "1k", |c| c.log_size == 1 << 10),
+            ("cpus", "0.5", |c| c.cpus == 0.5),
+            ("cpus", "99", |c| c.cpus == 16.0),
+            ("pids", "100", |c| c.pids == 100),
+            ("timeout", "1h30m", |c| {
+                c.timeout == Duration::from_secs(5400)
+            }),
+            ("timeout", "90", |c| c.timeout == Duration::from_secs(90)),
+            ("no-output-timeout", "5m", |c| {
+                c.no_output_timeout == Duration::from_secs(300)
+            }),
+        ];
+        for (key, value, check) in cases {
+            let mut c = Ceiling::fixed();
+            c.lower(key, value).unwrap();
+            assert!(check(&c), "{key} = {value}: {c:?}");
+        }
+        let refused = [
+            ("memory", "lots", "a size of at least 6m, like 8g or 512m"),
+            ("memory", "1m", "a size of at least 6m, like 8g or 512m"),
+            ("disk", "1m", "a size of at least 16m, like 8g or 512m"),
+            ("log-size", "0", "a size of at least 1k, like 8g or 512m"),
+            ("cpus", "0", "a number from 0.01 to 1024"),
+            ("cpus", "many", "a number from 0.01 to 1024"),
+            ("pids", "0", "a whole number from 1 to 1000000"),
+            ("pids", "1.5", "a whole number from 1 to 1000000"),
+            ("timeout", "0s", "a duration longer than 0s, like 2h or 30m"),
+            (
+                "no-output-timeout",
+                "soon",
+                "a duration longer than 0s, like 2h or 30m",
+            ),
+        ];
+        for (key, value, want) in refused {
+            let mut c = Ceiling::fixed();
+            assert_eq!(
+                c.lower(key, value),
+                Err(want.to_string()),
+                "{key} = {value}"
+            );
+            assert_eq!(c, Ceiling::fixed(), "unchanged by a refused value");
+        }
+        assert!(Ceiling::fixed().lower("swap", "1g").is_err());
+        for key in CEILING_KEYS {
+            assert!(
+                !matches!(Ceiling::fixed().lower(key, "x"), Err(e) if e.contains("not a limit")),
+                "{key}"
+            );
+        }
+    }
 
     #[test]
     fn every_limit_over_the_ceiling_is_lowered_and_said() {

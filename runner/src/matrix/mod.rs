@@ -23,7 +23,7 @@ mod value;
 // Also read by `init`, which parses workflows with the same stack.
 pub(crate) mod yaml;
 
-pub use ceiling::Ceiling;
+pub use ceiling::{Ceiling, CEILING_KEYS};
 pub use error::{Pos, SpecError};
 pub use expand::{combinations, expand, MAX_CELLS, MAX_JOBS};
 pub use limits::Limits;

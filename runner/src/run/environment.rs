@@ -3,8 +3,12 @@
 //! from.
 //!
 //! The key is (Python image id, interpreter, rendered install commands, the
-//! dependency-declaring files, the wheelhouse): change any and a new environment is
-//! built; edit a test or the code and the environment is reused.
+//! dependency-declaring files, the wheelhouse, the run's trust and cutoff): change any
+//! and a new environment is built; edit a test or the code and the environment is
+//! reused. The trust and cutoff come from the run's wheelhouse scope
+//! (`prepare::WheelhouseScope`), which the warm lookup uses too: an untrusted run (a
+//! fork's pull request, a PyPI release) never starts from a trusted run's image, nor a
+//! trusted run from an untrusted one's.
 //!
 //! The build makes the venv with uv and runs the job's install commands, each `pip
 //! install` uv can do as `uv pip install` (see `run::uv`), offline (no network, the
@@ -23,7 +27,7 @@ use crate::matrix::Limits;
 use crate::run::installed::{self, InstalledSource};
 use crate::run::layout::{side_area, AREAS, HOME, SRC, VENV, WORK};
 use crate::run::pip::{project_targets, ProjectTarget};
-use crate::run::prepare::{self, Wheelhouse, WHEELS};
+use crate::run::prepare::{self, Wheelhouse, WheelhouseScope, WHEELS};
 use crate::run::uv;
 use crate::sandbox::areas;
 use crate::sandbox::changes::ChangeKind;
@@ -148,9 +152,11 @@ pub enum EnvError {
     Docker(String),
 }
 
-/// The environment key (see the module doc).
-pub fn key(req: &EnvRequest) -> String {
-    let deps = prepare::key(&req.image_id, &req.install, &req.source, &req.files);
+/// The environment key (see the module doc) in the run's wheelhouse `scope`: its
+/// trust and cutoff are in the key, so runs of different trust or cutoff never share
+/// an environment image.
+pub fn key(scope: &WheelhouseScope, req: &EnvRequest) -> String {
+    let deps = scope.key(&req.image_id, &req.install, &req.source, &req.files);
     let mut h = Sha256::new();
     for part in [
         RECIPE,
@@ -287,16 +293,20 @@ pub struct Environments {
     docker: Docker,
     tracker: Tracker,
     owner: Owner,
+    scope: WheelhouseScope,
     slots: OncePerKey<Result<Environment, EnvError>>,
 }
 
 impl Environments {
-    /// Environments for a run; `owner` labels the build containers.
-    pub fn new(docker: &Docker, tracker: &Tracker, owner: Owner) -> Self {
+    /// Environments for a run; `owner` labels the build containers; `scope` is the
+    /// run's wheelhouse scope (`Wheelhouses::scope`), which keys and the warm lookup
+    /// use as the prepare does.
+    pub fn new(docker: &Docker, tracker: &Tracker, owner: Owner, scope: WheelhouseScope) -> Self {
         Environments {
             docker: docker.clone(),
             tracker: tracker.clone(),
             owner,
+            scope,
             slots: OncePerKey::default(),
         }
     }
@@ -305,7 +315,7 @@ impl Environments {
     /// Concurrent callers with the same key wait for one build; only the one that
     /// built it sees `built`.
     pub async fn get(&self, req: &EnvRequest) -> Result<Environment, EnvError> {
-        let key = key(req);
+        let key = key(&self.scope, req);
         let (result, first) = self
             .slots
             .get_or_init(&key, || self.find_or_build(&key, req))
@@ -325,9 +335,9 @@ impl Environments {
     /// job then prepares as usual) otherwise, or when Docker fails to say.
     pub async fn find_warm(&self, req: &WarmRequest) -> Option<(Environment, Wheelhouse)> {
         let deps = {
-            let req = req.clone();
+            let (req, scope) = (req.clone(), self.scope.clone());
             tokio::task::spawn_blocking(move || {
-                prepare::key(&req.image_id, &req.install, &req.source, &req.files)
+                scope.key(&req.image_id, &req.install, &req.source, &req.files)
             })
             .await
             .ok()?
@@ -465,7 +475,9 @@ impl Environments {
     /// The warm key of the environment `req` builds; `None` when the wheelhouse volume
     /// cannot be inspected (the image is then found by its key only).
     async fn warm_key_of(&self, req: &EnvRequest) -> Option<String> {
-        let deps = prepare::key(&req.image_id, &req.install, &req.source, &req.files);
+        let deps = self
+            .scope
+            .key(&req.image_id, &req.install, &req.source, &req.files);
         let created = self
             .docker
             .inspect_volume(&req.wheels)
@@ -891,6 +903,43 @@ mod tests {
 
     fn v(words: &[&str]) -> Vec<String> {
         words.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn environment_keys_differ_by_trust_and_cutoff_only() {
+        use crate::run::prepare::Trust;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let req = EnvRequest {
+            image: "python:3.11".into(),
+            image_id: "sha256:1".into(),
+            python: "python3.11".into(),
+            install: v(&["pip install -e ."]),
+            source: dir.path().to_path_buf(),
+            files: Vec::new(),
+            wheels: "ponyswarm-wheels-x".into(),
+            wheels_content: "c".into(),
+            env: Vec::new(),
+            limits: Limits::default(),
+            deadline: Instant::now(),
+        };
+        let scope = |trust, cutoff: Option<&str>| WheelhouseScope {
+            trust,
+            cutoff: cutoff.map(str::to_string),
+        };
+        let scopes = [
+            scope(Trust::Trusted, None),
+            scope(Trust::Untrusted, None),
+            scope(Trust::Trusted, Some("2024-01-01T00:00:00Z")),
+            scope(Trust::Untrusted, Some("2024-01-01T00:00:00Z")),
+            scope(Trust::Trusted, Some("2025-01-01T00:00:00Z")),
+        ];
+        let keys: Vec<String> = scopes.iter().map(|s| key(s, &req)).collect();
+        for (i, a) in keys.iter().enumerate() {
+            assert_eq!(a, &key(&scopes[i], &req), "stable");
+            for (j, b) in keys.iter().enumerate().skip(i + 1) {
+                assert_ne!(a, b, "{:?} and {:?} share a key", scopes[i], scopes[j]);
+            }
+        }
     }
 
     #[test]

@@ -275,6 +275,18 @@ fn job_context(
     if let Some(multi) = progress.multi() {
         image_options.progress = Some(multi.clone());
     }
+    let wheelhouses = Wheelhouses::new(
+        docker,
+        tracker,
+        opts.egress.clone(),
+        opts.images.clone(),
+        owner.clone(),
+    )
+    .trust(opts.trust)
+    .resolved_as_of(opts.resolved_as_of.clone());
+    // The environments key and look up wheelhouses in the same scope as the prepare.
+    let environments =
+        Environments::new(docker, tracker, owner.clone(), wheelhouses.scope().clone());
     Arc::new(JobContext {
         docker: docker.clone(),
         tracker: tracker.clone(),
@@ -282,16 +294,8 @@ fn job_context(
         source: spec.source.clone(),
         image_options,
         images: ImageCache::default(),
-        wheelhouses: Wheelhouses::new(
-            docker,
-            tracker,
-            opts.egress.clone(),
-            opts.images.clone(),
-            owner.clone(),
-        )
-        .trust(opts.trust)
-        .resolved_as_of(opts.resolved_as_of.clone()),
-        environments: Environments::new(docker, tracker, owner),
+        wheelhouses,
+        environments,
         progress: progress.clone(),
         ceiling: opts.ceiling.clone(),
     })

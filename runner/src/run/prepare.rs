@@ -2,7 +2,8 @@
 //! job's install commands need, so install and tests can run with the network off.
 //!
 //! A wheelhouse is keyed by (Python image id, install commands, dependency files of the
-//! source, trust of the origin) and reused by later runs: a second run of the same
+//! source, trust of the origin, the cutoff it is resolved as of) and reused by later
+//! runs of the same trust and cutoff ([`WheelhouseScope`]): a second run of the same
 //! matrix fetches nothing. Jobs of one run with the same key share one prepare.
 //!
 //! Two containers fill it, and the project's code never meets the network:
@@ -96,14 +97,38 @@ impl Trust {
     }
 }
 
-/// The key of a trusted run's wheelhouse (see [`key_for`]).
-pub fn key(
-    image_id: &str,
-    install: &[String],
-    source: &Path,
-    files: &[(String, String)],
-) -> String {
-    key_for(Trust::Trusted, None, image_id, install, source, files)
+/// Which wheelhouses a run may share: only those of the same trust and the same
+/// cutoff. Everything that looks a wheelhouse up by key (the prepare, the warm lookup
+/// of `run::environment`, the environment key) goes through [`WheelhouseScope::key`],
+/// so that an untrusted run never finds a trusted run's wheelhouse or environment
+/// image, nor the other way round, and a run resolved as of one date never finds
+/// another's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WheelhouseScope {
+    /// Whose code the prepares run.
+    pub trust: Trust,
+    /// The cutoff the dependencies are resolved as of (RFC 3339); `None`: today.
+    pub cutoff: Option<String>,
+}
+
+impl WheelhouseScope {
+    /// The wheelhouse key of these in this scope (see [`key_for`]).
+    pub fn key(
+        &self,
+        image_id: &str,
+        install: &[String],
+        source: &Path,
+        files: &[(String, String)],
+    ) -> String {
+        key_for(
+            self.trust,
+            self.cutoff.as_deref(),
+            image_id,
+            install,
+            source,
+            files,
+        )
+    }
 }
 
 /// The wheelhouse key: a hash of the trust, the cutoff the dependencies are resolved
@@ -268,8 +293,7 @@ pub struct Wheelhouses {
     tracker: Tracker,
     egress: Egress,
     images: ImageOptions,
-    trust: Trust,
-    cutoff: Option<String>,
+    scope: WheelhouseScope,
     owner: crate::sandbox::policy::Owner,
     slots: OncePerKey<Result<Wheelhouse, PrepareError>>,
 }
@@ -289,8 +313,7 @@ impl Wheelhouses {
             tracker: tracker.clone(),
             egress,
             images,
-            trust: Trust::Trusted,
-            cutoff: None,
+            scope: WheelhouseScope::default(),
             owner,
             slots: OncePerKey::default(),
         }
@@ -299,7 +322,7 @@ impl Wheelhouses {
     /// Whose code the run's prepares run (builder style; default trusted): part of
     /// every key.
     pub fn trust(mut self, trust: Trust) -> Self {
-        self.trust = trust;
+        self.scope.trust = trust;
         self
     }
 
@@ -308,21 +331,22 @@ impl Wheelhouses {
     /// holds the versions a resolver chose then. pip itself, which the jobs' venvs
     /// get, is today's: it is ponyswarm's tool, not the project's. Part of every key.
     pub fn resolved_as_of(mut self, cutoff: Option<String>) -> Self {
-        self.cutoff = cutoff;
+        self.scope.cutoff = cutoff;
         self
+    }
+
+    /// The scope of the run's wheelhouse keys (its trust and cutoff), for the lookups
+    /// that must find the wheelhouses this run would fill and no others.
+    pub fn scope(&self) -> &WheelhouseScope {
+        &self.scope
     }
 
     /// The wheelhouse for `req`, filled if needed. Concurrent callers with the same
     /// key wait for one prepare; all but the one that filled it see `cached`.
     pub async fn get(&self, req: &PrepareRequest) -> Result<Wheelhouse, PrepareError> {
-        let key = key_for(
-            self.trust,
-            self.cutoff.as_deref(),
-            &req.image_id,
-            &req.install,
-            &req.source,
-            &req.files,
-        );
+        let key = self
+            .scope
+            .key(&req.image_id, &req.install, &req.source, &req.files);
         let (result, first) = self.slots.get_or_init(&key, || self.fill(&key, req)).await;
         match result {
             Ok(w) if !first => Ok(Wheelhouse {
@@ -362,7 +386,7 @@ impl Wheelhouses {
             build: &build,
             deadline: started + req.timeout,
             log: String::new(),
-            cutoff: self.cutoff.clone(),
+            cutoff: self.scope.cutoff.clone(),
         };
         let result = match filling.verified().await {
             Ok(Some(content)) => Ok((true, content)),
@@ -406,7 +430,7 @@ impl Wheelhouses {
                 .await
                 .map_err(|e| PrepareError::Docker(format!("egress door image: {e}")))?;
         let (mut index_env, index_hosts) = operator_index(&self.egress);
-        if self.cutoff.is_some() {
+        if self.scope.cutoff.is_some() {
             index_env.extend(uv_index_env(&index_env));
         }
         let mut allow = allowed_hosts(&req.install);
@@ -443,7 +467,7 @@ impl Wheelhouses {
                             build,
                             deadline,
                             log: std::mem::take(log),
-                            cutoff: self.cutoff.clone(),
+                            cutoff: self.scope.cutoff.clone(),
                         };
                         let partial = format!("{WHEELS}/.partial-{}", self.owner.run);
                         let r = filling.run(req, &partial).await;
@@ -1070,10 +1094,10 @@ mod tests {
         assert_ne!(today, then);
         assert_ne!(then, key(Some("2024-05-01T00:00:00Z")));
         assert_eq!(then, key(Some("2023-04-02T10:11:12Z")));
-        // Today's keys are what they were before cutoffs existed.
+        // The default scope is a trusted run's today.
         assert_eq!(
             key_for(Trust::Trusted, None, "sha256:1", &install, dir.path(), &[]),
-            super::key("sha256:1", &install, dir.path(), &[])
+            WheelhouseScope::default().key("sha256:1", &install, dir.path(), &[])
         );
     }
 }

@@ -1,13 +1,16 @@
 //! A fake GitHub statuses API on loopback for the coordinator's tests: an axum server on
 //! a thread of its own that takes `POST /repos/{owner}/{repo}/statuses/{sha}` and
-//! records each post as accepted (201) or refused, as its [`Mode`] says.
+//! records each post as accepted (201) or refused, as its [`Mode`] says; and answers
+//! `GET /repos/{owner}/{repo}/collaborators/{user}/permission` with the roles the test
+//! set ([`FakeGithub::set_role`]), 404 for other users.
 
 #![allow(dead_code)]
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::Json;
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -50,6 +53,12 @@ struct Seen {
     /// Requests being held now.
     held: Mutex<usize>,
     release: tokio::sync::Notify,
+    /// Login → role name on every repository.
+    roles: Mutex<HashMap<String, String>>,
+    /// Answer every permission request with this status instead (a GitHub outage).
+    roles_fail: Mutex<Option<u16>>,
+    /// Permission requests, in order (body `null`).
+    asked: Mutex<Vec<Posted>>,
 }
 
 /// The fake API.
@@ -68,6 +77,9 @@ impl FakeGithub {
             refused: Mutex::default(),
             held: Mutex::default(),
             release: tokio::sync::Notify::new(),
+            roles: Mutex::default(),
+            roles_fail: Mutex::default(),
+            asked: Mutex::default(),
         });
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.set_nonblocking(true).expect("nonblocking");
@@ -80,7 +92,13 @@ impl FakeGithub {
                 .expect("runtime");
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                let app = axum::Router::new().fallback(status).with_state(state);
+                let app = axum::Router::new()
+                    .route(
+                        "/repos/{owner}/{repo}/collaborators/{user}/permission",
+                        axum::routing::get(permission),
+                    )
+                    .fallback(status)
+                    .with_state(state);
                 let _ = axum::serve(listener, app).await;
             });
         });
@@ -90,6 +108,22 @@ impl FakeGithub {
     /// What GitHub has, in order.
     pub fn accepted(&self) -> Vec<Posted> {
         self.seen.accepted.lock().expect("lock").clone()
+    }
+
+    /// Gives `login` `role` (`admin`, `maintain`, `write`, `triage`, `read`).
+    pub fn set_role(&self, login: &str, role: &str) {
+        let mut roles = self.seen.roles.lock().expect("lock");
+        roles.insert(login.to_string(), role.to_string());
+    }
+
+    /// Answers every permission request with `status` from now on.
+    pub fn fail_roles(&self, status: u16) {
+        *self.seen.roles_fail.lock().expect("lock") = Some(status);
+    }
+
+    /// The permission requests received, in order.
+    pub fn asked(&self) -> Vec<Posted> {
+        self.seen.asked.lock().expect("lock").clone()
     }
 
     /// What it did not take, in order.
@@ -190,4 +224,38 @@ async fn status(
     }
     let error = json!({"message": "Validation Failed: no such commit"});
     (StatusCode::UNPROCESSABLE_ENTITY, Json(error))
+}
+
+/// `GET /repos/{owner}/{repo}/collaborators/{user}/permission`, as GitHub answers it.
+async fn permission(
+    State(seen): State<Arc<Seen>>,
+    Path((_owner, _repo, user)): Path<(String, String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> (StatusCode, Json<Value>) {
+    seen.asked.lock().expect("lock").push(Posted {
+        path: uri.path().to_string(),
+        authorization: headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string(),
+        body: Value::Null,
+    });
+    if let Some(code) = *seen.roles_fail.lock().expect("lock") {
+        let code = StatusCode::from_u16(code).expect("a status code");
+        return (code, Json(json!({"message": "Server Error"})));
+    }
+    let role = seen.roles.lock().expect("lock").get(&user).cloned();
+    let Some(role) = role else {
+        return (StatusCode::NOT_FOUND, Json(json!({"message": "Not Found"})));
+    };
+    let permission = match role.as_str() {
+        "admin" => "admin",
+        "maintain" | "write" => "write",
+        "triage" | "read" => "read",
+        _ => "none",
+    };
+    let answer = json!({"permission": permission, "role_name": role, "user": {"login": user}});
+    (StatusCode::OK, Json(answer))
 }

@@ -96,7 +96,7 @@ pub fn credentials_from_env() -> Result<Credentials, GithubError> {
 }
 
 /// An octocrab client for `api_base` authenticated with `credentials`.
-pub(super) fn client(api_base: &str, credentials: Credentials) -> Result<Octocrab, GithubError> {
+pub(crate) fn client(api_base: &str, credentials: Credentials) -> Result<Octocrab, GithubError> {
     let builder = || {
         OctocrabBuilder::new()
             .base_uri(api_base)

@@ -100,6 +100,13 @@ impl fmt::Display for PostFailure {
     }
 }
 
+/// Whether `name` (an owner, repository or user login) can go into an API path as it
+/// is: ASCII letters, digits, `-`, `_` and `.`, not empty, not starting with `.`.
+pub fn is_name(name: &str) -> bool {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    !name.is_empty() && !name.starts_with('.') && name.chars().all(allowed)
+}
+
 /// Posts the statuses of one commit. Share it between jobs with an `Arc`: posts from
 /// concurrent jobs are counted together.
 pub struct GithubStatuses {
@@ -132,8 +139,7 @@ impl GithubStatuses {
         sha: &str,
     ) -> Result<GithubStatuses, GithubError> {
         for name in [owner, repo] {
-            let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
-            if name.is_empty() || name.starts_with('.') || !name.chars().all(allowed) {
+            if !is_name(name) {
                 return Err(GithubError::BadName(name.to_string()));
             }
         }
@@ -335,7 +341,7 @@ impl Answer {
 }
 
 /// GitHub's `message` from an error body, else the body's first line; at most 200 chars.
-fn message_of(body: &str) -> String {
+pub(crate) fn message_of(body: &str) -> String {
     let message = serde_json::from_str::<serde_json::Value>(body)
         .ok()
         .and_then(|v| v.get("message")?.as_str().map(str::to_string))

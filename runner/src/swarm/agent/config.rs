@@ -38,15 +38,7 @@ const AGENT_KEYS: &[&str] = &[
 /// Every key of the `[offers]` section.
 const OFFER_KEYS: &[&str] = &["pythons", "services"];
 /// Every key of the `[limits]` section: the most a job may take here.
-const LIMIT_KEYS: &[&str] = &[
-    "memory",
-    "disk",
-    "cpus",
-    "pids",
-    "timeout",
-    "no-output-timeout",
-    "log-size",
-];
+const LIMIT_KEYS: &[&str] = crate::matrix::CEILING_KEYS;
 
 /// What an agent offers of one kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -243,52 +235,12 @@ fn parse_ceiling(
     get: impl Fn(&str) -> Option<String>,
 ) -> Result<Ceiling, ConfigError> {
     let mut c = Ceiling::for_this_machine();
-    let bad =
-        |key: &str, what: &str| file.at(Some("limits"), Some(key), format!("{key} must be {what}"));
-    let size = |key: &str| match get(key) {
-        None => Ok(None),
-        Some(v) => crate::matrix::parse_size(&v)
-            .filter(|&n| n > 0)
-            .map(Some)
-            .ok_or_else(|| bad(key, "a size like 8g or 512m")),
-    };
-    let duration = |key: &str| match get(key) {
-        None => Ok(None),
-        Some(v) => crate::time::parse_duration(&v)
-            .filter(|d| !d.is_zero())
-            .map(Some)
-            .ok_or_else(|| bad(key, "a duration like 2h or 30m")),
-    };
-    if let Some(n) = size("memory")? {
-        c.memory = c.memory.min(n);
-    }
-    if let Some(n) = size("disk")? {
-        c.disk = c.disk.min(n);
-    }
-    if let Some(n) = size("log-size")? {
-        c.log_size = c.log_size.min(n);
-    }
-    if let Some(d) = duration("timeout")? {
-        c.timeout = c.timeout.min(d);
-    }
-    if let Some(d) = duration("no-output-timeout")? {
-        c.no_output_timeout = c.no_output_timeout.min(d);
-    }
-    if let Some(v) = get("cpus") {
-        let n: f64 = v
-            .parse()
-            .ok()
-            .filter(|n: &f64| *n >= 0.01)
-            .ok_or_else(|| bad("cpus", "a number of at least 0.01"))?;
-        c.cpus = c.cpus.min(n);
-    }
-    if let Some(v) = get("pids") {
-        let n: i64 = v
-            .parse()
-            .ok()
-            .filter(|n: &i64| *n >= 1)
-            .ok_or_else(|| bad("pids", "a whole number of at least 1"))?;
-        c.pids = c.pids.min(n);
+    for key in LIMIT_KEYS {
+        if let Some(value) = get(key) {
+            c.lower(key, &value).map_err(|what| {
+                file.at(Some("limits"), Some(key), format!("{key} must be {what}"))
+            })?;
+        }
     }
     Ok(c)
 }

@@ -5,17 +5,22 @@
 //!    `author_association` is one the project trusts (default OWNER, MEMBER,
 //!    COLLABORATOR); or
 //! 2. its action is `labeled`, the label added is the project's run label (default
-//!    `ponyswarm:run`) and the pull request is open: a maintainer (only people with
-//!    triage access can label) lets its head commit in. A later push by an untrusted
-//!    author waits again, label or not: the maintainer saw the commit they let in, not
-//!    the next one.
+//!    `ponyswarm:run`), the pull request is open, and the event's sender may triage the
+//!    base repository: a maintainer lets its head commit in. Who the sender is comes
+//!    from GitHub's API, not the payload ([`decide`] says [`Gate::CheckLabeler`]; the
+//!    webhook asks `GET /repos/{owner}/{repo}/collaborators/{sender}/permission` and
+//!    [`after_label`] decides on the answer): a role of triage, write, maintain or
+//!    admin counts; read, an unknown custom role, or no answer at all (an API failure,
+//!    no credentials) leaves the pull request waiting, saying who added the label and
+//!    why it does not count. A later push by an untrusted author waits again, label or
+//!    not: the maintainer saw the commit they let in, not the next one.
 //!
 //! Other `opened`/`synchronize`/`reopened` events wait, with a reason for the commit
 //! status; every other action is ignored. Whatever let it in, a pull request whose head
 //! repository is not the base repository (a fork, or a deleted fork) runs
 //! [`Trust::Untrusted`]: its wheelhouses are its own, never reused by trusted runs.
 //!
-//! Pure: the payload's fields in, a [`Gate`] out.
+//! Pure: the payload's fields (and GitHub's answer about the sender) in, a [`Gate`] out.
 
 use super::config::PullRequests;
 use crate::run::prepare::Trust;
@@ -38,6 +43,9 @@ pub struct PullRequest {
     pub head_repository: Option<String>,
     /// `owner/repo` the pull request asks to merge into.
     pub base_repository: String,
+    /// The login of who caused the event (`sender.login`; "" when missing): for
+    /// `labeled`, who added the label.
+    pub sender: String,
 }
 
 /// What to do with a pull request event.
@@ -45,6 +53,9 @@ pub struct PullRequest {
 pub enum Gate {
     /// Queue its head commit, running with this trust.
     Run(Trust),
+    /// The run label was added: ask GitHub what the sender may do on the base
+    /// repository, then [`after_label`] says whether it runs (with this trust).
+    CheckLabeler(Trust),
     /// Do not queue it; tell the commit why (a `pending` status).
     Wait(String),
     /// Not an event that asks for a run.
@@ -70,6 +81,7 @@ impl PullRequest {
             base_repository: text(&pr["base"]["repo"]["full_name"])
                 .or_else(|| text(&payload["repository"]["full_name"]))
                 .unwrap_or_default(),
+            sender: text(&payload["sender"]["login"]).unwrap_or_default(),
         }
     }
 
@@ -113,8 +125,62 @@ pub fn decide(rules: &PullRequests, pr: &PullRequest) -> Gate {
             Gate::Ignore("a label other than the run label".into())
         }
         "labeled" if pr.state != "open" => Gate::Ignore("a label on a closed pull request".into()),
-        "labeled" => Gate::Run(trust),
+        "labeled" if !crate::report::github::poster::is_name(&pr.sender) => Gate::Wait(format!(
+            "waiting for a maintainer: label {} was added by {:?}, not a GitHub user whose \
+             role can be checked",
+            rules.label, pr.sender
+        )),
+        "labeled" => Gate::CheckLabeler(trust),
         other => Gate::Ignore(format!("pull_request action {other:?}")),
+    }
+}
+
+/// What GitHub says of a user on a repository
+/// (`GET /repos/{owner}/{repo}/collaborators/{username}/permission`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collaborator {
+    /// `role_name`: `admin`, `maintain`, `write`, `triage`, `read`, or an
+    /// organisation's custom role.
+    pub role_name: String,
+    /// `permission`, the older field: `admin`, `write`, `read` or `none` (a custom role
+    /// reads as the base role it extends).
+    pub permission: String,
+}
+
+impl Collaborator {
+    /// Whether this user may let pull requests in: triage or better. A custom role
+    /// counts only when its older `permission` says write or admin (a custom role based
+    /// on triage reads as `read` there, so it does not count: it waits, never runs).
+    pub fn may_triage(&self) -> bool {
+        let role = self.role_name.to_ascii_lowercase();
+        let permission = self.permission.to_ascii_lowercase();
+        matches!(role.as_str(), "admin" | "maintain" | "write" | "triage")
+            || matches!(permission.as_str(), "admin" | "write")
+    }
+}
+
+/// Whether the run label added to `pr` lets it in, given what GitHub said of the
+/// label's sender (`Err`: why GitHub could not be asked, or did not answer): runs with
+/// `trust` when the sender may triage, else waits saying who added it and why it does
+/// not count. Never runs without an answer.
+pub fn after_label(
+    rules: &PullRequests,
+    pr: &PullRequest,
+    trust: Trust,
+    sender: Result<&Collaborator, &str>,
+) -> Gate {
+    let (label, who) = (&rules.label, &pr.sender);
+    match sender {
+        Ok(c) if c.may_triage() => Gate::Run(trust),
+        Ok(c) => Gate::Wait(format!(
+            "waiting for a maintainer: label {label} was added by {who} (role {}); only \
+             triage or better counts",
+            c.role_name
+        )),
+        Err(why) => Gate::Wait(format!(
+            "waiting for a maintainer: label {label} was added by {who}, whose role could \
+             not be checked: {why}"
+        )),
     }
 }
 
@@ -136,6 +202,7 @@ mod tests {
             labels: label.map(str::to_string).into_iter().collect(),
             head_repository: head.map(str::to_string),
             base_repository: "o/r".into(),
+            sender: "someone".into(),
         }
     }
 
@@ -176,10 +243,19 @@ mod tests {
                 wait("CONTRIBUTOR"),
             ),
             (pr("opened", "NONE", None, FORK), wait("NONE")),
-            // The run label lets anyone's pull request in; from a fork, untrusted.
-            (pr("labeled", "NONE", RUN, FORK), Gate::Run(Untrusted)),
-            (pr("labeled", "FIRST_TIMER", RUN, SAME), Gate::Run(Trusted)),
-            (pr("labeled", "OWNER", RUN, SAME), Gate::Run(Trusted)),
+            // The run label asks who added it (see `after_label`); from a fork, untrusted.
+            (
+                pr("labeled", "NONE", RUN, FORK),
+                Gate::CheckLabeler(Untrusted),
+            ),
+            (
+                pr("labeled", "FIRST_TIMER", RUN, SAME),
+                Gate::CheckLabeler(Trusted),
+            ),
+            (
+                pr("labeled", "OWNER", RUN, SAME),
+                Gate::CheckLabeler(Trusted),
+            ),
             (
                 pr("labeled", "NONE", Some("bug"), FORK),
                 Gate::Ignore("a label other than the run label".into()),
@@ -228,7 +304,8 @@ mod tests {
             (pr("labeled", "NONE", RUN, FORK), false),
         ];
         for (pr, runs) in cases {
-            assert_eq!(matches!(decide(&rules, &pr), Gate::Run(_)), runs, "{pr:?}");
+            let asks = matches!(decide(&rules, &pr), Gate::Run(_) | Gate::CheckLabeler(_));
+            assert_eq!(asks, runs, "{pr:?}");
         }
     }
 
@@ -238,6 +315,7 @@ mod tests {
             "action": "labeled",
             "label": {"name": "ponyswarm:run"},
             "repository": {"full_name": "o/r"},
+            "sender": {"login": "maintainer"},
             "pull_request": {
                 "state": "open",
                 "author_association": "FIRST_TIMER",
@@ -257,6 +335,7 @@ mod tests {
                 labels: vec!["bug".into(), "ponyswarm:run".into()],
                 head_repository: Some("stranger/r".into()),
                 base_repository: "o/r".into(),
+                sender: "maintainer".into(),
             }
         );
         assert!(pr.from_fork());
@@ -267,7 +346,72 @@ mod tests {
         });
         let pr = PullRequest::from_payload(&bare);
         assert_eq!(pr.author_association, "NONE");
+        assert_eq!(pr.sender, "");
         assert_eq!(pr.base_repository, "o/r");
         assert!(pr.from_fork(), "a deleted head repository is a fork");
+    }
+
+    #[test]
+    fn the_label_counts_only_from_triage_or_better() {
+        use Trust::Untrusted;
+        let labeled = pr("labeled", "NONE", RUN, FORK);
+        let role = |role_name: &str, permission: &str| Collaborator {
+            role_name: role_name.into(),
+            permission: permission.into(),
+        };
+        let not_counted = |role: &str| {
+            Gate::Wait(format!(
+                "waiting for a maintainer: label ponyswarm:run was added by someone (role \
+                 {role}); only triage or better counts"
+            ))
+        };
+        let cases = [
+            (role("admin", "admin"), Gate::Run(Untrusted)),
+            (role("maintain", "write"), Gate::Run(Untrusted)),
+            (role("write", "write"), Gate::Run(Untrusted)),
+            (role("triage", "read"), Gate::Run(Untrusted)),
+            (role("Triage", "read"), Gate::Run(Untrusted)),
+            (role("read", "read"), not_counted("read")),
+            (role("none", "none"), not_counted("none")),
+            (role("", ""), not_counted("")),
+            // A custom role: counted by the base role GitHub says it extends.
+            (role("release-manager", "write"), Gate::Run(Untrusted)),
+            (role("auditor", "read"), not_counted("auditor")),
+        ];
+        for (sender, want) in cases {
+            let got = after_label(&rules(), &labeled, Untrusted, Ok(&sender));
+            assert_eq!(got, want, "{sender:?}");
+        }
+    }
+
+    #[test]
+    fn without_an_answer_about_the_sender_the_label_waits() {
+        let labeled = pr("labeled", "NONE", RUN, FORK);
+        let got = after_label(
+            &rules(),
+            &labeled,
+            Trust::Untrusted,
+            Err("GitHub answered 502"),
+        );
+        assert_eq!(
+            got,
+            Gate::Wait(
+                "waiting for a maintainer: label ponyswarm:run was added by someone, whose role \
+                 could not be checked: GitHub answered 502"
+                    .into()
+            )
+        );
+    }
+
+    #[test]
+    fn a_label_by_no_checkable_user_waits_without_asking() {
+        for sender in ["", "..", "a/b", "bot[bot]", "x y"] {
+            let mut labeled = pr("labeled", "NONE", RUN, FORK);
+            labeled.sender = sender.into();
+            let Gate::Wait(why) = decide(&rules(), &labeled) else {
+                panic!("{sender:?} must not be asked about, nor run");
+            };
+            assert!(why.contains("not a GitHub user"), "{why}");
+        }
     }
 }

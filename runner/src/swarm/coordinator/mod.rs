@@ -29,6 +29,7 @@ pub(crate) mod enqueue;
 mod error;
 pub mod gate;
 pub mod github;
+mod labeler;
 pub mod outbox;
 mod pages;
 pub(crate) mod queue;

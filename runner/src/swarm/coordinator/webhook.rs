@@ -8,8 +8,10 @@
 //! answered 202 `{"duplicate": …}` so GitHub does not retry, and nothing is queued.
 //! Other events and actions are ignored with 202.
 //!
-//! A `pull_request` passes the gate first ([`super::gate`]): one the project does not
-//! trust is answered 202 `{"waiting": …}`, and with `[project.github]` its head commit
+//! A `pull_request` passes the gate first ([`super::gate`]); for the run label, GitHub
+//! is asked who added it ([`super::labeler`]). One the project does not trust, or a
+//! label whose sender may not triage (or could not be checked), is answered 202
+//! `{"waiting": …}`, and with `[project.github]` its head commit
 //! gets a `pending` status in the [`github::GATE_CONTEXT`] saying why; a pull request from a
 //! fork runs untrusted. The commit is fetched from the project's configured
 //! `clone_url`, never from a URL in the payload, then enqueued like a submit; with
@@ -18,6 +20,7 @@
 use super::enqueue::{self, Origin};
 use super::gate::{self, Gate, PullRequest};
 use super::github;
+use super::labeler;
 use super::{sha256_hex, ApiError, Coordinator, Project};
 use crate::run::prepare::Trust;
 use crate::store::swarm::DeliverySeen;
@@ -165,7 +168,19 @@ async fn handle(c: &Coordinator, headers: &HeaderMap, body: &[u8]) -> Result<Res
     let mut admitted_by_label = false;
     let trust = if event == "pull_request" {
         let pr = PullRequest::from_payload(&payload);
-        match gate::decide(&project.pull_requests, &pr) {
+        let mut decided = gate::decide(&project.pull_requests, &pr);
+        if let Gate::CheckLabeler(trust) = decided {
+            let sender = labeler::collaborator(c, project, repository, &pr.sender).await;
+            if let Err(why) = &sender {
+                tracing::warn!(
+                    "who added the run label to {commit} of {}: {why}",
+                    project.name
+                );
+            }
+            let sender = sender.as_ref().map_err(String::as_str);
+            decided = gate::after_label(&project.pull_requests, &pr, trust, sender);
+        }
+        match decided {
             Gate::Run(trust) => {
                 admitted_by_label = pr.action == "labeled";
                 trust
@@ -176,6 +191,11 @@ async fn handle(c: &Coordinator, headers: &HeaderMap, body: &[u8]) -> Result<Res
                 let status = github::gate_waiting(&why);
                 super::outbox::add_one(c, project, &about, &id, &commit, status).await?;
                 tracing::info!("pull request at {commit} of {}: {why}", project.name);
+                return Ok(answer(StatusCode::ACCEPTED, "waiting", why));
+            }
+            Gate::CheckLabeler(_) => {
+                // after_label answers the question; reaching here is a bug: never run.
+                let why = "the run label's sender was not checked".to_string();
                 return Ok(answer(StatusCode::ACCEPTED, "waiting", why));
             }
             Gate::Ignore(why) => {
