@@ -33,6 +33,8 @@ pub struct Ceiling {
     pub no_output_timeout: Duration,
     /// Most log kept, bytes. Default 64 MiB.
     pub log_size: u64,
+    /// Largest wheelhouse (held in memory while it fills), bytes. Default 16 GiB.
+    pub wheelhouse: u64,
 }
 
 impl Ceiling {
@@ -55,6 +57,7 @@ impl Ceiling {
             timeout: Duration::from_secs(6 * 3600),
             no_output_timeout: Duration::from_secs(3600),
             log_size: 64 << 20,
+            wheelhouse: 16 << 30,
         }
     }
 
@@ -68,6 +71,7 @@ impl Ceiling {
             timeout: self.timeout.min(other.timeout),
             no_output_timeout: self.no_output_timeout.min(other.no_output_timeout),
             log_size: self.log_size.min(other.log_size),
+            wheelhouse: self.wheelhouse.min(other.wheelhouse),
         }
     }
 
@@ -129,6 +133,14 @@ impl Ceiling {
             );
             limits.log_size = self.log_size;
         }
+        if limits.wheelhouse > self.wheelhouse {
+            lower(
+                "limits.wheelhouse",
+                human_bytes(limits.wheelhouse),
+                human_bytes(self.wheelhouse),
+            );
+            limits.wheelhouse = self.wheelhouse;
+        }
         said
     }
 }
@@ -157,6 +169,7 @@ mod tests {
             pids: 1_000_000,
             no_output_timeout: Duration::from_secs(86_400),
             log_size: 1 << 30,
+            wheelhouse: 64 << 30,
         };
         let mut timeout = Duration::from_secs(30 * 86_400);
         let said = ceiling.clamp(&mut limits, &mut timeout);
@@ -166,8 +179,9 @@ mod tests {
         assert_eq!(limits.pids, 4096);
         assert_eq!(limits.no_output_timeout, Duration::from_secs(3600));
         assert_eq!(limits.log_size, 64 << 20);
+        assert_eq!(limits.wheelhouse, 16 << 30);
         assert_eq!(timeout, Duration::from_secs(6 * 3600));
-        assert_eq!(said.len(), 7, "{said:?}");
+        assert_eq!(said.len(), 8, "{said:?}");
         assert_eq!(
             said[0],
             "limits.memory: 1024 GiB asked, lowered to this machine's maximum, 16 GiB"
