@@ -10,14 +10,21 @@
 //!   index leave the test's own networks.
 //! - A wheel replaced after its wheelhouse was completed is noticed: the wheelhouse is
 //!   filled again and the job still passes.
+//! - Dependencies larger than `limits.wheelhouse` (two big wheels from a local index)
+//!   stop the prepare at the cap: the job ends `limit-exceeded` naming it, and the
+//!   wheelhouse's volume holds nothing.
 
+mod pypi_support;
 mod run_support;
 
 use ponyswarm::sandbox::container::{Container, Exec, ExecEnd, ExecLimits, Tracker};
 use ponyswarm::sandbox::door::{Door, DoorSpec, DEFAULT_HOSTS};
 use ponyswarm::sandbox::policy::{NetworkAccess, SandboxBuilder};
+use pypi_support::index::{FixtureRelease, LocalIndex};
 use run_support::{ensure_images, run_fixture, serial, status};
 use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -222,4 +229,124 @@ async fn a_wheel_replaced_after_completion_is_not_used() {
     // Filled again, not taken as it was.
     assert!(j["phases"]["prepare"].is_number(), "{j:#}");
     assert!(j["phases"].get("prepare-cached").is_none(), "{j:#}");
+}
+
+/// A wheel of project `name` 1.0 holding `bytes` of incompressible data.
+fn big_wheel(dir: &Path, name: &str, bytes: usize) -> PathBuf {
+    let module = name.replace('-', "_");
+    let path = dir.join(format!("{module}-1.0-py3-none-any.whl"));
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).expect("a wheel file"));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let dist_info = format!("{module}-1.0.dist-info");
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let noise: Vec<u8> = (0..bytes)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let files: [(String, Vec<u8>); 4] = [
+        (format!("{module}/__init__.py"), b"".to_vec()),
+        (format!("{module}/blob.bin"), noise),
+        (
+            format!("{dist_info}/METADATA"),
+            format!("Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n").into_bytes(),
+        ),
+        (
+            format!("{dist_info}/WHEEL"),
+            b"Wheel-Version: 1.0\nGenerator: ponyswarm-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+                .to_vec(),
+        ),
+    ];
+    for (name, data) in &files {
+        zip.start_file(name, stored).expect("a wheel entry");
+        zip.write_all(data).expect("written");
+    }
+    zip.start_file(format!("{dist_info}/RECORD"), stored)
+        .expect("a wheel entry");
+    zip.finish().expect("a wheel");
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dependencies_past_the_wheelhouse_cap_stop_there_naming_it() {
+    let _serial = serial().await;
+    let docker = run_support::docker().await;
+    ensure_images(&docker, &["3.11", "door"]).await;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let releases = ["ponyswarm-bigdep-a", "ponyswarm-bigdep-b"].map(|name| FixtureRelease {
+        name: name.to_string(),
+        version: "1.0".to_string(),
+        files: vec![big_wheel(dir.path(), name, 20 << 20)],
+        metadata: serde_json::json!({}),
+    });
+    let index = LocalIndex::start(releases.to_vec());
+    let url = ponyswarm::pypi::trial::container_index_url(&docker, &index.url()).await;
+    let (_, json) = run_fixture(
+        "wheelhouse-cap",
+        |_| true,
+        |opts| opts.egress = ponyswarm::pypi::trial::egress_with_index(&opts.egress, Some(&url)),
+    )
+    .await;
+    let j = &json["jobs"][0];
+    assert_eq!(status(j), "limit-exceeded", "{j:#}");
+    assert_eq!(
+        j["detail"], "ran out of disk: the wheelhouse (32 MiB, limits.wheelhouse) is full",
+        "{j:#}"
+    );
+    let log = j["log"].as_str().unwrap_or_default();
+    assert!(
+        log.contains("ponyswarm: the wheelhouse reached its cap of 32 MiB (limits.wheelhouse)"),
+        "{log}"
+    );
+    // The kernel refused the write past the scratch's size (the keeper's own check
+    // of the fill's size, before it copies, is a second line that never ran here).
+    assert!(log.contains("No space left on device"), "{log}");
+    // The fetch got as far as the first big wheel: the cap, not the index, stopped it.
+    let fetched = index
+        .log()
+        .iter()
+        .filter(|l| l.path.ends_with(".whl"))
+        .count();
+    assert!(fetched >= 1, "{:?}", index.log());
+    // Nothing was published: the wheelhouse's volume holds no wheel and no marker.
+    let (spec, plans) = run_support::plans("wheelhouse-cap");
+    let image = ponyswarm::sandbox::images::ensure(&docker, "3.11", &run_support::image_options())
+        .await
+        .expect("python image");
+    let key = ponyswarm::run::prepare::WheelhouseScope::default().key(
+        &image.id,
+        &plans[0].install,
+        &spec.source,
+        &[],
+    );
+    let volume = ponyswarm::run::prepare::volume_name(&key);
+    docker
+        .inspect_volume(&volume)
+        .await
+        .expect("the job's wheelhouse volume exists");
+    let held = std::process::Command::new("docker")
+        .args(["run", "--rm", "--network", "none", "-v"])
+        .arg(format!("{volume}:/w:ro"))
+        .arg(&image.reference)
+        .args(["sh", "-c", "du -sb /w | cut -f1; find /w -type f | wc -l"])
+        .output()
+        .expect("docker runs");
+    assert!(held.status.success(), "{held:?}");
+    let held = String::from_utf8_lossy(&held.stdout).into_owned();
+    let mut lines = held
+        .lines()
+        .map(|l| l.trim().parse::<u64>().unwrap_or(u64::MAX));
+    let (bytes, files) = (lines.next(), lines.next());
+    assert_eq!(files, Some(0), "files in the wheelhouse: {held}");
+    assert!(bytes.is_some_and(|b| b < 32 << 20), "{held}");
+    let _ = docker
+        .remove_volume(
+            &volume,
+            None::<bollard::query_parameters::RemoveVolumeOptions>,
+        )
+        .await;
 }

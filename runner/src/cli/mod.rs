@@ -97,7 +97,7 @@ enum Command {
         #[command(flatten)]
         mail: mail::MailArgs,
         #[command(flatten)]
-        maxima: run::MaximaArgs,
+        maxima: Box<run::MaximaArgs>,
     },
     /// Report a recorded run: a summary, or HTML, JSON, JUnit XML.
     Report {
@@ -296,7 +296,7 @@ async fn docker_command(
                 database: database.as_deref(),
                 github,
                 mail,
-                maxima,
+                maxima: *maxima,
             })
             .await
         }

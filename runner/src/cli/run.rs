@@ -64,6 +64,10 @@ pub struct MaximaArgs {
     /// Most log kept of any job (at least 1k). Default 64m.
     #[arg(long, value_name = "SIZE", value_parser = |v: &str| maximum("log-size", v))]
     pub max_log_size: Option<String>,
+    /// Largest wheelhouse any job may fill (at least 16m; held in memory while it
+    /// fills). Default 16g.
+    #[arg(long, value_name = "SIZE", value_parser = |v: &str| maximum("wheelhouse", v))]
+    pub max_wheelhouse: Option<String>,
 }
 
 impl MaximaArgs {
@@ -78,6 +82,7 @@ impl MaximaArgs {
             ("timeout", &self.max_timeout),
             ("no-output-timeout", &self.max_no_output_timeout),
             ("log-size", &self.max_log_size),
+            ("wheelhouse", &self.max_wheelhouse),
         ];
         for (key, value) in given {
             if let Some(value) = value {

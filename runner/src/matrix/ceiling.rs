@@ -24,6 +24,7 @@ pub const CEILING_KEYS: &[&str] = &[
     "timeout",
     "no-output-timeout",
     "log-size",
+    "wheelhouse",
 ];
 
 /// Maxima for every limit of a job.
@@ -48,6 +49,8 @@ pub struct Ceiling {
     pub no_output_timeout: Duration,
     /// Most log kept, bytes. Default 64 MiB.
     pub log_size: u64,
+    /// Largest wheelhouse (held in memory while it fills), bytes. Default 16 GiB.
+    pub wheelhouse: u64,
 }
 
 impl Ceiling {
@@ -70,6 +73,7 @@ impl Ceiling {
             timeout: Duration::from_secs(6 * 3600),
             no_output_timeout: Duration::from_secs(3600),
             log_size: 64 << 20,
+            wheelhouse: 16 << 30,
         }
     }
 
@@ -94,6 +98,7 @@ impl Ceiling {
             "memory" => self.memory = self.memory.min(size(6 << 20, "6m")?),
             "disk" => self.disk = self.disk.min(size(16 << 20, "16m")?),
             "log-size" => self.log_size = self.log_size.min(size(1 << 10, "1k")?),
+            "wheelhouse" => self.wheelhouse = self.wheelhouse.min(size(16 << 20, "16m")?),
             "timeout" => self.timeout = self.timeout.min(duration()?),
             "no-output-timeout" => self.no_output_timeout = self.no_output_timeout.min(duration()?),
             "cpus" => {
@@ -129,6 +134,7 @@ impl Ceiling {
             timeout: self.timeout.min(other.timeout),
             no_output_timeout: self.no_output_timeout.min(other.no_output_timeout),
             log_size: self.log_size.min(other.log_size),
+            wheelhouse: self.wheelhouse.min(other.wheelhouse),
         }
     }
 
@@ -190,6 +196,14 @@ impl Ceiling {
             );
             limits.log_size = self.log_size;
         }
+        if limits.wheelhouse > self.wheelhouse {
+            lower(
+                "limits.wheelhouse",
+                human_bytes(limits.wheelhouse),
+                human_bytes(self.wheelhouse),
+            );
+            limits.wheelhouse = self.wheelhouse;
+        }
         said
     }
 }
@@ -216,6 +230,8 @@ mod tests {
             ("memory", "64g", |c| c.memory == 16 << 30),
             ("disk", "512m", |c| c.disk == 512 << 20),
             ("log-size", "1k", |c| c.log_size == 1 << 10),
+            ("wheelhouse", "1g", |c| c.wheelhouse == 1 << 30),
+            ("wheelhouse", "64g", |c| c.wheelhouse == 16 << 30),
             ("cpus", "0.5", |c| c.cpus == 0.5),
             ("cpus", "99", |c| c.cpus == 16.0),
             ("pids", "100", |c| c.pids == 100),
@@ -237,6 +253,7 @@ mod tests {
             ("memory", "1m", "a size of at least 6m, like 8g or 512m"),
             ("disk", "1m", "a size of at least 16m, like 8g or 512m"),
             ("log-size", "0", "a size of at least 1k, like 8g or 512m"),
+            ("wheelhouse", "8m", "a size of at least 16m, like 8g or 512m"),
             ("cpus", "0", "a number from 0.01 to 1024"),
             ("cpus", "many", "a number from 0.01 to 1024"),
             ("pids", "0", "a whole number from 1 to 1000000"),
@@ -276,6 +293,7 @@ mod tests {
             pids: 1_000_000,
             no_output_timeout: Duration::from_secs(86_400),
             log_size: 1 << 30,
+            wheelhouse: 64 << 30,
         };
         let mut timeout = Duration::from_secs(30 * 86_400);
         let said = ceiling.clamp(&mut limits, &mut timeout);
@@ -285,8 +303,9 @@ mod tests {
         assert_eq!(limits.pids, 4096);
         assert_eq!(limits.no_output_timeout, Duration::from_secs(3600));
         assert_eq!(limits.log_size, 64 << 20);
+        assert_eq!(limits.wheelhouse, 16 << 30);
         assert_eq!(timeout, Duration::from_secs(6 * 3600));
-        assert_eq!(said.len(), 7, "{said:?}");
+        assert_eq!(said.len(), 8, "{said:?}");
         assert_eq!(
             said[0],
             "limits.memory: 1024 GiB asked, lowered to this machine's maximum, 16 GiB"

@@ -16,6 +16,7 @@ const KEYS: &[&str] = &[
     "pids",
     "no-output-timeout",
     "log-size",
+    "wheelhouse",
 ];
 
 /// Resource limits for a job's containers (`limits:`), each with a safe default.
@@ -47,6 +48,13 @@ pub struct Limits {
     /// Most bytes of log kept per job (`log-size: 4m`); the rest is cut from the
     /// middle. Default 4 MiB; at least 1 KiB.
     pub log_size: u64,
+    /// Most bytes of the wheels the prepare phase may fetch and build for a job
+    /// (`wheelhouse: 2g`). Default 2 GiB; at least 16 MiB. The prepare containers
+    /// write into a tmpfs of this size, and their `/tmp` holds as much again (pip
+    /// downloads there first): their memory limit is `memory + disk + 2 × wheelhouse`
+    /// and their home's size. Only a completed wheelhouse is copied into its volume;
+    /// past the cap the job ends `limit-exceeded`, its log saying the cap was hit.
+    pub wheelhouse: u64,
 }
 
 impl Default for Limits {
@@ -58,6 +66,7 @@ impl Default for Limits {
             pids: 512,
             no_output_timeout: Duration::from_secs(600),
             log_size: 4 << 20,
+            wheelhouse: 2 << 30,
         }
     }
 }
@@ -78,6 +87,7 @@ impl Limits {
                 "pids" => limits.pids = r.int(&what, value, 1, 1_000_000)?,
                 "no-output-timeout" => limits.no_output_timeout = r.duration(&what, value)?,
                 "log-size" => limits.log_size = r.size(&what, value, 1 << 10, "1k")?,
+                "wheelhouse" => limits.wheelhouse = r.size(&what, value, 16 << 20, "16m")?,
                 // check_keys let nothing else through.
                 _ => {}
             }
@@ -119,6 +129,13 @@ mod tests {
                 },
             ),
             (
+                "limits: {wheelhouse: 64m}",
+                Limits {
+                    wheelhouse: 64 << 20,
+                    ..Limits::default()
+                },
+            ),
+            (
                 "limits: {cpus: 2, pids: 64, log-size: 64k, no-output-timeout: 90}",
                 Limits {
                     cpus: 2.0,
@@ -143,6 +160,10 @@ mod tests {
             ),
             ("limits: {memory: 0}", "`limits.memory` must be at least 6m"),
             ("limits: {disk: 1m}", "`limits.disk` must be at least 16m"),
+            (
+                "limits: {wheelhouse: 1m}",
+                "`limits.wheelhouse` must be at least 16m",
+            ),
             (
                 "limits: {no-output-timeout: 0}",
                 "`limits.no-output-timeout` must be longer than 0s",

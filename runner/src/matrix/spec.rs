@@ -363,6 +363,7 @@ limits: {memory: 1g, cpus: 1.5, pids: 256, no-output-timeout: 5m, log-size: 2m}
                 pids: 256,
                 no_output_timeout: Duration::from_secs(300),
                 log_size: 2 << 20,
+                wheelhouse: 2 << 30,
             }
         );
 

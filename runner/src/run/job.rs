@@ -260,7 +260,9 @@ impl JobUnderWay<'_> {
             Ok(wheels) => wheels,
             Err(end) => {
                 match &end {
-                    JobEnd::PrepareFailed(log) => self.note(log),
+                    JobEnd::PrepareFailed(log) | JobEnd::WheelhouseFull { log, .. } => {
+                        self.note(log)
+                    }
                     JobEnd::PrepareTimedOut => {
                         self.note("ponyswarm: fetching dependencies ran out of the job's time")
                     }
@@ -791,6 +793,18 @@ async fn warm_or_prepare(
     (None, prepare(ctx, plan, python, deadline).await)
 }
 
+/// The end of a job whose wheelhouse hit its cap, the log's first line saying so.
+fn wheelhouse_full(e: PrepareError) -> JobEnd {
+    let said = e.to_string();
+    match e {
+        PrepareError::Full { cap, log, .. } => JobEnd::WheelhouseFull {
+            cap,
+            log: format!("ponyswarm: {said}\n{log}"),
+        },
+        _ => JobEnd::PrepareFailed(said),
+    }
+}
+
 /// The wheelhouse for the job's install commands.
 async fn prepare(
     ctx: &JobContext,
@@ -817,6 +831,7 @@ async fn prepare(
         Ok(Err(PrepareError::Fetch { step, log })) => {
             Err(JobEnd::PrepareFailed(format!("{step}\n{log}")))
         }
+        Ok(Err(e @ PrepareError::Full { .. })) => Err(wheelhouse_full(e)),
         Ok(Err(PrepareError::Rewrite(e))) => Err(JobEnd::PrepareFailed(e.to_string())),
         Ok(Err(PrepareError::Docker(e))) => Err(JobEnd::Error(e)),
     }

@@ -26,6 +26,7 @@ pub(crate) mod fetch;
 pub(crate) mod image_cache;
 pub(crate) mod installed;
 pub(crate) mod job;
+mod keeper;
 pub(crate) mod layout;
 pub(crate) mod once_per_key;
 pub(crate) mod pip;

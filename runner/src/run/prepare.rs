@@ -16,9 +16,15 @@
 //!   the downloads. What it misses it names, the fetch container fetches, and again
 //!   (`fetch::MAX_ROUNDS`).
 //!
-//! When complete, every file is hashed into a manifest written before the completion
-//! marker; a wheelhouse whose files no longer match its manifest is emptied and filled
-//! again, with a warning in the log. Untrusted origins ([`Trust::Untrusted`]) have
+//! Neither mounts the wheelhouse's volume. They write to a scratch volume of their
+//! fill, a tmpfs of `limits.wheelhouse` (the kernel refuses a write past it, whoever
+//! makes it), under a read-only root with tmpfs work areas. Once the fill is complete
+//! and both are removed, the keeper ([`super::keeper`]), a container running only
+//! ponyswarm's own commands, copies it into the volume, hashing every file into a
+//! manifest written before the completion marker; a wheelhouse whose files no longer
+//! match its manifest is emptied and filled again, with a warning in the log. A fill
+//! that hits the cap is [`PrepareError::Full`]: the job ends `limit-exceeded`, and
+//! nothing of it reaches the volume. Untrusted origins ([`Trust::Untrusted`]) have
 //! keys of their own, so what their build code leaves in a wheelhouse never reaches a
 //! trusted run.
 
@@ -26,6 +32,8 @@ use super::fetch::{
     filtered_by_cutoff, index_options, missing_requirements, requirements_file,
     static_requirements, uv_compile_command, uv_index_env, MAX_ROUNDS,
 };
+use super::keeper::Keeping;
+use super::layout::{side_area, HOME, WORK};
 use super::once_per_key::OncePerKey;
 use crate::logcap::LogBuffer;
 use crate::run::pip::{build_requires, download_args, referenced_files, RewriteError};
@@ -34,8 +42,10 @@ use crate::sandbox::door::{allowed_hosts, operator_index, upstream, Door, DoorSp
 use crate::sandbox::egress::Egress;
 use crate::sandbox::images::ImageOptions;
 use crate::sandbox::labels;
-use crate::sandbox::policy::{NetworkAccess, PolicyError, SandboxBuilder};
+use crate::sandbox::policy::{NetworkAccess, PolicyError, SandboxBuilder, SANDBOX_UID};
+use crate::untar::human_bytes;
 use bollard::models::VolumeCreateRequest;
+use bollard::query_parameters::RemoveVolumeOptions;
 use bollard::Docker;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -43,18 +53,15 @@ use std::path::Path;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Where the wheelhouse is mounted.
+/// Where the wheelhouse is mounted (in a fill's containers: the scratch).
 pub const WHEELS: &str = "/wheels";
-/// Written last: a wheelhouse without it is incomplete and is filled again.
-const MARKER: &str = "/wheels/.ponyswarm-complete";
-/// `sha256sum` lines of every file of a complete wheelhouse, written before
-/// [`MARKER`] (whose content is this file's digest).
-const MANIFEST: &str = "/wheels/.ponyswarm-manifest";
+/// Where the keeper mounts the scratch, read-only.
+const SCRATCH: &str = "/scratch";
 /// Label on wheelhouse volumes: the key. They carry no run label, so `ponyswarm
 /// clean` keeps them unless asked to remove everything.
 pub const WHEELHOUSE_LABEL: &str = "io.ponyswarm.wheelhouse";
 /// Changes to how a wheelhouse is filled invalidate every earlier one.
-const RECIPE: &str = "ponyswarm-wheelhouse-v3";
+const RECIPE: &str = "ponyswarm-wheelhouse-v4";
 
 /// Most bytes of the prepare log kept (and of one step's output): the project's build
 /// code runs here and may print without end; the middle is cut, as in a job's log.
@@ -226,6 +233,17 @@ pub enum PrepareError {
     /// An install command cannot be read.
     #[error(transparent)]
     Rewrite(#[from] RewriteError),
+    /// The wheels fetched and built did not fit in `limits.wheelhouse`
+    /// (`limit-exceeded`).
+    #[error("the wheelhouse reached its cap of {} (limits.wheelhouse) at: {step}", human_bytes(*.cap))]
+    Full {
+        /// The cap, bytes.
+        cap: u64,
+        /// The step that ran out of room.
+        step: String,
+        /// What the prepare printed.
+        log: String,
+    },
     /// The prepare ran out of time.
     #[error("fetching dependencies took too long")]
     Timeout {
@@ -248,6 +266,11 @@ impl PrepareError {
                 log: add(log),
             },
             PrepareError::Timeout { log } => PrepareError::Timeout { log: add(log) },
+            PrepareError::Full { cap, step, log } => PrepareError::Full {
+                cap,
+                step,
+                log: add(log),
+            },
             other => other,
         }
     }
@@ -364,47 +387,27 @@ impl Wheelhouses {
 
     async fn fill(&self, key: &str, req: &PrepareRequest) -> Result<Wheelhouse, PrepareError> {
         let started = Instant::now();
+        let deadline = started + req.timeout;
         let volume = volume_name(key);
         self.create_volume(&volume, key).await?;
         let base = format!("ponyswarm-{}-prep-{key}", self.owner.run);
-        // The build container: no network; the source goes in.
-        let build = self
-            .container(
-                req,
-                &volume,
-                &format!("{base}-build"),
-                NetworkAccess::None,
-                vec![],
-            )
-            .await?;
-        // A new volume's root belongs to root; a directory entry owned by uid 1000
-        // extracted over it hands it to the sandbox user.
-        build.upload("/", owned_dir_tar("wheels")).await?;
-        build.start().await?;
-        let mut filling = Filling {
-            fetch: None,
-            build: &build,
-            deadline: started + req.timeout,
-            log: String::new(),
-            cutoff: self.scope.cutoff.clone(),
-        };
-        let result = match filling.verified().await {
-            Ok(Some(content)) => Ok((true, content)),
-            Ok(None) => {
-                self.fill_behind_door(
-                    &build,
-                    &mut filling.log,
-                    filling.deadline,
-                    req,
-                    &volume,
-                    &base,
-                )
-                .await
+        let scratch = format!("{base}-scratch");
+        self.create_scratch(&scratch, req.limits.wheelhouse).await?;
+        let mut log = String::new();
+        let result = match self.keeper(req, &volume, &scratch, &base).await {
+            Ok(keeper) => {
+                let r = self
+                    .fill_with(&keeper, &mut log, deadline, req, &scratch, &base)
+                    .await;
+                let _ = keeper.remove().await;
+                r
             }
             Err(e) => Err(e),
         };
-        let log = std::mem::take(&mut filling.log);
-        let _ = build.remove().await;
+        // Every container that mounted it is gone: its memory goes with it.
+        let _ = (self.docker)
+            .remove_volume(&scratch, None::<RemoveVolumeOptions>)
+            .await;
         let (cached, content) = result?;
         Ok(Wheelhouse {
             volume,
@@ -415,16 +418,95 @@ impl Wheelhouses {
         })
     }
 
-    /// Opens the door, starts the fetch container behind it and runs the fill.
-    async fn fill_behind_door(
+    /// The keeper: the one container with the wheelhouse's volume mounted writable,
+    /// the scratch beside it read-only. It runs nothing but ponyswarm's own commands
+    /// (checking the wheelhouse, copying a completed fill in), so no code of the
+    /// project or its dependencies ever writes to the volume.
+    async fn keeper(
         &self,
-        build: &Container,
+        req: &PrepareRequest,
+        volume: &str,
+        scratch: &str,
+        base: &str,
+    ) -> Result<Container, PrepareError> {
+        let config = SandboxBuilder::new(&req.image)
+            .command(vec!["sleep".into(), "infinity".into()])
+            .working_dir("/")
+            .network(NetworkAccess::None)
+            .volume(volume, WHEELS, true)
+            .volume(scratch, SCRATCH, false)
+            // Only the upload below writes to it (the volume's owner), and only
+            // ponyswarm's own commands run here.
+            .writable_root()
+            .memory_limit(req.limits.memory)
+            .cpu_limit(req.limits.cpus)
+            .pids_limit(req.limits.pids)
+            .labels(self.owner.labels())
+            .build()?;
+        let keeper =
+            Container::create(&self.docker, &self.tracker, &format!("{base}-keep"), config).await?;
+        // A new volume's root belongs to root; a directory entry owned by uid 1000
+        // extracted over it hands it to the sandbox user.
+        let started = async {
+            keeper.upload("/", owned_dir_tar("wheels")).await?;
+            keeper.start().await
+        };
+        match started.await {
+            Ok(()) => Ok(keeper),
+            Err(e) => {
+                let _ = keeper.remove().await;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Uses the wheelhouse when it is complete and intact; otherwise fills the
+    /// scratch behind the door and, the fill's containers gone, has the keeper copy
+    /// it into the volume.
+    async fn fill_with(
+        &self,
+        keeper: &Container,
         log: &mut String,
         deadline: Instant,
         req: &PrepareRequest,
-        volume: &str,
+        scratch: &str,
         base: &str,
     ) -> Result<(bool, String), PrepareError> {
+        let mut keep = Keeping {
+            keeper,
+            deadline,
+            log,
+        };
+        if let Some(content) = keep.verified().await? {
+            return Ok((true, content));
+        }
+        let partial = format!(".partial-{}", self.owner.run);
+        let filled = self
+            .fill_behind_door(&mut *keep.log, deadline, req, scratch, base, &partial)
+            .await;
+        let cap = req.limits.wheelhouse;
+        match filled {
+            Ok(()) => keep.publish(&partial, cap).await.map(|c| (false, c)),
+            Err(PrepareError::Fetch { step, log }) => match keep.scratch_full(&log).await {
+                true => Err(PrepareError::Full { cap, step, log }),
+                false => Err(PrepareError::Fetch { step, log }),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Opens the door, starts the fetch and build containers (the scratch at
+    /// [`WHEELS`] in both) and fills `partial` in the scratch. Both containers are
+    /// removed before it returns: nothing of theirs still runs when the keeper copies.
+    async fn fill_behind_door(
+        &self,
+        log: &mut String,
+        deadline: Instant,
+        req: &PrepareRequest,
+        scratch: &str,
+        base: &str,
+        partial: &str,
+    ) -> Result<(), PrepareError> {
         let image =
             crate::sandbox::images::ensure(&self.docker, crate::catalog::DOOR, &self.images)
                 .await
@@ -449,65 +531,86 @@ impl Wheelhouses {
             network: door.network().to_string(),
             aliases: Vec::new(),
         };
+        // The build container: no network; the source goes in.
+        let build = self
+            .container(
+                req,
+                scratch,
+                &format!("{base}-build"),
+                NetworkAccess::None,
+                vec![],
+            )
+            .await;
         let fetch = self
             .container(
                 req,
-                volume,
+                scratch,
                 &format!("{base}-fetch"),
                 network,
                 door.env().into_iter().chain(index_env).collect(),
             )
             .await;
-        let result = match fetch {
-            Ok(fetch) => {
-                let r = match fetch.start().await {
-                    Ok(()) => {
+        let result = match (&build, &fetch) {
+            (Ok(build), Ok(fetch)) => {
+                let r = match tokio::try_join!(build.start(), fetch.start()) {
+                    Ok(_) => {
                         let mut filling = Filling {
-                            fetch: Some(&fetch),
+                            fetch,
                             build,
                             deadline,
                             log: std::mem::take(log),
                             cutoff: self.scope.cutoff.clone(),
                         };
-                        let partial = format!("{WHEELS}/.partial-{}", self.owner.run);
-                        let r = filling.run(req, &partial).await;
+                        let r = filling.run(req, &format!("{WHEELS}/{partial}")).await;
                         *log = filling.log;
                         r
                     }
                     Err(e) => Err(e.into()),
                 };
-                let r = match r {
+                match r {
                     Err(e) => Err(e.with_door_log(&door.log_tail(20).await)),
                     ok => ok,
-                };
-                let _ = fetch.remove().await;
-                r
+                }
             }
-            Err(e) => Err(e),
+            (Err(e), _) | (_, Err(e)) => Err(e.clone()),
         };
+        for container in [build, fetch].into_iter().flatten() {
+            let _ = container.remove().await;
+        }
         let _ = door.close().await;
-        result.map(|content| (false, content))
+        result
     }
 
-    /// A prepare container of `req`'s image with the wheelhouse mounted writable.
+    /// A fill container of `req`'s image with the scratch mounted writable at
+    /// [`WHEELS`], confined as an environment build is: read-only root, the source
+    /// in a work area of `limits.disk`, the home a small tmpfs, and `/tmp` as large
+    /// as the wheelhouse and the home together (pip downloads and builds there
+    /// first, and the prepare venv lives there).
     async fn container(
         &self,
         req: &PrepareRequest,
-        volume: &str,
+        scratch: &str,
         name: &str,
         network: NetworkAccess,
         proxy_env: Vec<String>,
     ) -> Result<Container, PrepareError> {
         let online = network != NetworkAccess::None;
+        let home = side_area(req.limits.disk);
+        let tmp = req.limits.wheelhouse.saturating_add(home);
+        // The work area is added to the limit by the builder; the scratch and `/tmp`
+        // are tmpfs too, so they are added here: what is written is held in memory.
+        let memory = (req.limits.memory)
+            .saturating_add(req.limits.wheelhouse)
+            .saturating_add(tmp);
         let mut builder = SandboxBuilder::new(&req.image)
             .command(vec!["sleep".into(), "infinity".into()])
-            .working_dir("/work")
+            .working_dir(WORK)
             .network(network)
-            .volume(volume, WHEELS, true)
-            // The wheelhouse's owner is set by an upload to `/`, and the source goes
-            // into `/work`; the fill's writes are bounded by the job's deadline.
-            .writable_root()
-            .memory_limit(req.limits.memory)
+            .volume(scratch, WHEELS, true)
+            .work_area(WORK, req.limits.disk)
+            .scratch(HOME, home)
+            .tmp_size(Some(tmp))
+            .memory_limit(memory)
             .cpu_limit(req.limits.cpus)
             .pids_limit(req.limits.pids)
             .labels(self.owner.labels());
@@ -519,6 +622,31 @@ impl Wheelhouses {
         }
         let config = builder.build()?;
         Ok(Container::create(&self.docker, &self.tracker, name, config).await?)
+    }
+
+    /// The scratch a fill writes to: a volume on a tmpfs of `cap` bytes owned by the
+    /// sandbox user, so the kernel refuses a write past the cap whoever makes it.
+    async fn create_scratch(&self, name: &str, cap: u64) -> Result<(), PrepareError> {
+        let options = HashMap::from([
+            ("type".to_string(), "tmpfs".to_string()),
+            ("device".to_string(), "tmpfs".to_string()),
+            (
+                "o".to_string(),
+                format!("size={cap},nosuid,nodev,mode=0755,uid={SANDBOX_UID},gid={SANDBOX_UID}"),
+            ),
+        ]);
+        let request = VolumeCreateRequest {
+            name: Some(name.to_string()),
+            driver: Some("local".to_string()),
+            driver_opts: Some(options),
+            labels: Some(self.owner.labels()),
+            ..Default::default()
+        };
+        self.docker
+            .create_volume(request)
+            .await
+            .map(drop)
+            .map_err(|e| PrepareError::Docker(format!("docker: create volume {name}: {e}")))
     }
 
     async fn create_volume(&self, volume: &str, key: &str) -> Result<(), PrepareError> {
@@ -558,8 +686,8 @@ pub(super) fn owned_dir_tar(
 
 /// One prepare in progress in its two containers.
 struct Filling<'a> {
-    /// Behind the egress door, no source; `None` until the door is open.
-    fetch: Option<&'a Container>,
+    /// Behind the egress door, no source.
+    fetch: &'a Container,
     /// No network, the source.
     build: &'a Container,
     deadline: Instant,
@@ -577,15 +705,6 @@ const AS_OF_PINS: &str = "/tmp/ponyswarm-as-of.txt";
 /// venv will have.
 const PREP_VENV: &str = "/tmp/prepare-venv";
 
-/// Checks a wheelhouse against its manifest. Exit 0 with the marker's content:
-/// complete and intact; 1: not complete; 2: complete but altered (its files are
-/// removed, so it is filled again).
-const VERIFY: &str = "cd /wheels || exit 1; [ -f .ponyswarm-complete ] || exit 1; \
-    if [ -f .ponyswarm-manifest ] && sha256sum --check --quiet --strict .ponyswarm-manifest >/dev/null 2>&1 \
-       && [ \"$(find . -maxdepth 1 -type f ! -name '.*' | wc -l)\" -eq \"$(wc -l < .ponyswarm-manifest)\" ]; \
-    then cat .ponyswarm-complete; exit 0; fi; \
-    find . -maxdepth 1 -type f -delete; exit 2";
-
 /// Which of the two containers runs a step.
 #[derive(Clone, Copy)]
 enum Side {
@@ -594,34 +713,9 @@ enum Side {
 }
 
 impl Filling<'_> {
-    /// The content digest of a complete, intact wheelhouse; `None` when it must be
-    /// filled (never filled, or altered since: then emptied, with a warning).
-    async fn verified(&mut self) -> Result<Option<String>, PrepareError> {
-        match self.read(Side::Build, Exec::own_shell(VERIFY)).await? {
-            (0, content) => {
-                self.log.push_str(
-                    "wheelhouse complete already and matches its manifest: nothing fetched\n",
-                );
-                Ok(Some(content))
-            }
-            (2, _) => {
-                self.log.push_str(
-                    "warning: the wheelhouse's files do not match the manifest written when it was completed \
-                     (changed after completion); emptied and filled again\n",
-                );
-                Ok(None)
-            }
-            _ => Ok(None),
-        }
-    }
-
-    /// Fills the wheelhouse; returns the digest of its content (see
-    /// [`Wheelhouse::content`]).
-    ///
-    /// Downloads go to a directory of this fill's own inside the volume and are moved
-    /// into place at the end, so another process filling the same wheelhouse at the
-    /// same time, or a fill killed half-way, never leaves a marker over missing files.
-    async fn run(&mut self, req: &PrepareRequest, partial: &str) -> Result<String, PrepareError> {
+    /// Fills `partial`, a directory of the scratch, with the wheels the install
+    /// commands need; the keeper publishes it ([`Keeping::publish`]).
+    async fn run(&mut self, req: &PrepareRequest, partial: &str) -> Result<(), PrepareError> {
         let downloads = downloads(req)?;
         let source = crate::run::source::tar_stream(
             req.source.clone(),
@@ -668,7 +762,7 @@ impl Filling<'_> {
             let step = format!("offline: metadata and sdist builds (round {round})");
             let (code, out) = self.logged(Side::Build, &step, pip_shell(&offline)).await?;
             if code == 0 {
-                return self.publish(partial).await;
+                return Ok(());
             }
             let missing: Vec<String> = missing_requirements(&out)
                 .into_iter()
@@ -811,20 +905,6 @@ impl Filling<'_> {
         }
     }
 
-    /// Moves the downloads into place, then writes the manifest and the marker.
-    async fn publish(&mut self, partial: &str) -> Result<String, PrepareError> {
-        let publish = format!(
-            "set -e; for f in {partial}/*; do [ -e \"$f\" ] && mv -f \"$f\" {WHEELS}/; done; rmdir {partial}; \
-             cd {WHEELS}; find . -maxdepth 1 -type f ! -name '.*' -printf '%f\\n' | sort \
-             | xargs -r -d '\\n' sha256sum -- > {MANIFEST}.tmp; mv -f {MANIFEST}.tmp {MANIFEST}; \
-             sha256sum < {MANIFEST} | cut -c1-16 > {MARKER}; cat {MARKER}"
-        );
-        match self.read(Side::Fetch, Exec::own_shell(publish)).await? {
-            (0, content) => Ok(content),
-            (code, _) => Err(self.failed(format!("publish (exit {code})"))),
-        }
-    }
-
     fn failed(&mut self, step: String) -> PrepareError {
         PrepareError::Fetch {
             step,
@@ -833,16 +913,10 @@ impl Filling<'_> {
     }
 
     fn on(&self, side: Side) -> &Container {
-        match (side, self.fetch) {
-            (Side::Fetch, Some(c)) => c,
-            _ => self.build,
+        match side {
+            Side::Fetch => self.fetch,
+            Side::Build => self.build,
         }
-    }
-
-    /// Runs `exec` for its output (trimmed), not logged; the exit code with it.
-    async fn read(&mut self, side: Side, exec: Exec) -> Result<(i64, String), PrepareError> {
-        let (code, out) = self.output(side, exec).await?;
-        Ok((code, String::from_utf8_lossy(&out).trim().to_string()))
     }
 
     /// Runs `exec` as the step `step`, its output into the log; the exit code and the

@@ -30,6 +30,14 @@ pub enum JobEnd {
     PrepareFailed(String),
     /// The prepare (or waiting for it) ran out of the job's time.
     PrepareTimedOut,
+    /// The wheels the prepare fetched and built did not fit in `limits.wheelhouse`
+    /// (`limit-exceeded`).
+    WheelhouseFull {
+        /// The cap, bytes.
+        cap: u64,
+        /// The prepare log, its first line saying the cap was hit.
+        log: String,
+    },
     /// An install command did not succeed.
     Install {
         /// The command.
@@ -113,6 +121,13 @@ pub fn outcome_of(plan: &JobPlan, record: JobRecord) -> JobOutcome {
             detail = Some(format!("fetching dependencies failed: {step}"));
         }
         JobEnd::PrepareTimedOut => facts.timed_out = Some(TimedOut::WallClock(plan.timeout)),
+        JobEnd::WheelhouseFull { cap, .. } => {
+            facts.install_exit = Some(1);
+            facts.full_area = Some(format!(
+                "the wheelhouse ({}, limits.wheelhouse)",
+                crate::untar::human_bytes(*cap)
+            ));
+        }
         JobEnd::Install { end, .. } => {
             facts.timed_out = timed_out(end);
             facts.install_exit = exit(end);
@@ -237,6 +252,20 @@ mod tests {
         assert_eq!(
             o.detail.as_deref(),
             Some("fetching dependencies failed: pip download ./broken (exit 1)")
+        );
+    }
+
+    #[test]
+    fn a_full_wheelhouse_is_the_limit_naming_the_cap() {
+        let end = JobEnd::WheelhouseFull {
+            cap: 32 << 20,
+            log: "ponyswarm: the wheelhouse reached its cap of 32 MiB\nlog".into(),
+        };
+        let o = outcome_of(&plan(), record(end));
+        assert_eq!(o.status, Status::LimitExceeded);
+        assert_eq!(
+            o.detail.as_deref(),
+            Some("ran out of disk: the wheelhouse (32 MiB, limits.wheelhouse) is full")
         );
     }
 

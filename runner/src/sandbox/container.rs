@@ -443,7 +443,11 @@ impl Container {
             path: path.to_string(),
             source,
         };
-        let mut tar = tar::Archive::new(archive.as_slice());
+        // Docker writes the headers, but the name and the file are the container's.
+        let mut tar = tar::Archive::new(crate::untar::HeaderGuard::new(
+            archive.as_slice(),
+            crate::untar::MAX_META_BYTES,
+        ));
         let mut entries = tar.entries().map_err(arch_err)?;
         let Some(entry) = entries.next() else {
             return Ok(None);

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 /// The user sandboxed code runs as: `pony` (uid 1000) in the Python images.
 pub const SANDBOX_USER: &str = "1000:1000";
 /// The sandbox user's numeric uid and gid, owners of the writable areas.
-const SANDBOX_UID: u32 = 1000;
+pub const SANDBOX_UID: u32 = 1000;
 
 /// Which network a container is attached to.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

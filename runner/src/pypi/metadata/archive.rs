@@ -4,14 +4,15 @@
 //!
 //! The files are hostile input: only the one member is read, at most
 //! [`MAX_MEMBER_BYTES`] of it whatever its header claims, and a `.tar.gz` is walked
-//! within the sdist unpack limits ([`LIMITS`], the decompressed stream capped with
-//! [`Capped`]): a decompression bomb stops the walk instead of filling memory.
+//! within the sdist unpack limits ([`LIMITS`]) by [`hostile_tar`]'s reader: a
+//! decompression bomb, or a PAX or long-name header claiming gigabytes, stops the walk
+//! instead of filling memory.
 //!
 //! I/O: reads files; call it off the async runtime.
 
 use crate::pypi::trial::stage::{LIMITS, MAX_ENTRIES};
 use crate::pypi::DistKind;
-use crate::untar::{Capped, ExpandsPast};
+use crate::untar::{hostile_tar, ExpandsPast, HeaderTooLarge};
 use std::io::{Read, Seek};
 use std::path::Path;
 
@@ -147,9 +148,10 @@ fn from_zip<R: Read + Seek>(
 
 fn from_tar_gz<R: Read>(reader: R, project: &str) -> Result<Member, ArchiveError> {
     walk_tar_gz(reader, project).map_err(|e| match e {
-        ArchiveError::Io(io) => match ExpandsPast::of(&io) {
-            Some(past) => ArchiveError::TooLarge(format!("it {past}")),
-            None => ArchiveError::Io(io),
+        ArchiveError::Io(io) => match (ExpandsPast::of(&io), HeaderTooLarge::of(&io)) {
+            (Some(past), _) => ArchiveError::TooLarge(format!("it {past}")),
+            (_, Some(header)) => ArchiveError::TooLarge(format!("it {header}")),
+            _ => ArchiveError::Io(io),
         },
         other => other,
     })
@@ -157,7 +159,7 @@ fn from_tar_gz<R: Read>(reader: R, project: &str) -> Result<Member, ArchiveError
 
 fn walk_tar_gz<R: Read>(reader: R, project: &str) -> Result<Member, ArchiveError> {
     let gz = flate2::read::GzDecoder::new(reader);
-    let mut tar = tar::Archive::new(Capped::new(gz, LIMITS.stream_bytes()));
+    let mut tar = hostile_tar(gz, LIMITS.stream_bytes());
     let mut found = Vec::new();
     for (count, entry) in tar.entries()?.enumerate() {
         if count >= MAX_ENTRIES {
@@ -289,12 +291,13 @@ mod tests {
     }
 
     #[test]
-    fn a_pax_header_claiming_more_than_the_stream_cap_is_refused() {
+    fn a_pax_header_claiming_gigabytes_is_refused() {
         let bomb = crate::untar::bombs::pax_header(LIMITS.stream_bytes() + 1);
         let err = from_tar_gz(Cursor::new(bomb), "pony").expect_err("a bomb");
         let text = err.to_string();
         assert!(
-            matches!(err, ArchiveError::TooLarge(_)) && text.contains("expands past"),
+            matches!(err, ArchiveError::TooLarge(_))
+                && text.starts_with("it has a PAX extended header claiming"),
             "{text}"
         );
     }

@@ -6,7 +6,7 @@
 //! skipped, and the unpacked size and the number of entries are capped.
 
 use super::recipe::{safe_filename, DIST_DIR};
-use crate::untar::{Capped, ExpandsPast, Limits};
+use crate::untar::{hostile_tar, ExpandsPast, HeaderTooLarge, Limits};
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
@@ -14,7 +14,7 @@ use std::path::{Component, Path, PathBuf};
 pub const MAX_UNPACKED_BYTES: u64 = 512 * 1024 * 1024;
 /// At most this many entries are unpacked from an sdist.
 pub const MAX_ENTRIES: usize = 50_000;
-/// Both, for [`crate::untar::Capped`]'s cap on the decompressed stream.
+/// Both, for the cap on the decompressed stream ([`crate::untar::Limits::stream_bytes`]).
 pub const LIMITS: Limits = Limits {
     max_bytes: MAX_UNPACKED_BYTES,
     max_entries: MAX_ENTRIES,
@@ -74,12 +74,15 @@ pub fn unpack_sdist(archive: &Path, dest: &Path) -> Result<Unpacked, StageError>
     }
     std::fs::create_dir_all(dest).map_err(io(dest))?;
     let f = std::fs::File::open(archive).map_err(io(archive))?;
-    let stream = Capped::new(flate2::read::GzDecoder::new(f), LIMITS.stream_bytes());
-    unpack_entries(tar::Archive::new(stream), archive, dest).map_err(|e| match e {
-        StageError::Io { path, source } => match ExpandsPast::of(&source) {
-            Some(past) => refused(format!("the archive {past}")),
-            None => StageError::Io { path, source },
-        },
+    let tar = hostile_tar(flate2::read::GzDecoder::new(f), LIMITS.stream_bytes());
+    unpack_entries(tar, archive, dest).map_err(|e| match e {
+        StageError::Io { path, source } => {
+            match (ExpandsPast::of(&source), HeaderTooLarge::of(&source)) {
+                (Some(past), _) => refused(format!("the archive {past}")),
+                (_, Some(header)) => refused(format!("the archive {header}")),
+                _ => StageError::Io { path, source },
+            }
+        }
         other => other,
     })
 }
@@ -246,7 +249,7 @@ mod tests {
     }
 
     #[test]
-    fn a_pax_bomb_stops_at_the_stream_cap() {
+    fn a_pax_bomb_is_refused_naming_the_header() {
         let dir = tempfile::tempdir().unwrap();
         let archive = dir.path().join("pony-1.0.tar.gz");
         let bomb = crate::untar::bombs::pax_header(LIMITS.stream_bytes() + 1);
@@ -255,7 +258,9 @@ mod tests {
         let text = err.to_string();
         assert!(matches!(err, StageError::Refused { .. }), "{text}");
         assert!(
-            text.starts_with("sdist pony-1.0.tar.gz: the archive expands past"),
+            text.starts_with(
+                "sdist pony-1.0.tar.gz: the archive has a PAX extended header claiming"
+            ),
             "{text}"
         );
     }

@@ -477,7 +477,7 @@ mod tests {
     #[test]
     fn limits_lower_the_machines_ceiling() {
         let c = parse(
-            "[agent]\ntoken = t\n[limits]\nmemory = 4g\ncpus = 0.5\ntimeout = 1h\npids = 100000\n",
+            "[agent]\ntoken = t\n[limits]\nmemory = 4g\ncpus = 0.5\ntimeout = 1h\npids = 100000\nwheelhouse = 1g\n",
         )
         .unwrap();
         let machine = Ceiling::for_this_machine();
@@ -486,6 +486,7 @@ mod tests {
         assert_eq!(c.ceiling.timeout, std::time::Duration::from_secs(3600));
         assert_eq!(c.ceiling.pids, machine.pids, "never above the machine's");
         assert_eq!(c.ceiling.disk, machine.disk);
+        assert_eq!(c.ceiling.wheelhouse, 1 << 30);
         let err = parse("[agent]\ntoken = t\n[limits]\nmemory = lots\n").unwrap_err();
         assert!(err.contains("agent.ini:4: memory must be a size"), "{err}");
     }

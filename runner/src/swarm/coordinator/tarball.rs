@@ -5,7 +5,7 @@
 //! the coordinator's limits are [`MAX_BYTES`] and [`MAX_ENTRIES`].
 
 use crate::skipped_dirs::{is_skipped, Walk};
-use crate::untar::{self, ExpandsPast, Limits, UntarError};
+use crate::untar::{self, ExpandsPast, HeaderTooLarge, Limits, UntarError};
 use flate2::write::GzEncoder;
 use std::io;
 use std::path::Path;
@@ -33,6 +33,9 @@ pub enum TarballError {
     /// The decompressed stream is too long: a bomb.
     #[error("the source tarball {0}")]
     Expands(ExpandsPast),
+    /// A GNU long name or PAX header claims more than a header may: a header bomb.
+    #[error("the source tarball {0}")]
+    Header(HeaderTooLarge),
     /// Not a tar.gz, or a read or write failed.
     #[error("cannot read the source archive: {0}")]
     Io(#[from] io::Error),
@@ -99,6 +102,7 @@ pub fn unpack(gz: &[u8], dest: &Path) -> Result<(), TarballError> {
         UntarError::Kind(p) => TarballError::Kind(p),
         UntarError::TooLarge(_) => TarballError::TooLarge,
         UntarError::Expands(past) => TarballError::Expands(past),
+        UntarError::Header(header) => TarballError::Header(header),
         UntarError::Io(e) => TarballError::Io(e),
     })
 }
@@ -136,11 +140,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let bomb = untar::bombs::pax_header(LIMITS.stream_bytes() + 1);
         let err = unpack(&bomb, dir.path()).expect_err("a bomb");
-        assert!(matches!(err, TarballError::Expands(_)), "{err}");
-        assert!(
-            err.to_string()
-                .starts_with("the source tarball expands past 246 MiB"),
-            "{err}"
+        assert!(matches!(err, TarballError::Header(_)), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "the source tarball has a PAX extended header claiming 246 MiB (at most 64 KiB is read)"
         );
     }
 }

@@ -8,13 +8,18 @@
 //! may not unpack to more than [`Limits::max_bytes`] in more than [`Limits::max_entries`]
 //! entries, so a small archive cannot fill the disk.
 //!
-//! The decompressed stream itself is capped too ([`Capped`], at
-//! [`Limits::stream_bytes`]): the tar crate reads a GNU long name or a PAX header whole
-//! into memory, whatever size it claims, before any check of ours runs; the cap is what
-//! stops a header that claims gigabytes. Every tar or gzip reader of hostile input in
-//! ponyswarm goes through [`Capped`].
+//! Below the tar reader, two guards: the decompressed stream is capped ([`Capped`], at
+//! [`Limits::stream_bytes`]), so a bomb stops however the reader spends the bytes; and
+//! [`HeaderGuard`] walks the headers as they pass and refuses a GNU long name or PAX
+//! header claiming more than [`MAX_META_BYTES`], which the tar crate would otherwise
+//! read whole into memory before any check of ours. Every tar reader of hostile input
+//! in ponyswarm is made by [`hostile_tar`], which puts both under it.
 //!
 //! I/O: writes under the destination directory only.
+
+mod headers;
+
+pub use headers::{HeaderGuard, HeaderTooLarge, MAX_META_BYTES};
 
 use flate2::read::GzDecoder;
 use std::io::{self, Read};
@@ -37,6 +42,20 @@ impl Limits {
             .saturating_add((self.max_entries as u64).saturating_mul(1024))
             .saturating_add(1 << 20)
     }
+}
+
+/// A tar reader of the decompressed stream `decompressed` of an archive ponyswarm did
+/// not make: the stream capped at `stream_cap` bytes ([`Capped`]) and its metadata
+/// entries at [`MAX_META_BYTES`] ([`HeaderGuard`]). Its read errors carry
+/// [`ExpandsPast`] or [`HeaderTooLarge`] when a guard stopped it.
+pub fn hostile_tar<R: Read>(
+    decompressed: R,
+    stream_cap: u64,
+) -> tar::Archive<HeaderGuard<Capped<R>>> {
+    tar::Archive::new(HeaderGuard::new(
+        Capped::new(decompressed, stream_cap),
+        MAX_META_BYTES,
+    ))
 }
 
 /// A reader that fails once more than its cap came through it: put over a
@@ -85,18 +104,23 @@ impl ExpandsPast {
     /// The cap `e` says a [`Capped`] reader went past, wherever in the error chain
     /// (the tar crate wraps some of its read errors).
     pub fn of(e: &io::Error) -> Option<ExpandsPast> {
-        let mut at: Option<&(dyn std::error::Error + 'static)> = e.get_ref().map(|e| e as _);
-        while let Some(err) = at {
-            if let Some(past) = err.downcast_ref::<ExpandsPast>() {
-                return Some(*past);
-            }
-            if let Some(past) = err.downcast_ref::<io::Error>().and_then(ExpandsPast::of) {
-                return Some(past);
-            }
-            at = err.source();
-        }
-        None
+        find_in_chain(e)
     }
+}
+
+/// The first `T` in `e`'s chain of errors, looking inside wrapped `io::Error`s too.
+fn find_in_chain<T: std::error::Error + Copy + 'static>(e: &io::Error) -> Option<T> {
+    let mut at: Option<&(dyn std::error::Error + 'static)> = e.get_ref().map(|e| e as _);
+    while let Some(err) = at {
+        if let Some(found) = err.downcast_ref::<T>() {
+            return Some(*found);
+        }
+        if let Some(found) = err.downcast_ref::<io::Error>().and_then(find_in_chain) {
+            return Some(found);
+        }
+        at = err.source();
+    }
+    None
 }
 
 /// `bytes` in the largest binary unit that keeps it whole-ish: `2 GiB`, `50 MiB`.
@@ -128,6 +152,9 @@ pub enum UntarError {
     /// header claiming gigabytes).
     #[error("the archive {0}")]
     Expands(ExpandsPast),
+    /// A GNU long name or PAX header claims more than [`MAX_META_BYTES`] (a header bomb).
+    #[error("the archive {0}")]
+    Header(HeaderTooLarge),
     /// Not a tar.gz, or a read or write failed.
     #[error("cannot unpack the archive: {0}")]
     Io(#[from] io::Error),
@@ -136,14 +163,17 @@ pub enum UntarError {
 /// Unpacks the tar.gz `gz` into the existing, empty directory `dest`, within `limits`.
 pub fn unpack(gz: &[u8], dest: &Path, limits: Limits) -> Result<(), UntarError> {
     unpack_entries(gz, dest, limits).map_err(|e| match e {
-        UntarError::Io(io) => ExpandsPast::of(&io).map_or(UntarError::Io(io), UntarError::Expands),
+        UntarError::Io(io) => match (ExpandsPast::of(&io), HeaderTooLarge::of(&io)) {
+            (Some(past), _) => UntarError::Expands(past),
+            (_, Some(header)) => UntarError::Header(header),
+            _ => UntarError::Io(io),
+        },
         other => other,
     })
 }
 
 fn unpack_entries(gz: &[u8], dest: &Path, limits: Limits) -> Result<(), UntarError> {
-    let stream = Capped::new(GzDecoder::new(gz), limits.stream_bytes());
-    let mut archive = tar::Archive::new(stream);
+    let mut archive = hostile_tar(GzDecoder::new(gz), limits.stream_bytes());
     let mut total = 0u64;
     let mut links = Vec::new();
     for (count, entry) in archive.entries()?.enumerate() {
@@ -163,7 +193,8 @@ fn unpack_entries(gz: &[u8], dest: &Path, limits: Limits) -> Result<(), UntarErr
         if kind.is_dir() {
             std::fs::create_dir_all(&path)?;
         } else if kind.is_file() {
-            total += entry.header().size()?;
+            // The entry's size, a PAX `size` record's when there is one.
+            total += entry.size();
             if total > limits.max_bytes {
                 return Err(UntarError::TooLarge(limits));
             }
@@ -188,7 +219,7 @@ fn unpack_entries(gz: &[u8], dest: &Path, limits: Limits) -> Result<(), UntarErr
         {
             return Err(UntarError::Kind(shown));
         }
-        // Other kinds (pax headers, GNU long names) are metadata the tar crate applies.
+        // Other kinds (PAX headers, GNU long names) are metadata the tar crate applies.
     }
     check_links(dest, &links)
 }
@@ -302,6 +333,7 @@ pub(crate) mod bombs {
 
 #[cfg(test)]
 mod tests {
+    use super::headers::MetaKind;
     use super::*;
     use flate2::write::GzEncoder;
     use tar::EntryType::{Directory, Link, Regular, Symlink};
@@ -414,25 +446,202 @@ mod tests {
     }
 
     #[test]
-    fn bombs_stop_at_the_stream_cap_with_a_clear_error() {
-        let small = Limits {
-            max_bytes: 1 << 20,
-            max_entries: 10,
-        };
-        let over = small.stream_bytes() + 1;
+    fn header_bombs_are_refused_naming_the_header_and_the_cap() {
         let cases = [
-            ("pax header", bombs::pax_header(over)),
-            ("gnu long name", bombs::long_name(over)),
+            (
+                "pax header",
+                bombs::pax_header(512 << 20),
+                "PAX extended header",
+            ),
+            (
+                "gnu long name",
+                bombs::long_name(512 << 20),
+                "GNU long name",
+            ),
         ];
-        for (name, gz) in cases {
+        for (name, gz, kind) in cases {
             let dir = tempfile::tempdir().expect("a temp dir");
-            let got = unpack(&gz, dir.path(), small);
+            let got = unpack(&gz, dir.path(), ROOMY);
             match got {
-                Err(e @ UntarError::Expands(ExpandsPast(cap))) => {
-                    assert_eq!(cap, small.stream_bytes(), "{name}");
-                    assert!(e.to_string().contains("expands past 2 MiB"), "{name}: {e}");
-                }
+                Err(e @ UntarError::Header(_)) => assert_eq!(
+                    e.to_string(),
+                    format!("the archive has a {kind} claiming 512 MiB (at most 64 KiB is read)"),
+                    "{name}"
+                ),
                 other => panic!("{name}: {other:?}"),
+            }
+        }
+    }
+
+    /// A reader that counts the bytes it gave, and fails past `budget` (so that a
+    /// reader without the guard stops there instead of holding a bomb in memory).
+    struct Counted<R> {
+        inner: R,
+        given: std::rc::Rc<std::cell::Cell<u64>>,
+        budget: u64,
+    }
+
+    impl<R: Read> Read for Counted<R> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.inner.read(buf)?;
+            self.given.set(self.given.get() + n as u64);
+            if self.given.get() > self.budget {
+                return Err(io::Error::other("read past the test's budget"));
+            }
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn header_bombs_stop_after_a_few_blocks_are_read() {
+        let claimed = 512 << 20;
+        let cases = [
+            (bombs::pax_header(claimed), MetaKind::PaxExtended),
+            (bombs::long_name(claimed), MetaKind::GnuLongName),
+            (
+                bombs::header_bomb(tar::EntryType::GNULongLink, claimed),
+                MetaKind::GnuLongLink,
+            ),
+            (
+                bombs::header_bomb(tar::EntryType::XGlobalHeader, claimed),
+                MetaKind::PaxGlobal,
+            ),
+        ];
+        for (gz, kind) in cases {
+            let given = std::rc::Rc::default();
+            let stream = Counted {
+                inner: GzDecoder::new(&gz[..]),
+                given: std::rc::Rc::clone(&given),
+                budget: 16 << 20,
+            };
+            let mut archive = hostile_tar(stream, 1 << 40);
+            let mut entries = archive.entries().expect("entries");
+            let err = match entries.next() {
+                Some(Err(e)) => e,
+                other => panic!("{kind}: {:?}", other.map(|e| e.map(|_| ()))),
+            };
+            let want = HeaderTooLarge {
+                kind,
+                claimed,
+                cap: MAX_META_BYTES,
+            };
+            assert_eq!(HeaderTooLarge::of(&err), Some(want), "{kind}: {err}");
+            // The tar reader asks for a header block at a time, and the guard stops
+            // it once that block has passed: 512 bytes of the 512 MiB claimed.
+            assert!(
+                given.get() <= 64 << 10,
+                "{kind}: {} bytes read",
+                given.get()
+            );
+        }
+    }
+
+    /// A tar.gz of `entries` (path, kind, data), long names and PAX headers as a
+    /// writer makes them: GNU `L` entries from the tar crate's builder, PAX `x`
+    /// entries by hand (path and, for `size`, the data's real size).
+    fn archive_with_meta(entries: &[(&str, Meta, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+        for (path, meta, data) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_mode(0o644);
+            h.set_size(data.len() as u64);
+            match meta {
+                Meta::GnuLongName => {
+                    b.append_data(&mut h, path, *data).expect("appends");
+                    continue;
+                }
+                Meta::PaxPath | Meta::PaxPathAndSize => {
+                    let mut records = pax_record("path", path);
+                    if matches!(meta, Meta::PaxPathAndSize) {
+                        records.push_str(&pax_record("size", &data.len().to_string()));
+                        // The header's own size says nothing: the record rules.
+                        h.set_size(0);
+                    }
+                    let mut x = tar::Header::new_ustar();
+                    x.set_entry_type(tar::EntryType::XHeader);
+                    x.set_path("PaxHeaders/x").expect("a short path");
+                    x.set_size(records.len() as u64);
+                    x.set_cksum();
+                    b.append(&x, records.as_bytes()).expect("appends");
+                    h.set_path("short").expect("a short path");
+                    h.set_cksum();
+                    b.append(&h, *data).expect("appends");
+                }
+            }
+        }
+        b.into_inner()
+            .and_then(GzEncoder::finish)
+            .expect("finishes")
+    }
+
+    #[derive(Clone, Copy)]
+    enum Meta {
+        GnuLongName,
+        PaxPath,
+        PaxPathAndSize,
+    }
+
+    /// One PAX record, `LEN key=value\n`, its length counting itself.
+    fn pax_record(key: &str, value: &str) -> String {
+        let body = format!(" {key}={value}\n");
+        let mut len = body.len() + 1;
+        while format!("{len}{body}").len() != len {
+            len += 1;
+        }
+        format!("{len}{body}")
+    }
+
+    #[test]
+    fn long_names_and_pax_headers_still_unpack() {
+        let deep = format!("pkg/{}/mod.py", "d".repeat(150));
+        let deeper = format!("pkg/{}/x.py", vec!["p".repeat(100); 3].join("/"));
+        let sized = format!("pkg/{}/data.bin", "s".repeat(120));
+        let big = vec![7u8; 3000];
+        let gz = archive_with_meta(&[
+            (&deep, Meta::GnuLongName, b"a = 1\n"),
+            (&deeper, Meta::PaxPath, b"b = 2\n"),
+            (&sized, Meta::PaxPathAndSize, &big),
+            ("pkg/after.py", Meta::PaxPath, b"c = 3\n"),
+        ]);
+        let dir = tempfile::tempdir().expect("a temp dir");
+        unpack(&gz, dir.path(), ROOMY).expect("unpacks");
+        let read = |p: &str| std::fs::read(dir.path().join(p)).expect("reads");
+        assert_eq!(read(&deep), b"a = 1\n");
+        assert_eq!(read(&deeper), b"b = 2\n");
+        assert_eq!(read(&sized), big);
+        assert_eq!(read("pkg/after.py"), b"c = 3\n");
+    }
+
+    #[test]
+    fn sizes_from_pax_records_count_toward_the_total() {
+        // Each header says 0 bytes; the PAX records say 600 KiB each, 1.2 MiB in all.
+        let big = vec![1u8; 600 << 10];
+        let gz = archive_with_meta(&[
+            ("a.bin", Meta::PaxPathAndSize, &big),
+            ("b.bin", Meta::PaxPathAndSize, &big),
+        ]);
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let got = unpack(&gz, dir.path(), ROOMY);
+        assert!(matches!(got, Err(UntarError::TooLarge(_))), "{got:?}");
+    }
+
+    #[test]
+    fn a_long_name_at_the_cap_passes_and_one_past_it_is_refused() {
+        for (len, fits) in [
+            (MAX_META_BYTES as usize - 1, true),
+            (MAX_META_BYTES as usize, false),
+        ] {
+            // The GNU long name holds the path and a NUL.
+            let path = format!("{}/f", "n".repeat(len - 2));
+            let gz = archive_with_meta(&[(&path, Meta::GnuLongName, b"x")]);
+            let got = hostile_tar(GzDecoder::new(&gz[..]), 1 << 40)
+                .entries()
+                .expect("entries")
+                .map(|e| e.map(|e| e.path_bytes().len()))
+                .collect::<Result<Vec<_>, _>>();
+            match got {
+                Ok(lens) => assert!(fits && lens == [path.len()], "{len}: {lens:?}"),
+                Err(e) => assert!(!fits && HeaderTooLarge::of(&e).is_some(), "{len}: {e}"),
             }
         }
     }
