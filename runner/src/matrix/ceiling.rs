@@ -253,7 +253,11 @@ mod tests {
             ("memory", "1m", "a size of at least 6m, like 8g or 512m"),
             ("disk", "1m", "a size of at least 16m, like 8g or 512m"),
             ("log-size", "0", "a size of at least 1k, like 8g or 512m"),
-            ("wheelhouse", "8m", "a size of at least 16m, like 8g or 512m"),
+            (
+                "wheelhouse",
+                "8m",
+                "a size of at least 16m, like 8g or 512m",
+            ),
             ("cpus", "0", "a number from 0.01 to 1024"),
             ("cpus", "many", "a number from 0.01 to 1024"),
             ("pids", "0", "a whole number from 1 to 1000000"),

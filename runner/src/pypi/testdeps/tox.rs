@@ -21,6 +21,9 @@ use std::collections::BTreeMap;
 
 /// Where a job's `{envtmpdir}` is.
 const ENV_TMP: &str = "/tmp/ponyswarm-envtmp";
+/// Where a job's `{envdir}` is: a writable directory (commands keep caches there,
+/// `{envdir}/.cache`) whose `bin` is the venv's, which is read-only in the job.
+const ENV_DIR: &str = "/tmp/ponyswarm-envdir";
 
 /// `legacy_tox_ini` of `[tool.tox]`, if any.
 pub fn legacy_from_pyproject(py: &toml::Table) -> Option<String> {
@@ -264,6 +267,10 @@ fn command(lines: &[&str], source: &str, env: &str, c: &mut Collector) {
     if command.contains(ENV_TMP) {
         command = format!("mkdir -p {ENV_TMP} && {command}");
     }
+    if command.contains(ENV_DIR) {
+        let bin = format!("{}/bin", crate::run::layout::VENV);
+        command = format!("mkdir -p {ENV_DIR} && ln -sfn {bin} {ENV_DIR}/bin && {command}");
+    }
     if command.contains("{{") || command.contains("}}") {
         c.note(format!(
             "{source}: commands not used: they contain `{{{{`, which ponyswarm reads as a template"
@@ -283,10 +290,13 @@ fn substitute(line: &str, env: &str) -> Result<String, String> {
     if line.rfind('{').is_some_and(|i| !line[i..].contains('}')) {
         return Err(format!("an unclosed `{{` in {line:?}"));
     }
+    let bin = format!("{}/bin", crate::run::layout::VENV);
     let places = [
         ("toxinidir", "."),
         ("toxworkdir", "."),
         ("envtmpdir", ENV_TMP),
+        ("envdir", ENV_DIR),
+        ("envbindir", &bin),
         ("envname", env),
     ];
     let subs = Substitutions {
@@ -366,6 +376,18 @@ mod tests {
     }
 
     #[test]
+    fn a_command_using_envdir_gets_a_writable_one_with_the_venvs_bin() {
+        let tox = "[testenv]\ncommands =\n    zope-testrunner --test-path=src {posargs:-vc}\n    sphinx-build -b doctest -d {envdir}/.cache/doctrees docs {envdir}/.cache/doctest\n";
+        let setup = run(tox, (3, 11), &[]);
+        assert_eq!(
+            setup.command.expect("command").command,
+            "mkdir -p /tmp/ponyswarm-envdir && ln -sfn /work/venv/bin /tmp/ponyswarm-envdir/bin \
+             && zope-testrunner --test-path=src -vc && sphinx-build -b doctest -d \
+             /tmp/ponyswarm-envdir/.cache/doctrees docs /tmp/ponyswarm-envdir/.cache/doctest"
+        );
+    }
+
+    #[test]
     fn substitutions_are_written_as_the_job_runs_them() {
         let cases = [
             ("pytest {posargs}", Ok("pytest")),
@@ -377,8 +399,16 @@ mod tests {
             ),
             ("pytest {env:X}", Ok("pytest")),
             (
-                "pytest {envbindir}",
-                Err("substitution {envbindir} is not supported"),
+                "sphinx-build -d {envdir}/.cache docs {envtmpdir}/out",
+                Ok("sphinx-build -d /tmp/ponyswarm-envdir/.cache docs /tmp/ponyswarm-envtmp/out"),
+            ),
+            (
+                "{envbindir}/zope-testrunner",
+                Ok("/work/venv/bin/zope-testrunner"),
+            ),
+            (
+                "pytest {envsitepackagesdir}",
+                Err("substitution {envsitepackagesdir} is not supported"),
             ),
         ];
         for (line, want) in cases {
