@@ -15,7 +15,9 @@
 //! 5. hatch (`[tool.hatch.envs.test]`, `hatch-test`), pdm
 //!    (`[tool.pdm.dev-dependencies]`), poetry (`[tool.poetry.group.test]`,
 //!    `dev-dependencies`; `^`/`~` constraints written as PEP 440);
-//! 6. setup.cfg: `tests_require` and `[options.extras_require]`.
+//! 6. setup.cfg: `tests_require` and `[options.extras_require]`;
+//! 7. the pytest plugins the release's pytest configuration needs (`asyncio_mode`,
+//!    `--cov` in `addopts`: see [`pytest_plugins`]).
 //!
 //! Everything read here is hostile input: a requirement reaches a command line only
 //! when [`requirement::check`] accepts it (a name, extras, a version specifier and a
@@ -25,6 +27,7 @@
 
 mod groups;
 mod poetry;
+mod pytest_plugins;
 mod requirement;
 mod requirements_txt;
 mod setupcfg;
@@ -47,7 +50,7 @@ pub fn wanted(path: &str) -> bool {
 }
 
 /// Top-level files read as they are.
-pub const WANTED: &[&str] = &["pyproject.toml", "tox.ini", "setup.cfg"];
+pub const WANTED: &[&str] = &["pyproject.toml", "tox.ini", "setup.cfg", "pytest.ini"];
 
 /// Where a test dependency came from, for the report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -191,6 +194,7 @@ pub fn discover(inputs: &Inputs) -> TestSetup {
     if let Some(cfg) = text("setup.cfg") {
         setupcfg::read(cfg, &mut c);
     }
+    pytest_plugins::read(inputs.texts, pyproject.as_ref(), &mut c);
     c.setup
 }
 
