@@ -16,8 +16,17 @@
 use crate::plan::JobPlan;
 
 /// What makes two jobs share their wheelhouse and environment, as far as the plan
-/// tells (the image's id and the dependency files are the same within a run).
-fn group(plan: &JobPlan) -> (&str, &[String], Option<&[String]>, Vec<(&str, &str)>) {
+/// tells: Python image, install commands, prepare commands, `files:`.
+type Group<'a> = (
+    &'a str,
+    &'a [String],
+    Option<&'a [String]>,
+    Vec<(&'a str, &'a str)>,
+);
+
+/// The [`Group`] of `plan` (the image's id and the dependency files are the same
+/// within a run).
+fn group(plan: &JobPlan) -> Group<'_> {
     (
         &plan.python_image,
         &plan.install,
