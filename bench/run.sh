@@ -3,8 +3,8 @@
 #   1. ponyswarm's time per trivial job against the plain docker CLI doing the same
 #      container work (create, start, wait, rm) in the same image;
 #   2. a 12-job matrix of matrix/projects/pony-lib (3.9, 3.11, 3.13, PyPy x 3 variants):
-#      ponyswarm warm against its own cold run (wheelhouses and environment images
-#      removed first), a warm rerun after one test file changed, and `tox -p` running
+#      ponyswarm warm against its own cold run (wheelhouses, environment images and
+#      their venv volumes removed first), a warm rerun after one test file changed, and `tox -p` running
 #      the same tests on the host without isolation;
 #   3. ponyswarm's peak memory (max RSS) during a 50-job run.
 #
@@ -103,6 +103,9 @@ import json, re, sys
 logs = "\n".join(j["log"] for j in json.load(open(sys.argv[1]))["jobs"])
 print("\n".join(sorted(set(re.findall(r"environment (ponyswarm/env:[0-9a-f]+)", logs)))))
 PY
+# Each environment image names the volume its venv is kept in: both go.
+xargs -r docker image inspect --format '{{index .Config.Labels "io.ponyswarm.env.venv-volume"}}' \
+  <"$WORK/envs" >>"$WORK/volumes" 2>/dev/null || true
 # A volume or image another run is using stays (and that run stays unharmed).
 xargs -r docker rmi <"$WORK/envs" >/dev/null 2>&1 || true
 xargs -r docker volume rm <"$WORK/volumes" >/dev/null 2>&1 || true

@@ -1,6 +1,7 @@
 //! End to end: environment images. The dependencies of a job are installed once per
-//! key into `ponyswarm/env:<key>`; jobs and later runs start from it, an edited test
-//! reuses it, a changed dependency file makes a new one.
+//! key into `ponyswarm/env:<key>` and the venv volume it names; jobs and later runs
+//! start from them, an edited test reuses them, a changed dependency file makes new
+//! ones.
 //!
 //! Each test works on a copy of the `env-reuse` fixture with a unique line in its
 //! pyproject.toml, so that its first run builds its own environment whatever ran
@@ -99,23 +100,54 @@ fn line_after<'a>(log: &'a str, line: &str) -> Option<&'a str> {
     lines.next()
 }
 
-/// The pyvenv.cfg of the venv in environment image `image`.
-fn pyvenv_cfg(image: &str) -> String {
+/// The volume environment image `image` keeps its venv in (its label).
+fn venv_volume(image: &str) -> String {
     let out = std::process::Command::new("docker")
+        .args(["image", "inspect", "--format"])
+        .arg("{{index .Config.Labels \"io.ponyswarm.env.venv-volume\"}}")
+        .arg(image)
+        .output()
+        .expect("docker image inspect");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Whether the volume `name` exists.
+fn volume_exists(name: &str) -> bool {
+    std::process::Command::new("docker")
+        .args(["volume", "inspect", name])
+        .output()
+        .expect("docker volume inspect")
+        .status
+        .success()
+}
+
+/// The pyvenv.cfg of the venv at the venv's place in a container of environment image
+/// `image`, with its venv volume mounted (`with_volume`) or not; `None` when missing.
+fn pyvenv_cfg_in(image: &str, with_volume: bool) -> Option<String> {
+    let mut cmd = std::process::Command::new("docker");
+    cmd.args(["run", "--rm", "--network", "none"]);
+    if with_volume {
+        let volume = format!("{}:/opt/ponyswarm/venv:ro", venv_volume(image));
+        cmd.args(["--volume", &volume]);
+    }
+    let out = cmd
         .args([
-            "run",
-            "--rm",
-            "--network",
-            "none",
             "--entrypoint",
             "cat",
             image,
+            "/opt/ponyswarm/venv/pyvenv.cfg",
         ])
-        .arg("/opt/ponyswarm/venv/pyvenv.cfg")
         .output()
         .expect("docker run");
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The pyvenv.cfg of the venv of environment image `image`.
+fn pyvenv_cfg(image: &str) -> String {
+    pyvenv_cfg_in(image, true).expect("a venv in the environment's volume")
 }
 
 /// Whether any job of `results` ran an install command itself.
@@ -146,6 +178,15 @@ async fn environment_is_reused_across_jobs_and_runs_and_rebuilt_for_new_dependen
     hows.sort();
     assert_eq!(hows, ["built", "reused"], "{first:?}");
     let image = first[0].0.clone();
+
+    // The venv is kept in a volume of its own, not in the image's layer (no commit of
+    // a venv layer).
+    assert!(volume_exists(&venv_volume(&image)), "{image}");
+    assert_eq!(
+        pyvenv_cfg_in(&image, false),
+        None,
+        "{image}: a venv in the layer"
+    );
 
     // The venv was made by uv, which did the `pip install` it shares with pip; the
     // line with a pip-only option ran with pip, as written.
@@ -322,17 +363,20 @@ async fn environment_images_are_listed_with_size_and_last_use_and_removed() {
         .iter()
         .find(|i| i.image == image)
         .unwrap_or_else(|| panic!("{image} not in {listed:?}"));
-    // Its own layer holds the venv (pytest and its dependencies): megabytes, not the
-    // whole Python image under it.
+    // Its venv (pytest and its dependencies): megabytes, not the whole Python image
+    // under it.
     assert!(mine.size > 1 << 20, "{mine:?}");
     assert!(mine.size < 200 << 20, "{mine:?}");
     assert!(!mine.last_used.is_empty(), "{mine:?}");
+    let volume = venv_volume(&image);
+    assert!(volume_exists(&volume), "{volume}");
     assert_eq!(
         env_images::remove(&docker, std::slice::from_ref(&image)).await,
         vec![image.clone()]
     );
     let after = env_images::list(&docker).await.expect("listed");
     assert!(after.iter().all(|i| i.image != image), "{after:?}");
+    assert!(!volume_exists(&volume), "{volume} left behind");
 }
 
 /// The log of the only job of `results`.

@@ -4,10 +4,15 @@
 //!
 //! Last use is the image's last tag time: a job that reuses an environment tags it
 //! again ([`touch`]). The choice of what to evict ([`to_evict`]) is pure.
+//!
+//! An environment's venv lives in a volume its image names (see
+//! `run::environment`): its size is the venv's, and removing the image removes the
+//! volume.
 
-use crate::run::environment::{ENV_LABEL, ENV_REPO};
+use crate::run::environment::{ENV_LABEL, ENV_REPO, VENV_SIZE_LABEL, VENV_VOLUME_LABEL};
 use bollard::query_parameters::{
-    ListImagesOptionsBuilder, RemoveImageOptionsBuilder, TagImageOptionsBuilder,
+    ListImagesOptionsBuilder, ListVolumesOptionsBuilder, RemoveImageOptionsBuilder,
+    TagImageOptionsBuilder,
 };
 use bollard::Docker;
 use std::collections::HashMap;
@@ -17,7 +22,7 @@ use std::collections::HashMap;
 pub struct EnvImage {
     /// `ponyswarm/env:<key>`.
     pub image: String,
-    /// Bytes of its own (the venv layer), not counting the Python image under it.
+    /// Bytes of its own (its venv), not counting the Python image under it.
     pub size: u64,
     /// When it was last used (built or reused), as the engine writes it; `""` unknown.
     pub last_used: String,
@@ -81,7 +86,12 @@ pub async fn list(docker: &Docker) -> Result<Vec<EnvImage>, EnvImagesError> {
                 .unwrap_or(0),
             _ => 0,
         };
-        let size = u64::try_from(s.size - parent_size).unwrap_or(0);
+        let layer = u64::try_from(s.size - parent_size).unwrap_or(0);
+        let venv = s
+            .labels
+            .get(VENV_SIZE_LABEL)
+            .and_then(|b| b.parse::<u64>().ok());
+        let size = layer + venv.unwrap_or(0);
         let last_used = inspect
             .metadata
             .and_then(|m| m.last_tag_time)
@@ -125,22 +135,70 @@ pub fn table(images: &[EnvImage]) -> Vec<String> {
     rows
 }
 
-/// Removes `images`; returns those removed. One in use by a running container stays.
+/// Removes `images` and their venv volumes; returns the images removed. One in use
+/// by a container stays, and so does its volume.
 pub async fn remove(docker: &Docker, images: &[String]) -> Vec<String> {
     let mut removed = Vec::new();
     for image in images {
+        let volume = docker
+            .inspect_image(image)
+            .await
+            .ok()
+            .and_then(|i| i.config?.labels?.remove(VENV_VOLUME_LABEL));
         let opts = RemoveImageOptionsBuilder::new().build();
         if docker.remove_image(image, Some(opts), None).await.is_ok() {
+            if let Some(volume) = volume {
+                let _ = docker
+                    .remove_volume(
+                        &volume,
+                        None::<bollard::query_parameters::RemoveVolumeOptions>,
+                    )
+                    .await;
+            }
             removed.push(image.clone());
         }
     }
     removed
 }
 
-/// Removes every environment image (`ponyswarm clean --envs`); returns those removed.
+/// Removes every environment image (`ponyswarm clean --envs`) and every venv volume
+/// no image names any more (a build cut short, or an image removed by hand); returns
+/// the images removed.
 pub async fn remove_all(docker: &Docker) -> Result<Vec<String>, EnvImagesError> {
     let all: Vec<String> = list(docker).await?.into_iter().map(|i| i.image).collect();
-    Ok(remove(docker, &all).await)
+    let removed = remove(docker, &all).await;
+    let filters = HashMap::from([("label".to_string(), vec![VENV_VOLUME_LABEL.to_string()])]);
+    let opts = ListVolumesOptionsBuilder::new().filters(&filters).build();
+    let volumes = docker
+        .list_volumes(Some(opts))
+        .await
+        .map_err(err("list volumes"))?;
+    let images = ListImagesOptionsBuilder::new()
+        .all(true)
+        .filters(&HashMap::from([(
+            "label".to_string(),
+            vec![VENV_VOLUME_LABEL.to_string()],
+        )]))
+        .build();
+    let named: Vec<String> = docker
+        .list_images(Some(images))
+        .await
+        .map_err(err("list images"))?
+        .into_iter()
+        .filter_map(|i| i.labels.get(VENV_VOLUME_LABEL).cloned())
+        .collect();
+    for v in volumes.volumes.unwrap_or_default() {
+        if !named.contains(&v.name) {
+            // One in use by a running job stays.
+            let _ = docker
+                .remove_volume(
+                    &v.name,
+                    None::<bollard::query_parameters::RemoveVolumeOptions>,
+                )
+                .await;
+        }
+    }
+    Ok(removed)
 }
 
 /// Evicts the least recently used environment images until the rest hold at most

@@ -15,10 +15,18 @@
 //! wheelhouse read-only), in a container confined as a job's is (read-only root,
 //! capped work areas); the writable areas are listed before and after the install,
 //! and what it changed is kept in a label, so that every job using the image shows
-//! it. The venv is byte-compiled, then copied into a container of the Python image
-//! that never runs, at [`ENV_VENV`], and that container is committed. A job links
-//! `/work/venv` to it, or copies it when the project itself must be installed again
-//! (see [`project_reinstall`]).
+//! it. The venv is byte-compiled, then streamed into a volume of its own through a
+//! container of the Python image that never runs; that container, the volume's
+//! mountpoint its only change, is committed with the labels as the environment image.
+//! A job's container starts from the image with the volume mounted read-only at
+//! [`ENV_VENV`]; it links `/work/venv` to it, or copies it when the project itself
+//! must be installed again (see [`project_reinstall`]).
+//!
+//! Why a volume: committing the venv as a layer took 5–25 s per environment on
+//! fuse-overlayfs (the engine tars the layer back out of the storage driver); a volume
+//! is a plain directory, written once. The image stays the record (labels, last use,
+//! a completion mark: it is committed after the volume is full) and keeps the volume
+//! from being removed while a container of it exists.
 //!
 //! Jobs of one run with the same key share one build; runs share the image.
 
@@ -65,10 +73,15 @@ const WARM_LABEL: &str = "io.ponyswarm.env.warm";
 const WHEELS_CONTENT_LABEL: &str = "io.ponyswarm.env.wheels-content";
 /// Label: the installer that made the venv, `uv` or `pip` (a Python image without uv).
 const INSTALLER_LABEL: &str = "io.ponyswarm.env.installer";
+/// Label on an environment image: the volume its venv is kept in. The same label,
+/// with the key as value, marks environment volumes.
+pub const VENV_VOLUME_LABEL: &str = "io.ponyswarm.env.venv-volume";
+/// Label on an environment image: the venv's bytes (as streamed into its volume).
+pub const VENV_SIZE_LABEL: &str = "io.ponyswarm.env.venv-size";
 /// Where the venv is kept in the image; jobs reach it at [`VENV`].
 pub const ENV_VENV: &str = "/opt/ponyswarm/venv";
 /// Changes to how an environment is built invalidate every earlier one.
-const RECIPE: &str = "ponyswarm-env-v4-uv";
+const RECIPE: &str = "ponyswarm-env-v5-volume";
 /// The areas listed around the build's install: the job's writable areas, for the
 /// build is confined as a job is.
 const BUILD_AREAS: &[&str] = AREAS;
@@ -121,6 +134,8 @@ pub struct Environment {
     pub installed_source: Option<InstalledSource>,
     /// Whether its venv was made by uv (then the job installs its project with uv).
     pub uv: bool,
+    /// The volume holding its venv, mounted read-only at [`ENV_VENV`] in jobs.
+    pub venv_volume: Option<String>,
     /// What the build printed (empty when reused).
     pub log: String,
 }
@@ -295,6 +310,9 @@ pub struct Environments {
     owner: Owner,
     scope: WheelhouseScope,
     slots: OncePerKey<Result<Environment, EnvError>>,
+    /// Images whose use this run recorded already: once per run is enough for the
+    /// size cap's order, and saves every later job a call.
+    touched: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 impl Environments {
@@ -308,6 +326,20 @@ impl Environments {
             owner,
             scope,
             slots: OncePerKey::default(),
+            touched: Default::default(),
+        }
+    }
+
+    /// Records a use of `image` (see `env_images::touch`), once per run; failing to
+    /// costs nothing now.
+    async fn touch(&self, image: &str) {
+        let first = self
+            .touched
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(image.to_string());
+        if first {
+            let _ = crate::run::env_images::touch(&self.docker, image).await;
         }
     }
 
@@ -360,7 +392,10 @@ impl Environments {
             .flat_map(|s| &s.repo_tags)
             .find(|t| t.starts_with(&format!("{ENV_REPO}:")))?;
         let labels = &found.iter().find(|s| s.repo_tags.contains(image))?.labels;
-        let _ = crate::run::env_images::touch(&self.docker, image).await;
+        if !self.venv_kept(labels).await {
+            return None;
+        }
+        self.touch(image).await;
         let wheelhouse = Wheelhouse {
             volume,
             cached: true,
@@ -378,11 +413,23 @@ impl Environments {
         let image = format!("{ENV_REPO}:{key}");
         if let Ok(found) = self.docker.inspect_image(&image).await {
             let labels = found.config.and_then(|c| c.labels).unwrap_or_default();
-            // Its last use, for the size cap; failing to record it costs nothing now.
-            let _ = crate::run::env_images::touch(&self.docker, &image).await;
-            return Ok(from_labels(&image, &labels));
+            if self.venv_kept(&labels).await {
+                // Its last use, for the size cap.
+                self.touch(&image).await;
+                return Ok(from_labels(&image, &labels));
+            }
         }
         self.build(key, &image, req).await
+    }
+
+    /// Whether the venv volume an image's `labels` name still exists: one removed
+    /// behind ponyswarm's back would come back empty when a job mounts it, so its
+    /// environment is built again.
+    async fn venv_kept(&self, labels: &HashMap<String, String>) -> bool {
+        match labels.get(VENV_VOLUME_LABEL) {
+            Some(volume) => self.docker.inspect_volume(volume).await.is_ok(),
+            None => false,
+        }
     }
 
     async fn build(
@@ -452,14 +499,14 @@ impl Environments {
                     labels.insert(WARM_LABEL.to_string(), warm);
                 }
                 let installed = started.elapsed();
-                self.keep(&container, req, key, image, labels.clone())
+                self.keep(&container, req, key, image, labels)
                     .await
-                    .map(|()| {
+                    .map(|labels| {
                         let mut env = from_labels(image, &labels);
                         env.built = true;
                         let total = started.elapsed();
                         env.log = format!(
-                            "{log}ponyswarm: environment built in {:.1}s (commit {:.1}s)\n",
+                            "{log}ponyswarm: environment built in {:.1}s (venv kept in its volume in {:.1}s)\n",
                             total.as_secs_f64(),
                             (total - installed).as_secs_f64()
                         );
@@ -494,22 +541,29 @@ impl Environments {
         ))
     }
 
-    /// Copies the venv of `built` into a container of the Python image that never
-    /// runs, at [`ENV_VENV`], and commits that as `image`: no project code runs in a
-    /// container with a writable root, and the copy is bounded by the work area's cap.
+    /// Streams the venv of `built` into a new volume through a container of the Python
+    /// image that never runs, and commits that container, with `labels` and the
+    /// volume's name and size, as `image`: no project code runs with the volume
+    /// writable but the build's own, whose product it is, and the copy is bounded by
+    /// the work area's cap. The volume is named for the run too, so that two runs
+    /// building the same key at once never write into one volume. Returns the labels
+    /// committed.
     async fn keep(
         &self,
         built: &Container,
         req: &EnvRequest,
         key: &str,
         image: &str,
-        labels: HashMap<String, String>,
-    ) -> Result<(), EnvError> {
+        mut labels: HashMap<String, String>,
+    ) -> Result<HashMap<String, String>, EnvError> {
         let docker_err = |e: &dyn std::fmt::Display| EnvError::Docker(e.to_string());
+        let volume = format!("ponyswarm-env-{key}-{}", self.owner.run);
+        self.create_volume(&volume, key).await?;
         let config = SandboxBuilder::new(&req.image)
             .network(NetworkAccess::None)
             .writable_root()
             .tmp_size(None)
+            .volume(&volume, ENV_VENV, true)
             .labels(self.owner.labels())
             .build()
             .map_err(|e| docker_err(&e))?;
@@ -518,6 +572,7 @@ impl Environments {
             .await
             .map_err(|e| docker_err(&e))?;
         let parent = ENV_VENV.rsplit_once('/').map_or("/", |(p, _)| p);
+        let bytes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let result = async {
             stage
                 .upload("/", prepare::owned_dir_tar(parent.trim_start_matches('/')))
@@ -526,19 +581,56 @@ impl Environments {
             let opts = DownloadFromContainerOptionsBuilder::new()
                 .path(VENV)
                 .build();
+            let counted = bytes.clone();
             let venv = self
                 .docker
                 .download_from_container(built.name(), Some(opts))
-                .map(|r| r.map_err(std::io::Error::other));
+                .map(move |r| {
+                    let chunk = r.map_err(std::io::Error::other)?;
+                    counted.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                    Ok(chunk)
+                });
             stage
                 .upload(parent, venv)
                 .await
                 .map_err(|e| docker_err(&e))?;
-            self.commit(&stage, image, labels).await
+            labels.insert(VENV_VOLUME_LABEL.to_string(), volume.clone());
+            labels.insert(
+                VENV_SIZE_LABEL.to_string(),
+                bytes.load(std::sync::atomic::Ordering::Relaxed).to_string(),
+            );
+            self.commit(&stage, image, labels.clone()).await?;
+            Ok(std::mem::take(&mut labels))
         }
         .await;
         let _ = stage.remove().await;
+        if result.is_err() {
+            let _ = self
+                .docker
+                .remove_volume(
+                    &volume,
+                    None::<bollard::query_parameters::RemoveVolumeOptions>,
+                )
+                .await;
+        }
         result
+    }
+
+    /// Creates the venv volume of the environment `key`.
+    async fn create_volume(&self, volume: &str, key: &str) -> Result<(), EnvError> {
+        let request = bollard::models::VolumeCreateRequest {
+            name: Some(volume.to_string()),
+            labels: Some(HashMap::from([
+                (labels::MANAGED.to_string(), "1".to_string()),
+                (VENV_VOLUME_LABEL.to_string(), key.to_string()),
+            ])),
+            ..Default::default()
+        };
+        self.docker
+            .create_volume(request)
+            .await
+            .map(drop)
+            .map_err(|e| EnvError::Docker(format!("docker: create volume {volume}: {e}")))
     }
 
     async fn commit(
@@ -604,6 +696,7 @@ fn from_labels(image: &str, labels: &HashMap<String, String>) -> Environment {
             .get(INSTALLED_SOURCE_LABEL)
             .and_then(|l| InstalledSource::decode(l)),
         uv: get(INSTALLER_LABEL) == "uv",
+        venv_volume: labels.get(VENV_VOLUME_LABEL).cloned(),
         log: String::new(),
     }
 }

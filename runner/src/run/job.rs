@@ -294,9 +294,7 @@ impl JobUnderWay<'_> {
         let reinstall = self.reinstall(&env).await;
         // Linked in the source's upload, when the venv is used as built: no exec.
         let link = reinstall.is_empty();
-        let started = self
-            .main_container(&env.image, &wheels.0, objects, link)
-            .await;
+        let started = self.main_container(&env, &wheels.0, objects, link).await;
         if let Err(end) = started {
             self.phases.push((Phase::Install, t.elapsed()));
             return Err(end);
@@ -409,11 +407,11 @@ impl JobUnderWay<'_> {
         }
     }
 
-    /// Creates and starts the job's container from its environment image `image`, with
-    /// the source in it.
+    /// Creates and starts the job's container from its environment `env` (its image,
+    /// its venv volume mounted read-only), with the source in it.
     async fn main_container(
         &mut self,
-        image: &str,
+        env: &Environment,
         wheels: &Wheelhouse,
         objects: &mut Objects,
         link_venv: bool,
@@ -434,7 +432,11 @@ impl JobUnderWay<'_> {
         };
         let limits = &self.plan.limits;
         let side = side_area(limits.disk);
-        let config = SandboxBuilder::new(image)
+        let mut config = SandboxBuilder::new(&env.image);
+        if let Some(venv) = &env.venv_volume {
+            config = config.volume(venv, ENV_VENV, false);
+        }
+        let config = config
             .command(vec!["sleep".into(), "infinity".into()])
             // Not SRC: the source arrives after the start (see below).
             .working_dir(WORK)
@@ -708,10 +710,15 @@ impl JobUnderWay<'_> {
             command: Some(command),
             ..Tested::default()
         };
-        let xml = main
-            .download_file(JUNIT, junit::MAX_XML_BYTES as u64 + 1)
-            .await
-            .map_err(|e| self.error(e.to_string()))?;
+        // Only pytest is asked for JUnit XML: for other runners there is nothing to
+        // fetch, and the request would cost every such job a round trip.
+        let xml = if runner == crate::detect::Runner::Pytest {
+            main.download_file(JUNIT, junit::MAX_XML_BYTES as u64 + 1)
+                .await
+                .map_err(|e| self.error(e.to_string()))?
+        } else {
+            None
+        };
         match xml.map(|x| junit::parse(&x)) {
             Some(Ok(report)) => {
                 tested.counts = Some(report.counts());

@@ -29,6 +29,7 @@ pub(crate) mod job;
 mod keeper;
 pub(crate) mod layout;
 pub(crate) mod once_per_key;
+pub(crate) mod order;
 pub(crate) mod pip;
 pub mod prepare;
 pub mod progress;
@@ -377,10 +378,12 @@ impl Jobs {
         progress: &Progress,
     ) -> (Vec<JobLine>, Option<RunError>) {
         // Slots are positions in `plans`: job indexes have gaps when plans were filtered.
-        let mut running: FuturesUnordered<_> = plans
-            .iter()
-            .enumerate()
-            .map(|(slot, plan)| self.one(slot, plan))
+        // Jobs take the free slots in the order they are pushed here (FuturesUnordered
+        // first polls its futures in push order, and tokio's semaphore is fair): one
+        // job of each environment before a second of any (see `order`).
+        let mut running: FuturesUnordered<_> = order::dispatch_order(plans)
+            .into_iter()
+            .map(|slot| self.one(slot, &plans[slot]))
             .collect();
         let mut lines: Vec<Option<JobLine>> = vec![None; plans.len()];
         let mut write_error = None;

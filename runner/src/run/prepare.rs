@@ -729,12 +729,17 @@ impl Filling<'_> {
         // One container each, so at once: ensurepip takes seconds (tens on a busy
         // machine), and every fill waited for two in a row.
         let (setup, venv) = (Exec::shell(setup), Exec::shell(venv));
+        let started = Instant::now();
         let (fetch_venv, build_venv) = tokio::join!(
             self.exec_on(Side::Fetch, &setup),
             self.exec_on(Side::Build, &venv)
         );
         self.must_have("venv (fetch)", fetch_venv?)?;
         self.must_have("venv (build)", build_venv?)?;
+        self.log.push_str(&format!(
+            "ponyswarm: venvs took {:.1}s\n",
+            started.elapsed().as_secs_f64()
+        ));
         let index = index_options(&req.install);
         // What is known without running the project's code, in one resolution.
         let read = |path: &str| read_source(req, path);
@@ -928,9 +933,15 @@ impl Filling<'_> {
         exec: Exec,
     ) -> Result<(i64, String), PrepareError> {
         self.log.push_str(&format!("$ {step}\n"));
+        let started = Instant::now();
         let (code, out) = self.output(side, exec).await?;
         let out = String::from_utf8_lossy(&out).into_owned();
         self.log.push_str(&out);
+        // Where a cold run's time goes, step by step.
+        self.log.push_str(&format!(
+            "ponyswarm: step took {:.1}s\n",
+            started.elapsed().as_secs_f64()
+        ));
         cap_log(&mut self.log);
         Ok((code, out))
     }
