@@ -17,7 +17,9 @@
 //!   5,000/s on PostgreSQL, 1,000/s on SQLite, `PONYSWARM_BENCH_RATE`), with random
 //!   (exponential) gaps, for `PONYSWARM_BENCH_SECONDS` (default 4): what a real swarm,
 //!   whose agents run jobs between claims, sees. Latency counts from when each claim was
-//!   due, so a claim that had to wait for the one before it counts its wait.
+//!   due, so a claim that had to wait for the one before it counts its wait. The
+//!   achieved rate meets its goal within 2 % (arrivals are random, and the last claims
+//!   end after the phase's window); offered below the goal, it misses it.
 //!
 //! Each phase prints its rate and the latency percentiles of each call, with the goal
 //! beside each figure that has one (issue 18: PostgreSQL ≥ 5,000 claims/s with claim
@@ -241,7 +243,7 @@ async fn bench(label: &str, databases: &[&str], dir: &Path, load: Load, goal: Go
                     rate / load.agents as f64,
                     took.as_secs_f64(),
                     goal.claims_per_second,
-                    verdict(rate_now >= goal.claims_per_second.min(rate) * 0.98)
+                    verdict(rate_now >= goal.claims_per_second * 0.98)
                 );
             }
             Phase::Jobs => {
