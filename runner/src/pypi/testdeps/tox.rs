@@ -143,7 +143,8 @@ pub fn read(
                 .iter()
                 .filter_map(|l| Condition::select(l, &factors))
                 .collect();
-            command(&selected, &source, &env.name, c);
+            let changedir = env.get("changedir").map(|d| env.references(d));
+            command(&selected, &source, &env.name, changedir.as_deref(), c);
         }
     }
 }
@@ -223,13 +224,38 @@ pub fn read_native(
                 .filter(|l| !l.is_empty())
                 .collect();
             let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
-            command(&refs, &source, &name, c);
+            let change_dir = get("change_dir").and_then(|v| v.as_str());
+            command(&refs, &source, &name, change_dir, c);
         }
     }
 }
 
-/// Sets the author's command from the env's command lines, or notes why not.
-fn command(lines: &[&str], source: &str, env: &str, c: &mut Collector) {
+/// Sets the author's command from the env's command lines, run in `changedir` (tox's
+/// `changedir`, relative to the tree) when the env has one, or notes why not.
+fn command(lines: &[&str], source: &str, env: &str, changedir: Option<&str>, c: &mut Collector) {
+    let dir = match changedir.map(|d| substitute(d.trim(), env)) {
+        None => None,
+        Some(Ok(d)) => {
+            let d = d.trim_start_matches("./").trim_end_matches('/').to_string();
+            match crate::untar::safe_relative(&d) {
+                _ if d.is_empty() || d == "." => None,
+                Some(_) => Some(d),
+                None => {
+                    c.note(format!(
+                        "{source}: commands not used: changedir {d:?} leaves the tree; \
+                         detected command used instead"
+                    ));
+                    return;
+                }
+            }
+        }
+        Some(Err(reason)) => {
+            c.note(format!(
+                "{source}: commands not used: changedir: {reason}; detected command used instead"
+            ));
+            return;
+        }
+    };
     let mut out = Vec::new();
     for line in lines {
         let (ignore_failure, line) = match line.strip_prefix('-') {
@@ -264,6 +290,9 @@ fn command(lines: &[&str], source: &str, env: &str, c: &mut Collector) {
         return;
     }
     let mut command = out.join(" && ");
+    if let Some(dir) = dir {
+        command = format!("cd {} && {command}", shell_words::quote(&dir));
+    }
     if command.contains(ENV_TMP) {
         command = format!("mkdir -p {ENV_TMP} && {command}");
     }
@@ -370,6 +399,35 @@ mod tests {
         assert_eq!(setup.command, None);
         assert!(
             setup.notes[0].contains("{envsitepackagesdir} is not supported"),
+            "{:?}",
+            setup.notes
+        );
+    }
+
+    #[test]
+    fn commands_run_in_the_envs_changedir() {
+        let tox = "[testenv]\nchangedir = src\ncommands = python -m unittest discover\n";
+        let setup = run(tox, (3, 11), &[]);
+        assert_eq!(
+            setup.command.expect("command").command,
+            "cd src && python -m unittest discover"
+        );
+        let tox = "[testenv]\nchangedir = {toxinidir}/tests dir\ncommands = pytest\n";
+        let setup = run(tox, (3, 11), &[]);
+        assert_eq!(
+            setup.command.expect("command").command,
+            "cd 'tests dir' && pytest"
+        );
+        let tox = "[testenv]\nchangedir = {toxinidir}\ncommands = pytest\n";
+        assert_eq!(
+            run(tox, (3, 11), &[]).command.expect("command").command,
+            "pytest"
+        );
+        let tox = "[testenv]\nchangedir = /etc\ncommands = pytest\n";
+        let setup = run(tox, (3, 11), &[]);
+        assert_eq!(setup.command, None);
+        assert!(
+            setup.notes[0].contains("leaves the tree"),
             "{:?}",
             setup.notes
         );
