@@ -198,11 +198,7 @@ async fn status(
 ) -> (StatusCode, Json<Value>) {
     let posted = Posted {
         path: uri.path().to_string(),
-        authorization: headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string(),
+        authorization: authorization(&headers),
         body,
     };
     let mode = *seen.mode.lock().expect("lock");
@@ -235,11 +231,7 @@ async fn permission(
 ) -> (StatusCode, Json<Value>) {
     seen.asked.lock().expect("lock").push(Posted {
         path: uri.path().to_string(),
-        authorization: headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string(),
+        authorization: authorization(&headers),
         body: Value::Null,
     });
     if let Some(code) = *seen.roles_fail.lock().expect("lock") {
@@ -258,4 +250,13 @@ async fn permission(
     };
     let answer = json!({"permission": permission, "role_name": role, "user": {"login": user}});
     (StatusCode::OK, Json(answer))
+}
+
+/// The request's `Authorization` header, empty when it has none.
+fn authorization(headers: &HeaderMap) -> String {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
 }
