@@ -61,9 +61,17 @@ pub fn depends_on_django(requires_dist: &[String]) -> bool {
 
 /// The test settings module among `files` (relative paths), as a dotted name: a
 /// `settings.py`, `test_settings.py` or `settings_test.py` (or a `settings/`
-/// package) under a directory named for tests, or at the top named for tests; the
+/// package) under a directory named for tests, or at the top named for tests, whose
+/// text ([`read`](settings_module)) reads as settings ([`reads_as_settings`]); the
 /// shallowest first. Returns the module and its file.
-pub fn settings_module(files: &[String]) -> Option<(String, String)> {
+///
+/// The name alone is not enough: `tests/test_settings.py` is as often the tests *of*
+/// an app's settings as Django settings for its tests, and naming such a module as
+/// `DJANGO_SETTINGS_MODULE` breaks suites that configure Django themselves.
+pub fn settings_module(
+    files: &[String],
+    read: impl Fn(&str) -> Option<String>,
+) -> Option<(String, String)> {
     let is_test_dir = |d: &str| {
         matches!(
             d,
@@ -87,6 +95,7 @@ pub fn settings_module(files: &[String]) -> Option<(String, String)> {
                 && !dirs.iter().any(|d| d.starts_with('.') || *d == "docs")
                 && dirs.len() <= 3
         })
+        .filter(|f| read(f).is_some_and(|text| reads_as_settings(&text)))
         .collect();
     candidates.sort_by_key(|f| (f.matches('/').count(), f.to_string()));
     let file = candidates.first()?;
@@ -99,6 +108,35 @@ pub fn settings_module(files: &[String]) -> Option<(String, String)> {
         .split('.')
         .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
     valid.then(|| (module, file.to_string()))
+}
+
+/// Whether a module's text reads as Django settings: it assigns one of the settings
+/// every project has at the start of a line (or star-imports them from a base
+/// module, as split settings do), and defines no tests.
+pub fn reads_as_settings(text: &str) -> bool {
+    const SETTINGS: &[&str] = &[
+        "INSTALLED_APPS",
+        "DATABASES",
+        "SECRET_KEY",
+        "ROOT_URLCONF",
+        "MIDDLEWARE",
+    ];
+    let mut assigns = false;
+    for line in text.lines() {
+        let code = line.split('#').next().unwrap_or_default().trim_end();
+        let defines_tests = code.trim_start().starts_with("def test")
+            || (code.starts_with("class ") && code.contains("TestCase"));
+        if defines_tests {
+            return false;
+        }
+        let assigned = SETTINGS.iter().any(|name| {
+            code.strip_prefix(name)
+                .is_some_and(|rest| rest.trim_start().starts_with(['=', ':', '+']))
+        });
+        let star = code.starts_with("from ") && code.ends_with("import *");
+        assigns |= assigned || star;
+    }
+    assigns
 }
 
 /// The database the settings text configures, if it is one the catalog serves.
@@ -137,6 +175,8 @@ mod tests {
 
     #[test]
     fn the_test_settings_module_is_found() {
+        // Every file reads as settings here; what reads as settings is below.
+        let settings = |_: &str| Some("INSTALLED_APPS = ['app']\n".to_string());
         let cases: &[(&[&str], Option<&str>)] = &[
             (
                 &["app/__init__.py", "tests/settings.py", "tests/test_x.py"],
@@ -156,8 +196,51 @@ mod tests {
             (&["tests/my-settings/settings.py"], None),
         ];
         for (files, want) in cases {
-            let got = settings_module(&v(files)).map(|(m, _)| m);
+            let got = settings_module(&v(files), settings).map(|(m, _)| m);
             assert_eq!(got.as_deref(), *want, "{files:?}");
+        }
+    }
+
+    #[test]
+    fn a_settings_name_must_read_as_settings() {
+        // djangorestframework 3.14.0: tests/test_settings.py tests its own settings,
+        // and tests/conftest.py configures Django.
+        let files = v(&[
+            "tests/conftest.py",
+            "tests/test_settings.py",
+            "tests/settings.py",
+        ]);
+        let texts = |tests_of_settings: &str, settings: Option<&str>| {
+            let (a, b) = (tests_of_settings.to_string(), settings.map(str::to_string));
+            move |f: &str| match f {
+                "tests/test_settings.py" => Some(a.clone()),
+                "tests/settings.py" => b.clone(),
+                _ => None,
+            }
+        };
+        let drf = "from django.test import TestCase\n\nclass TestSettings(TestCase):\n    def test_import_error(self):\n        pass\n";
+        assert_eq!(settings_module(&files, texts(drf, None)), None);
+        let real = "import os\nSECRET_KEY = 'x'\nINSTALLED_APPS = [\n    'app',\n]\n";
+        assert_eq!(
+            settings_module(&files, texts(drf, Some(real))),
+            Some(("tests.settings".into(), "tests/settings.py".into()))
+        );
+        let cases = [
+            ("INSTALLED_APPS = ['a']", true),
+            ("DATABASES: dict = {}", true),
+            ("INSTALLED_APPS += ['debug_toolbar']", true),
+            ("from .base import *", true),
+            ("from myproject.settings import *  # noqa", true),
+            ("    INSTALLED_APPS = ['nested in a function']", false),
+            (
+                "SECRET_KEY = 'x'\ndef test_secret():\n    assert SECRET_KEY",
+                false,
+            ),
+            ("import os\nDEBUG = True", false),
+            ("", false),
+        ];
+        for (text, want) in cases {
+            assert_eq!(reads_as_settings(text), want, "{text:?}");
         }
     }
 

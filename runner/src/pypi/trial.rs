@@ -225,6 +225,15 @@ async fn in_stage(
         dependencies: setup.dependencies.clone(),
     };
     let mut jobs = Jobs::new(release, choice, &suite, &setup, &mut notes);
+    let wheels: Vec<String> = choice.wheels.iter().map(|(_, w)| w.clone()).collect();
+    if suite.found && recipe::has_compiled_parts(&wheels, &tree) {
+        jobs.test = Some(recipe::with_in_place(&release.name, &suite.command));
+        notes.push(
+            "compiled modules: before the tests, the tree's packages get the installed \
+             ones, as the in-place build of upstream CI would have them"
+                .into(),
+        );
+    }
     jobs.services = django.services;
     jobs.env = django.env;
     jobs.resolution = Resolution::of(opts.as_of, &release.files, &opts.pythons);
@@ -364,7 +373,11 @@ fn django_app(
     if !django::depends_on_django(&release.metadata.requires_dist) {
         return app;
     }
-    if let Some((module, file)) = django::settings_module(tree.files()) {
+    let read = |f: &str| {
+        let text = stage::setup_texts_of(src, &[f.to_string()]);
+        text.into_values().next()
+    };
+    if let Some((module, file)) = django::settings_module(tree.files(), read) {
         app.env
             .push(("DJANGO_SETTINGS_MODULE".into(), module.clone()));
         let own_runner =

@@ -219,6 +219,31 @@ pub fn install_template(
     }
 }
 
+/// ponyswarm's script in [`DIST_DIR`] that completes the tree's packages with the
+/// installed release's compiled modules (`in_place.py`: what and why).
+pub const IN_PLACE_SCRIPT: &str = "in_place.py";
+
+/// Whether a release has compiled parts: a wheel tagged for an ABI, or extension
+/// sources in its sdist.
+pub fn has_compiled_parts(wheels: &[String], tree: &SourceTree) -> bool {
+    const SOURCES: &[&str] = &[".c", ".cc", ".cpp", ".cxx", ".pyx", ".rs"];
+    wheels.iter().any(|w| !w.ends_with("-none-any.whl"))
+        || tree
+            .files()
+            .iter()
+            .any(|f| SOURCES.iter().any(|s| f.ends_with(s)))
+}
+
+/// The test command of a release with compiled parts: first the tree is completed
+/// with the installed compiled modules, as the in-place build of upstream CI would
+/// have it, then `command` runs. The script never fails, so `;`.
+pub fn with_in_place(distribution: &str, command: &str) -> String {
+    format!(
+        "python -I ./{DIST_DIR}/{IN_PLACE_SCRIPT} {}; {command}",
+        shell_words::quote(distribution)
+    )
+}
+
 /// `pip install` of the test dependencies, if there are any.
 pub fn deps_command(deps: &[String]) -> Option<String> {
     (!deps.is_empty()).then(|| format!("pip install {}", shell_words::join(deps)))
@@ -531,6 +556,43 @@ mod tests {
         assert_eq!(notes.len(), 2, "{notes:?}");
         let (cmds, _) = prepare_commands(None, &[], &[], Runner::Unittest);
         assert!(cmds.is_empty());
+    }
+
+    #[test]
+    fn compiled_parts_come_from_wheel_tags_or_extension_sources() {
+        let t = |files: &[&str]| SourceTree::from_files(files.iter().copied());
+        let cases: &[(&[&str], &[&str], bool)] = &[
+            (&["p-1.0-py3-none-any.whl"], &["p/__init__.py"], false),
+            (&["p-1.0-py2.py3-none-any.whl"], &[], false),
+            (&["y-1.9-cp311-cp311-manylinux_2_17_x86_64.whl"], &[], true),
+            (&[], &["yarl/_quoting_c.pyx", "yarl/__init__.py"], true),
+            (
+                &[],
+                &["src/zope/interface/_zope_interface_coptimizations.c"],
+                true,
+            ),
+            (&[], &["src/lib.rs", "pyproject.toml"], true),
+            (&[], &["docs/conf.py", "p/__init__.py"], false),
+        ];
+        for (wheels, files, want) in cases {
+            let got = has_compiled_parts(&v(wheels), &t(files));
+            assert_eq!(got, *want, "{wheels:?} {files:?}");
+        }
+    }
+
+    #[test]
+    fn the_in_place_step_comes_first_and_never_stops_the_tests() {
+        assert_eq!(
+            with_in_place("zope.interface", "python -m unittest discover -s src"),
+            "python -I ./.ponyswarm-dist/in_place.py zope.interface; \
+             python -m unittest discover -s src"
+        );
+        let hostile = with_in_place("x;rm -rf /", "pytest");
+        assert!(hostile.contains("'x;rm -rf /'"), "{hostile}");
+        assert_eq!(
+            crate::detect::runner_of(&with_in_place("p", "python -m pytest")),
+            Runner::Pytest
+        );
     }
 
     #[test]

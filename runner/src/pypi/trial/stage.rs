@@ -190,8 +190,14 @@ pub fn copy_dists(files: &[(String, PathBuf)], src: &Path) -> Result<Vec<String>
         std::fs::copy(path, &to).map_err(io(path))?;
         names.push(name.clone());
     }
+    let script = dir.join(super::recipe::IN_PLACE_SCRIPT);
+    std::fs::write(&script, IN_PLACE).map_err(io(&script))?;
     Ok(names)
 }
+
+/// The script that completes the tree as an in-place build would (see
+/// [`super::recipe::with_in_place`]).
+const IN_PLACE: &str = include_str!("in_place.py");
 
 /// Files bigger than this are not read for the test setup: real configs and
 /// requirements files are a few KiB.
