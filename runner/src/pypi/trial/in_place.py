@@ -9,8 +9,15 @@ fail to import the extension at all.
 
 So each compiled module (.so, .pyd) of the installed distribution whose package
 directory the tree has (at its top or under src/) and which the tree lacks is copied
-there, and named. Nothing in the tree is replaced. Never fails the job: the tests
-run and say what they say.
+there, and named. Nothing else in the tree is replaced, with one exception: a
+distribution that installs a `*-nspkg.pth` fixes its namespace package's `__path__`
+to site-packages when Python starts, so the tree's copy of its packages can never
+be imported, and a runner that discovers tests under the tree (`unittest discover
+-s src`) refuses modules imported from elsewhere. There the tree's package
+directories become links to the installed ones: discovery walks the tree's layout
+and finds the modules Python imports, as with upstream's develop install.
+
+Never fails the job: the tests run and say what they say.
 
 Usage: python -I in_place.py DISTRIBUTION
 """
@@ -28,8 +35,18 @@ def main(name):
     except metadata.PackageNotFoundError:
         print(f"ponyswarm: in-place: {name} is not installed; nothing to complete")
         return
+    files = dist.files or []
+    if any(f.name.endswith("-nspkg.pth") for f in files):
+        linked = link_namespace_packages(files, str(dist.locate_file("")))
+        if linked:
+            print(
+                "ponyswarm: in-place: namespace packages (a -nspkg.pth fixes their path "
+                "to site-packages): the tree's packages link to the installed ones: "
+                + ", ".join(linked)
+            )
+            return
     copied = []
-    for f in dist.files or []:
+    for f in files:
         parts = f.parts
         if len(parts) < 2 or not f.name.endswith((".so", ".pyd")):
             continue
@@ -47,6 +64,28 @@ def main(name):
             "ponyswarm: in-place: the tree's packages completed with the installed "
             f"compiled modules, as an in-place build would: {', '.join(copied)}"
         )
+
+
+def link_namespace_packages(files, site):
+    """Replaces each tree directory NAMESPACE/PACKAGE (at the top or under src/) that
+    the distribution installs under `site` by a link to the installed one."""
+    installed = set()
+    for f in files:
+        parts = f.parts
+        if len(parts) >= 3 and not parts[0].endswith((".dist-info", ".data")):
+            if ".." not in parts:
+                installed.add(parts[:2])
+    linked = []
+    for namespace, package in sorted(installed):
+        target = os.path.join(site, namespace, package)
+        for root in (".", "src"):
+            here = os.path.join(root, namespace, package)
+            if os.path.isdir(target) and os.path.isdir(here) and not os.path.islink(here):
+                shutil.rmtree(here)
+                os.symlink(target, here)
+                linked.append(os.path.normpath(here))
+                break
+    return linked
 
 
 if __name__ == "__main__":
