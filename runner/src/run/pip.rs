@@ -6,6 +6,11 @@
 
 /// The normalised project name a requirement starts with (`Setuptools_SCM>=8` →
 /// `setuptools-scm`).
+/// Whether two requirements name the same project.
+pub fn same_project(a: &str, b: &str) -> bool {
+    requirement_name(a) == requirement_name(b)
+}
+
 fn requirement_name(req: &str) -> String {
     req.trim()
         .chars()
@@ -241,9 +246,152 @@ pub fn build_requires(pyproject: Option<&str>) -> Vec<String> {
     out
 }
 
+/// The `setup_requires` of a setuptools project, read (never run) from `setup.cfg`'s
+/// `[options]` and from a literal list in `setup.py` (`setup_requires=["a", 'b>=1']`).
+/// setuptools asks for them while it builds (`get_requires_for_build_wheel`), so an
+/// offline build of the project finds them only if the wheelhouse has them. A list
+/// that is not all string literals (a variable, a call) is not guessed at.
+pub fn setup_requires(setup_py: Option<&str>, setup_cfg: Option<&str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    if let Some(cfg) = setup_cfg {
+        out.extend(cfg_setup_requires(cfg));
+    }
+    if let Some(py) = setup_py {
+        out.extend(py_setup_requires(py));
+    }
+    let looks_like_requirement = |r: &String| {
+        let name = requirement_name(r);
+        !name.is_empty() && r.len() <= 200 && !r.contains(['{', '}', '`', '$', '\\'])
+    };
+    out.retain(looks_like_requirement);
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|r| seen.insert(requirement_name(r)));
+    out
+}
+
+/// `setup_requires` under `[options]` of a setup.cfg: one per line, or one line
+/// split at commas, as setuptools reads it.
+fn cfg_setup_requires(cfg: &str) -> Vec<String> {
+    let mut in_options = false;
+    let mut value: Option<Vec<String>> = None;
+    for line in cfg.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            if value.is_some() {
+                break;
+            }
+            in_options = trimmed == "[options]";
+            continue;
+        }
+        if !in_options || trimmed.starts_with(['#', ';']) {
+            continue;
+        }
+        let continued = line.starts_with([' ', '\t']);
+        match &mut value {
+            Some(lines) if continued => lines.push(trimmed.to_string()),
+            Some(_) => break,
+            None => {
+                if let Some((key, v)) = trimmed.split_once('=') {
+                    if key.trim().replace('-', "_") == "setup_requires" {
+                        value = Some(vec![v.trim().to_string()]);
+                    }
+                }
+            }
+        }
+    }
+    let lines: Vec<String> = value
+        .unwrap_or_default()
+        .into_iter()
+        .map(|l| l.split(" #").next().unwrap_or_default().trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    match lines.as_slice() {
+        [one] => one.split(',').map(|r| r.trim().to_string()).collect(),
+        _ => lines,
+    }
+}
+
+/// A literal list of strings after `setup_requires=` in a setup.py.
+fn py_setup_requires(py: &str) -> Vec<String> {
+    let Some(at) = py.find("setup_requires") else {
+        return Vec::new();
+    };
+    let rest = py[at + "setup_requires".len()..].trim_start();
+    let Some(rest) = rest.strip_prefix('=').map(str::trim_start) else {
+        return Vec::new();
+    };
+    let (open, close) = match rest.chars().next() {
+        Some('[') => ('[', ']'),
+        Some('(') => ('(', ')'),
+        _ => return Vec::new(),
+    };
+    let Some(end) = rest.find(close) else {
+        return Vec::new();
+    };
+    let inner = &rest[open.len_utf8()..end];
+    let mut out = Vec::new();
+    for item in inner.split(',') {
+        let item = item.split('#').next().unwrap_or_default().trim();
+        if item.is_empty() {
+            continue;
+        }
+        let quoted = ['"', '\''].iter().find_map(|q| {
+            item.strip_prefix(*q)
+                .and_then(|i| i.strip_suffix(*q))
+                .filter(|i| !i.contains(*q))
+        });
+        match quoted {
+            Some(r) => out.push(r.to_string()),
+            // Not all literals: nothing is guessed.
+            None => return Vec::new(),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn setup_requires_are_read_from_setup_py_and_setup_cfg() {
+        let model_utils = "setup(\n    name='django-model-utils',\n    use_scm_version={\"version_scheme\": \"post-release\"},\n    setup_requires=[\"setuptools_scm\"],\n    license=\"BSD\",\n)\n";
+        assert_eq!(
+            setup_requires(Some(model_utils), None),
+            v(&["setuptools_scm"])
+        );
+        let cases: &[(&str, &[&str])] = &[
+            (
+                "setup(setup_requires = ('cffi>=1.0', \"pkgconfig\",  # for the build\n))",
+                &["cffi>=1.0", "pkgconfig"],
+            ),
+            ("setup(setup_requires=SETUP_REQUIRES)", &[]),
+            ("setup(setup_requires=['a', helper()])", &[]),
+            ("setup(setup_requires=[])", &[]),
+            ("setup(name='x')", &[]),
+            ("setup(setup_requires=['${HOME}'])", &[]),
+        ];
+        for (py, want) in cases {
+            assert_eq!(setup_requires(Some(py), None), v(want), "{py}");
+        }
+        let cfg_cases: &[(&str, &[&str])] = &[
+            ("[metadata]\nname = x\n[options]\nsetup_requires =\n    setuptools_scm>=3.4\n    cython  # ext\npackages = find:\n", &["setuptools_scm>=3.4", "cython"]),
+            ("[options]\nsetup_requires = setuptools_scm, wheel\n", &["setuptools_scm", "wheel"]),
+            ("[options.extras_require]\nsetup_requires = nope\n", &[]),
+            ("[options]\ninstall_requires = six\n", &[]),
+        ];
+        for (cfg, want) in cfg_cases {
+            assert_eq!(setup_requires(None, Some(cfg)), v(want), "{cfg}");
+        }
+        assert_eq!(
+            setup_requires(
+                Some("setup(setup_requires=['setuptools-scm'])"),
+                Some("[options]\nsetup_requires = setuptools_scm\n")
+            ),
+            v(&["setuptools_scm"]),
+            "one per project, setup.cfg first"
+        );
+    }
 
     fn args(command: &str) -> Vec<Vec<String>> {
         download_args(command).unwrap()

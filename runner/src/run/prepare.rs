@@ -36,7 +36,9 @@ use super::keeper::Keeping;
 use super::layout::{side_area, HOME, WORK};
 use super::once_per_key::OncePerKey;
 use crate::logcap::LogBuffer;
-use crate::run::pip::{build_requires, download_args, referenced_files, RewriteError};
+use crate::run::pip::{
+    build_requires, download_args, referenced_files, same_project, setup_requires, RewriteError,
+};
 use crate::sandbox::container::{Container, ContainerError, Exec, ExecEnd, ExecLimits, Tracker};
 use crate::sandbox::door::{allowed_hosts, operator_index, upstream, Door, DoorSpec};
 use crate::sandbox::egress::Egress;
@@ -744,6 +746,12 @@ impl Filling<'_> {
         // What is known without running the project's code, in one resolution.
         let read = |path: &str| read_source(req, path);
         let mut tools = build_requires(pyproject(req).as_deref());
+        let setup = |f: &str| read_source(req, f);
+        for r in setup_requires(setup("setup.py").as_deref(), setup("setup.cfg").as_deref()) {
+            if !tools.iter().any(|t| same_project(t, &r)) {
+                tools.push(r);
+            }
+        }
         // pip itself: jobs put it into a venv made without ensurepip (see `job`).
         // Today's, whatever the cutoff: ponyswarm's tool, not the project's.
         if self.cutoff.is_some() {

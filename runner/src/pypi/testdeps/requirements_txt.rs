@@ -50,9 +50,37 @@ fn named_for_tests(path: &str) -> bool {
     }
 }
 
-/// Reads every requirements file named for tests, in path order.
+/// Whether `path` is a requirements file named for development
+/// (`requirements-dev.txt`, `dev-requirements.txt`, `requirements/dev.txt`): where
+/// many projects keep their test tools beside linters and docs tools.
+fn named_for_development(path: &str) -> bool {
+    let Some(stem) = path
+        .strip_suffix(".txt")
+        .filter(|_| is_requirements_path(path))
+    else {
+        return false;
+    };
+    let stem = stem.replace('_', "-");
+    match stem.split_once('/') {
+        Some(("requirements" | "reqs", name)) => {
+            name.starts_with("dev") || name.starts_with("requirements-dev")
+        }
+        Some(_) => false,
+        None => stem.starts_with("requirements-dev") || stem.starts_with("dev-requirements"),
+    }
+}
+
+/// Reads every requirements file named for tests, in path order; when there is none,
+/// the files named for development (urllib3 and requests keep `trustme` and
+/// `pytest-httpbin` in theirs, and their CI installs them for the tests).
 pub fn named_for_tests_files(texts: &BTreeMap<String, String>, c: &mut Collector) {
-    for path in texts.keys().filter(|p| named_for_tests(p)) {
+    let for_tests: Vec<&String> = texts.keys().filter(|p| named_for_tests(p)).collect();
+    let read = if for_tests.is_empty() {
+        texts.keys().filter(|p| named_for_development(p)).collect()
+    } else {
+        for_tests
+    };
+    for path in read {
         follow(path, texts, path, c, 0);
     }
 }
@@ -187,6 +215,44 @@ mod tests {
             assert_eq!(is_requirements_path(path), wanted, "{path}");
             assert_eq!(named_for_tests(path), for_tests, "{path}");
         }
+    }
+
+    #[test]
+    fn development_files_are_read_only_when_none_is_named_for_tests() {
+        let cases = [
+            ("requirements-dev.txt", true),
+            ("dev-requirements.txt", true),
+            ("requirements_dev.txt", true),
+            ("requirements/dev.txt", true),
+            ("requirements/development.txt", true),
+            ("requirements-docs.txt", false),
+            ("tests/requirements-dev.txt", false),
+            ("devtools.txt", false),
+        ];
+        for (path, want) in cases {
+            assert_eq!(named_for_development(path), want, "{path}");
+        }
+        let read = |items: &[(&str, &str)]| {
+            let mut c = Collector::default();
+            named_for_tests_files(&texts(items), &mut c);
+            c.setup
+                .dependencies
+                .iter()
+                .map(|d| format!("{} <- {}", d.requirement, d.source))
+                .collect::<Vec<_>>()
+        };
+        let dev = ("dev-requirements.txt", "trustme==0.9.0\npytest==7.4.0\n");
+        assert_eq!(
+            read(&[dev]),
+            vec![
+                "trustme==0.9.0 <- dev-requirements.txt",
+                "pytest==7.4.0 <- dev-requirements.txt"
+            ]
+        );
+        assert_eq!(
+            read(&[dev, ("requirements-test.txt", "pytest\n")]),
+            vec!["pytest <- requirements-test.txt"]
+        );
     }
 
     #[test]
