@@ -63,7 +63,7 @@ const SCRATCH: &str = "/scratch";
 /// clean` keeps them unless asked to remove everything.
 pub const WHEELHOUSE_LABEL: &str = "io.ponyswarm.wheelhouse";
 /// Changes to how a wheelhouse is filled invalidate every earlier one.
-const RECIPE: &str = "ponyswarm-wheelhouse-v4";
+const RECIPE: &str = "ponyswarm-wheelhouse-v5";
 
 /// Most bytes of the prepare log kept (and of one step's output): the project's build
 /// code runs here and may print without end; the middle is cut, as in a job's log.
