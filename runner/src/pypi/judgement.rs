@@ -135,11 +135,14 @@ impl Declared {
 /// 2. a timeout, a limit, an error or a cancellation → error, with the detail;
 /// 3. passed with tests run (or a test suite in the sdist) → passed;
 /// 4. passed or no tests without any → no-tests;
-/// 5. failed, and every failure (or, without JUnit failures, the log) is an import of
+/// 5. failed before any test ran, and the sdist ships no tests → no-tests: the
+///    author's runner, configured for tests the sdist leaves out (pytest-django's
+///    `DJANGO_SETTINGS_MODULE = tests.settings`), stopped at its start;
+/// 6. failed, and every failure (or, without JUnit failures, the log) is an import of
 ///    a module not `declared` → incomplete-setup, naming the modules;
-/// 6. failed, and every failure is a network call to another machine →
+/// 7. failed, and every failure is a network call to another machine →
 ///    tests-need-network, naming the tests;
-/// 7. otherwise → failed, naming the first failures.
+/// 8. otherwise → failed, naming the first failures.
 pub fn judge(outcome: &JobOutcome, suite_found: bool, declared: &Declared) -> Judged {
     let judged = |judgement, why| Judged { judgement, why };
     let counted = outcome
@@ -155,6 +158,14 @@ pub fn judge(outcome: &JobOutcome, suite_found: bool, declared: &Declared) -> Ju
         Status::Failed => {}
     }
     let failures = &outcome.failures;
+    if !suite_found && !counted && failures.is_empty() {
+        let mut why = vec![
+            "the sdist ships no tests, and the configured runner stopped before any ran"
+                .to_string(),
+        ];
+        why.extend(detail(outcome));
+        return judged(Judgement::NoTests, why);
+    }
     let texts: Vec<&str> = if failures.is_empty() {
         vec![outcome.log.as_str()]
     } else {
@@ -340,6 +351,25 @@ mod tests {
                 true,
                 Judgement::TestsNeedNetwork,
                 &["tests/test_net.py::test_get needs the network"],
+            ),
+            (
+                // django-cors-headers 4.2.0: no tests shipped, pytest-django's settings
+                // module among them, so pytest stops at its start.
+                outcome(
+                    Status::Failed,
+                    &[],
+                    "pytest_django/plugin.py\nImportError: No module named 'tests'",
+                ),
+                false,
+                Judgement::NoTests,
+                &["the sdist ships no tests, and the configured runner stopped before any ran"],
+            ),
+            (
+                // No tests shipped, but doctests ran and one failed: that is a failure.
+                outcome(Status::Failed, &[("p.m::p.m.f", "Expected: 1 Got: 2")], ""),
+                false,
+                Judgement::Failed,
+                &[],
             ),
             (
                 outcome(Status::Failed, &[("t::db", local)], ""),
