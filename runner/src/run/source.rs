@@ -156,8 +156,14 @@ fn set_owner(h: &mut tar::Header, mode: u32) {
     h.set_uid(OWNER);
     h.set_gid(OWNER);
     h.set_mode(mode);
-    h.set_mtime(0);
+    h.set_mtime(MTIME);
 }
+
+/// Every entry's modification time: one fixed instant, so that the upload (and the
+/// digests made from it) depends on content alone, and a late one, 2000-01-01: at 0
+/// (1970), a test that zips a source file fails ("ZIP does not support timestamps
+/// before 1980"), as requests 2.31.0's `test_zipped_paths_extracted` did.
+const MTIME: u64 = 946_684_800;
 
 /// One entry of the source tree, as the archive holds it.
 enum Node<'a> {
@@ -367,6 +373,28 @@ mod tests {
         assert_eq!(link.header().uid().unwrap(), 1000);
         let outside = vec![("../venv".to_string(), "/x".to_string())];
         assert!(write_tar_with(&mut Vec::new(), dir.path(), "src", &[], &outside).is_err());
+    }
+
+    #[test]
+    fn every_entry_has_one_fixed_time_that_zip_accepts() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("tests")).unwrap();
+        std::fs::write(dir.path().join("tests/test_a.py"), "x = 1\n").unwrap();
+        let files = vec![("extra.cfg".to_string(), "[x]\n".to_string())];
+        let mut out = Vec::new();
+        write_tar(&mut out, dir.path(), "src", &files).unwrap();
+        let mut a = tar::Archive::new(out.as_slice());
+        let times: Vec<u64> = a
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().header().mtime().unwrap())
+            .collect();
+        assert!(times.len() >= 4, "{times:?}");
+        // 1980-01-02, a day past the ZIP epoch, whatever the container's time zone.
+        assert!(
+            times.iter().all(|t| *t == MTIME && *t > 315_619_200),
+            "{times:?}"
+        );
     }
 
     #[test]

@@ -144,6 +144,21 @@ pub fn included(line: &str) -> Option<&str> {
     Some(rest.trim_start_matches('=').trim())
 }
 
+/// The extras of a line that installs the project itself with extras (`-e .[a,b]`,
+/// `.[a]`, `-e {toxinidir}[a]`): `a,b`.
+fn the_project_with_extras(line: &str) -> Option<&str> {
+    let target = line
+        .strip_prefix("--editable")
+        .or_else(|| line.strip_prefix("-e"))
+        .unwrap_or(line)
+        .trim_start_matches('=')
+        .trim();
+    let rest = ["{toxinidir}", "./", "."]
+        .iter()
+        .find_map(|root| target.strip_prefix(root))?;
+    rest.strip_prefix('[')?.strip_suffix(']')
+}
+
 /// Adds the requirements of the file at `path` (read from `texts`), following `-r`,
 /// each one's source being `source` (the file first named).
 pub fn follow(
@@ -165,6 +180,14 @@ pub fn follow(
                 None => c.note(format!(
                     "{inner} (named by {path}): outside the sdist, not read"
                 )),
+            }
+            continue;
+        }
+        if let Some(extras) = the_project_with_extras(&line) {
+            // `-e .[socks]`: the project itself, which the job installs anyway, with
+            // extras its tests need.
+            for e in extras.split(',') {
+                c.add_extra(e.trim());
             }
             continue;
         }
@@ -253,6 +276,27 @@ mod tests {
             read(&[dev, ("requirements-test.txt", "pytest\n")]),
             vec!["pytest <- requirements-test.txt"]
         );
+    }
+
+    #[test]
+    fn the_project_itself_with_extras_adds_the_extras() {
+        let cases = [
+            ("-e .[socks]", Some("socks")),
+            ("--editable=.[a,b]", Some("a,b")),
+            (".[test]", Some("test")),
+            ("-e ./[x]", Some("x")),
+            ("-e {toxinidir}[tests]", Some("tests")),
+            ("-e .", None),
+            ("-e ../other[x]", None),
+            ("requests[socks]", None),
+        ];
+        for (line, want) in cases {
+            assert_eq!(the_project_with_extras(line), want, "{line}");
+        }
+        let mut c = Collector::default();
+        let t = texts(&[("requirements-dev.txt", "-e .[socks]\npytest\n")]);
+        named_for_tests_files(&t, &mut c);
+        assert_eq!(c.setup.extras, vec!["socks".to_string()]);
     }
 
     #[test]
