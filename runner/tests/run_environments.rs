@@ -485,6 +485,11 @@ async fn a_dependency_that_is_an_old_setup_py_sdist_is_built_offline() {
     // no `wheel`, would take its legacy path (`setup.py bdist_wheel` with that venv's
     // setuptools) and fail; built in isolation as PEP 517 says, with setuptools and
     // wheel fetched through the door, it works.
+    //
+    // The project's own setup.py asks for setuptools_scm by `setup_requires`, which
+    // setuptools asks for while it builds, offline: the prepare reads it (never runs
+    // it) and puts it into the wheelhouse. And the job's venv on 3.11 has setuptools,
+    // as one made by `python -m venv` there does.
     let _serial = serial().await;
     ensure_images(&docker().await, &["3.11"]).await;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -504,9 +509,14 @@ async fn a_dependency_that_is_an_old_setup_py_sdist_is_built_offline() {
     )
     .expect("write");
     std::fs::write(
+        dir.path().join("setup.py"),
+        "from setuptools import setup\nsetup(setup_requires=[\"setuptools_scm\"])\n",
+    )
+    .expect("write");
+    std::fs::write(
         dir.path().join("ponyswarm.yaml"),
         "name: legacy-sdist\npython: \"3.11\"\ninstall:\n  - pip install --find-links deps .\n\
-         test: python -c \"import legacydep; assert legacydep.VALUE == 1\"\ntimeout: 5m\n",
+         test: python -c \"import legacydep, setuptools; assert legacydep.VALUE == 1\"\ntimeout: 5m\n",
     )
     .expect("write");
     let results = run_in(dir.path()).await;
@@ -519,5 +529,9 @@ async fn a_dependency_that_is_an_old_setup_py_sdist_is_built_offline() {
     assert!(
         log.contains("legacydep"),
         "the sdist went through the prepare: {log}"
+    );
+    assert!(
+        log.contains("setuptools_scm"),
+        "setup_requires went into the wheelhouse: {log}"
     );
 }

@@ -81,7 +81,7 @@ pub const VENV_SIZE_LABEL: &str = "io.ponyswarm.env.venv-size";
 /// Where the venv is kept in the image; jobs reach it at [`VENV`].
 pub const ENV_VENV: &str = "/opt/ponyswarm/venv";
 /// Changes to how an environment is built invalidate every earlier one.
-const RECIPE: &str = "ponyswarm-env-v5-volume";
+const RECIPE: &str = "ponyswarm-env-v6-volume";
 /// The areas listed around the build's install: the job's writable areas, for the
 /// build is confined as a job is.
 const BUILD_AREAS: &[&str] = AREAS;

@@ -140,13 +140,21 @@ fn pip_install_args(words: &[String]) -> Option<&[String]> {
 /// puts pip into it from the wheelhouse's wheel (matrix lines that run as written, and
 /// the users' own commands, need it). Without a pip wheel (a wheelhouse of an older
 /// ponyswarm) the venv is made by `python -m venv`, with ensurepip's pip.
+///
+/// Before Python 3.12, `python -m venv` (and tox's virtualenv) put setuptools into
+/// every venv too, and test suites of that time import it (`pkg_resources`) without
+/// declaring it; so does this venv there, with the newest setuptools the wheelhouse
+/// holds (it always holds one: a build tool, resolved as of the run's cutoff).
 pub fn venv_command(python: &str) -> String {
     let install = shell_words::join(uv_pip_install());
     format!(
         "w=$(ls {WHEELS}/pip-*.whl 2>/dev/null | head -n 1); \
          if [ -z \"$w\" ]; then {python} -m venv {VENV}; else \
          uv venv --quiet --offline --python \"$(command -v {python})\" {VENV} && \
-         {install} --quiet --no-deps \"$w\"; fi"
+         {install} --quiet --no-deps \"$w\" && \
+         if {python} -c 'import sys; sys.exit(sys.version_info >= (3, 12))'; then \
+         s=$(ls {WHEELS}/setuptools-*.whl 2>/dev/null | sort -V | tail -n 1); \
+         [ -z \"$s\" ] || {install} --quiet --no-deps \"$s\"; fi; fi"
     )
 }
 
@@ -222,5 +230,7 @@ mod tests {
             "{line}"
         );
         assert!(line.contains("--no-deps \"$w\""), "{line}");
+        assert!(line.contains("sys.version_info >= (3, 12)"), "{line}");
+        assert!(line.contains("--no-deps \"$s\""), "{line}");
     }
 }
