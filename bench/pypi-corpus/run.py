@@ -40,6 +40,9 @@ def install_verdict(install):
 
     A report that names its verdict (the verdict kinds of issue #15) is taken at its
     word; an older one is mapped from the test verdict and the job's status."""
+    judged = install.get("judged")
+    if isinstance(judged, dict) and isinstance(judged.get("judgement"), str):
+        return judged["judgement"]
     for holder in (install, install.get("outcome", {})):
         if isinstance(holder.get("verdict"), str):
             return holder["verdict"]
