@@ -29,16 +29,20 @@ pub fn is_requirements_path(path: &str) -> bool {
     }
 }
 
+/// A requirements file's path without `.txt`, `_` as `-`: what its name is matched on.
+fn requirements_stem(path: &str) -> Option<String> {
+    let stem = path
+        .strip_suffix(".txt")
+        .filter(|_| is_requirements_path(path))?;
+    Some(stem.replace('_', "-"))
+}
+
 /// Whether `path` is named for the tests (and so read without being named by
 /// anything else).
 fn named_for_tests(path: &str) -> bool {
-    let Some(stem) = path
-        .strip_suffix(".txt")
-        .filter(|_| is_requirements_path(path))
-    else {
+    let Some(stem) = requirements_stem(path) else {
         return false;
     };
-    let stem = stem.replace('_', "-");
     match stem.split_once('/') {
         Some(("tests" | "test", name)) => name.contains("requirements"),
         Some((_, name)) => name.starts_with("test") || name.starts_with("requirements-test"),
@@ -54,13 +58,9 @@ fn named_for_tests(path: &str) -> bool {
 /// (`requirements-dev.txt`, `dev-requirements.txt`, `requirements/dev.txt`): where
 /// many projects keep their test tools beside linters and docs tools.
 fn named_for_development(path: &str) -> bool {
-    let Some(stem) = path
-        .strip_suffix(".txt")
-        .filter(|_| is_requirements_path(path))
-    else {
+    let Some(stem) = requirements_stem(path) else {
         return false;
     };
-    let stem = stem.replace('_', "-");
     match stem.split_once('/') {
         Some(("requirements" | "reqs", name)) => {
             name.starts_with("dev") || name.starts_with("requirements-dev")
