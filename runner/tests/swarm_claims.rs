@@ -21,6 +21,7 @@ async fn claims_on_sqlite() {
     let url = |i: usize| format!("sqlite://{}/{i}/ponyswarm.db", dir.path().display());
     concurrent_claimers_never_share_a_job(&url(0)).await;
     claims_keep_the_queue_rules(&url(1)).await;
+    a_batch_of_claims_keeps_the_rules(&url(2)).await;
 }
 
 #[tokio::test]
@@ -37,6 +38,10 @@ async fn claims_on_postgres() {
         .fresh_database(&format!("ponyswarm_claims_{pid}_1"))
         .await;
     claims_keep_the_queue_rules(&url).await;
+    let url = server
+        .fresh_database(&format!("ponyswarm_claims_{pid}_2"))
+        .await;
+    a_batch_of_claims_keeps_the_rules(&url).await;
 }
 
 /// A claim walks the queue's index in order and stops at the first job that fits, on
@@ -233,6 +238,99 @@ async fn claims_keep_the_queue_rules(url: &str) {
         )
         .await
         .expect("beats"));
+}
+
+/// Claims served together (as the writer serves those waiting at once) get what they
+/// would have one after another: oldest first, each agent skipping the jobs it
+/// answered, each claim the jobs its own capabilities fit, and a claim whose agent
+/// answered every job the batch locked still reaches an older fitting one past them.
+async fn a_batch_of_claims_keeps_the_rules(url: &str) {
+    let store = Store::open(url).await.expect("opens");
+    let none: &[&str] = &[];
+    enqueue(&store, "r", &[("3.11", none); 4]).await;
+    enqueue(&store, "s", &[("3.13", none)]).await;
+    // Agent a answered r-0 (a quorum of 2 wants another agent).
+    let first = claim(&store, "a", &["3.11"], &[], NOW).await.expect("r-0");
+    assert_eq!(first.job.id, "r-0");
+    answer_and_requeue(&store, &first, "a").await;
+
+    let req = |agent: &str, pythons: &[&str]| ClaimRequest {
+        agent_id: agent.into(),
+        pythons: pythons.iter().map(|p| p.to_string()).collect(),
+        services: vec![],
+        lease: format!("{agent}-{}", rand_suffix()),
+        now: NOW,
+        expires: NOW + LEASE,
+    };
+    // Alone, a's batch locks one job, r-0, which a answered: a still gets r-1.
+    let got = store
+        .swarm_claim_batch(&[req("a", &["3.11"])])
+        .await
+        .expect("claims");
+    let ids = |got: &[Option<Claimed>]| -> Vec<Option<String>> {
+        got.iter()
+            .map(|c| c.as_ref().map(|c| c.job.id.clone()))
+            .collect()
+    };
+    assert_eq!(ids(&got), [Some("r-1".to_string())]);
+    answer_and_requeue(&store, got[0].as_ref().expect("r-1"), "a").await;
+
+    // Together: a skips r-0 and r-1 (both answered), b takes the oldest, the 3.13 agent
+    // its own run's job, and the last claim finds nothing left.
+    let got = store
+        .swarm_claim_batch(&[
+            req("a", &["3.11"]),
+            req("b", &["3.11"]),
+            req("x", &["3.13"]),
+            req("c", &["3.11"]),
+            req("d", &["3.11"]),
+            req("e", &["3.11"]),
+        ])
+        .await
+        .expect("claims");
+    let want = [
+        Some("r-2"),
+        Some("r-0"),
+        Some("s-0"),
+        Some("r-1"),
+        Some("r-3"),
+        None,
+    ];
+    let want: Vec<Option<String>> = want.iter().map(|w| w.map(str::to_string)).collect();
+    assert_eq!(ids(&got), want);
+    for c in got.iter().flatten() {
+        let lease = c.job.lease_id.clone().expect("a lease");
+        let (job, _) = store
+            .swarm_lease(&lease)
+            .await
+            .expect("reads")
+            .expect("the lease is recorded");
+        assert_eq!(job, c.job.id);
+        assert_eq!(c.job.state, SwarmJobState::Leased);
+    }
+}
+
+/// `agent` posts a result for `claimed` and the job goes back to the queue (a quorum
+/// wants another agent).
+async fn answer_and_requeue(store: &Store, claimed: &Claimed, agent: &str) {
+    let lease = claimed.job.lease_id.clone().expect("a lease");
+    store
+        .swarm_add_result(&SwarmResult {
+            lease_id: lease.clone(),
+            job_id: claimed.job.id.clone(),
+            agent_id: agent.into(),
+            payload: "{}".into(),
+            signature: "00".into(),
+            status: "passed".into(),
+            counted: false,
+            received: NOW,
+        })
+        .await
+        .expect("adds");
+    store
+        .swarm_requeue(&claimed.job.id, &lease)
+        .await
+        .expect("requeues");
 }
 
 async fn claim(

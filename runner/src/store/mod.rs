@@ -72,7 +72,7 @@ pub enum StoreError {
     /// A query failed: the database went away, the disk is full, a lock timed out.
     #[error("the database failed: {0}")]
     Query(#[from] sqlx::Error),
-    /// The SQLite claim writer failed a claim (see [`swarm_claim`]).
+    /// The claim writer failed a claim (see [`swarm_claim`]).
     #[error("the claim writer failed: {0}")]
     ClaimWriter(String),
     /// A row this version cannot read back.

@@ -1,9 +1,9 @@
 //! Claims, heartbeats and releases: who holds which job until when.
 //!
 //! A claim is one call to the store ([`Store::swarm_claim`](crate::store::Store::swarm_claim)),
-//! which takes the oldest job the agent can run in one statement on PostgreSQL and
-//! through a batching writer on SQLite (the rules and the design are in
-//! [`crate::store::swarm_claim`]). With nothing to take, the claim waits (long-poll)
+//! which takes the oldest job the agent can run through the store's claim writer: the
+//! claims waiting at once are served together, in one transaction (the rules and the
+//! design are in [`crate::store::swarm_claim`]). With nothing to take, the claim waits (long-poll)
 //! until jobs become claimable: new runs, released leases and results that need
 //! another agent wake it, in this process by [`Coordinator::queued`] and, on
 //! PostgreSQL, from every coordinator on the database by `LISTEN`/`NOTIFY`
