@@ -310,6 +310,9 @@ pub struct Environments {
     owner: Owner,
     scope: WheelhouseScope,
     slots: OncePerKey<Result<Environment, EnvError>>,
+    /// Warm lookups by their inputs: the first job of a key asks Docker (three calls),
+    /// the others of the run take its answer.
+    warm: OncePerKey<Option<(Environment, Wheelhouse)>>,
     /// Images whose use this run recorded already: once per run is enough for the
     /// size cap's order, and saves every later job a call.
     touched: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
@@ -326,6 +329,7 @@ impl Environments {
             owner,
             scope,
             slots: OncePerKey::default(),
+            warm: OncePerKey::default(),
             touched: Default::default(),
         }
     }
@@ -364,7 +368,9 @@ impl Environments {
 
     /// The environment and wheelhouse of a warm rerun: found by [`warm_key`] when the
     /// wheelhouse volume exists and an environment was built from it; `None` (the
-    /// job then prepares as usual) otherwise, or when Docker fails to say.
+    /// job then prepares as usual) otherwise, or when Docker fails to say. Found once
+    /// per run and key; a miss is looked up again by the next job (the one before may
+    /// have built it since).
     pub async fn find_warm(&self, req: &WarmRequest) -> Option<(Environment, Wheelhouse)> {
         let deps = {
             let (req, scope) = (req.clone(), self.scope.clone());
@@ -374,6 +380,24 @@ impl Environments {
             .await
             .ok()?
         };
+        let asked = format!("{deps}\0{}", req.python);
+        let (found, first) = self
+            .warm
+            .get_or_init(&asked, || self.look_up_warm(req, &deps))
+            .await;
+        match found {
+            None if !first => self.look_up_warm(req, &deps).await,
+            found => found,
+        }
+    }
+
+    /// [`Self::find_warm`] asking Docker, for the dependency key `deps` of `req`.
+    async fn look_up_warm(
+        &self,
+        req: &WarmRequest,
+        deps: &str,
+    ) -> Option<(Environment, Wheelhouse)> {
+        let deps = deps.to_string();
         let volume = prepare::volume_name(&deps);
         let created = self.docker.inspect_volume(&volume).await.ok()?.created_at?;
         let warm = warm_key(

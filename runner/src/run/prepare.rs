@@ -562,6 +562,8 @@ impl Wheelhouses {
                             deadline,
                             log: std::mem::take(log),
                             cutoff: self.scope.cutoff.clone(),
+                            fetch_venv: BAKED_PREP_VENV,
+                            build_venv: BAKED_PREP_VENV,
                         };
                         let r = filling.run(req, &format!("{WHEELS}/{partial}")).await;
                         *log = filling.log;
@@ -696,6 +698,10 @@ struct Filling<'a> {
     log: String,
     /// Resolve as of this instant (RFC 3339); `None`: today.
     cutoff: Option<String>,
+    /// The prepare venv of each container ([`BAKED_PREP_VENV`] or
+    /// [`MADE_PREP_VENV`]), known once [`Self::run`] has set them up.
+    fetch_venv: &'static str,
+    build_venv: &'static str,
 }
 
 /// Where the fetch container writes what uv resolves as of a cutoff, and reads the
@@ -703,9 +709,34 @@ struct Filling<'a> {
 const AS_OF_INPUT: &str = "/tmp/ponyswarm-as-of.in";
 const AS_OF_PINS: &str = "/tmp/ponyswarm-as-of.txt";
 
-/// The venv pip runs from during prepare: the image's pip, at the version the job's
-/// venv will have.
-const PREP_VENV: &str = "/tmp/prepare-venv";
+/// The venv pip runs from during prepare, baked into ponyswarm's Python images
+/// (`images/*/Dockerfile`): no fill pays for ensurepip (seconds per container, tens
+/// on a busy machine), and under the fill containers' read-only root no build code
+/// can change the pip that runs after it.
+const BAKED_PREP_VENV: &str = "/opt/ponyswarm-prepare";
+/// Where a fill makes its prepare venv, with ensurepip, when its image has none baked
+/// in (a Python image from elsewhere).
+const MADE_PREP_VENV: &str = "/tmp/prepare-venv";
+
+/// The shell line that finds the prepare venv or makes one, printing which
+/// ([`prepare_venv_of`] reads it back).
+fn prepare_venv_command(python: &str) -> String {
+    format!(
+        "if [ -x {BAKED_PREP_VENV}/bin/python ]; then \
+         echo 'ponyswarm: prepare venv {BAKED_PREP_VENV} (baked into the image)'; \
+         else {python} -m venv {MADE_PREP_VENV} && \
+         echo 'ponyswarm: prepare venv {MADE_PREP_VENV} (made with ensurepip)'; fi"
+    )
+}
+
+/// The prepare venv [`prepare_venv_command`] said it found or made.
+fn prepare_venv_of(output: &str) -> &'static str {
+    if output.contains(&format!("prepare venv {BAKED_PREP_VENV} ")) {
+        BAKED_PREP_VENV
+    } else {
+        MADE_PREP_VENV
+    }
+}
 
 /// Which of the two containers runs a step.
 #[derive(Clone, Copy)]
@@ -725,21 +756,20 @@ impl Filling<'_> {
             req.files.clone(),
             Vec::new(),
         );
-        self.build.upload("/work", source).await?;
-        let venv = format!("{} -m venv {PREP_VENV}", req.python);
-        let setup = format!("rm -rf {partial} && mkdir -p {partial} && {venv}");
-        // One container each, so at once: ensurepip takes seconds (tens on a busy
-        // machine), and every fill waited for two in a row.
-        let (setup, venv) = (Exec::shell(setup), Exec::shell(venv));
         let started = Instant::now();
-        let (fetch_venv, build_venv) = tokio::join!(
-            self.exec_on(Side::Fetch, &setup),
-            self.exec_on(Side::Build, &venv)
-        );
-        self.must_have("venv (fetch)", fetch_venv?)?;
-        self.must_have("venv (build)", build_venv?)?;
+        let venv = prepare_venv_command(&req.python);
+        let setup = format!("rm -rf {partial} && mkdir -p {partial} && {venv}");
+        // One container each, so at once, the source's upload beside them: where the
+        // image has no prepare venv, ensurepip takes seconds (tens on a busy machine).
+        let (setup, venv) = (pip_shell(&setup), pip_shell(&venv));
+        let (fetch_venv, build_venv) = tokio::join!(self.exec_on(Side::Fetch, &setup), async {
+            self.build.upload("/work", source).await?;
+            self.exec_on(Side::Build, &venv).await
+        });
+        self.fetch_venv = prepare_venv_of(&self.must_have("venv (fetch)", fetch_venv?)?);
+        self.build_venv = prepare_venv_of(&self.must_have("venv (build)", build_venv?)?);
         self.log.push_str(&format!(
-            "ponyswarm: venvs took {:.1}s\n",
+            "ponyswarm: source and venvs took {:.1}s\n",
             started.elapsed().as_secs_f64()
         ));
         let index = index_options(&req.install);
@@ -769,7 +799,7 @@ impl Filling<'_> {
             // so, but the build tools and pip must be there regardless.
             self.fetch(partial, &index, &tools, true, cutoff).await?;
         }
-        let offline = offline_script(&downloads, partial);
+        let offline = offline_script(self.build_venv, &downloads, partial);
         let mut asked: Vec<String> = Vec::new();
         for round in 1..=MAX_ROUNDS {
             let step = format!("offline: metadata and sdist builds (round {round})");
@@ -823,9 +853,10 @@ impl Filling<'_> {
                 }
             },
         };
+        let python = format!("{}/bin/python", self.fetch_venv);
         let pip = |extra: &[&str]| {
             let mut cmd: Vec<String> = vec![
-                format!("{PREP_VENV}/bin/python"),
+                python.clone(),
                 "-m".into(),
                 "pip".into(),
                 "download".into(),
@@ -885,7 +916,7 @@ impl Filling<'_> {
         let compile = uv_compile_command(
             AS_OF_INPUT,
             AS_OF_PINS,
-            &format!("{PREP_VENV}/bin/python"),
+            &format!("{}/bin/python", self.fetch_venv),
             index,
             cutoff,
         );
@@ -994,13 +1025,15 @@ impl Filling<'_> {
     }
 
     /// Logs the step `step` that ran (see [`Self::exec_on`]); it must have exited 0.
-    fn must_have(&mut self, step: &str, ran: (ExecEnd, Vec<u8>)) -> Result<(), PrepareError> {
+    /// Its output.
+    fn must_have(&mut self, step: &str, ran: (ExecEnd, Vec<u8>)) -> Result<String, PrepareError> {
         self.log.push_str(&format!("$ {step}\n"));
         let (code, out) = self.ended(ran)?;
-        self.log.push_str(&String::from_utf8_lossy(&out));
+        let out = String::from_utf8_lossy(&out).into_owned();
+        self.log.push_str(&out);
         cap_log(&mut self.log);
         match code {
-            0 => Ok(()),
+            0 => Ok(out),
             code => Err(self.failed(format!("{step} (exit {code})"))),
         }
     }
@@ -1026,8 +1059,8 @@ fn cap_log(log: &mut String) {
 /// no `wheel`, so no `bdist_wheel` before setuptools 70.1); with it, every build is
 /// isolated, its requirements (`setuptools>=40.8.0`, `wheel`) taken from the
 /// wheelhouse like any other build's, as of the run's cutoff.
-fn offline_script(downloads: &[Vec<String>], partial: &str) -> String {
-    let pip = format!("{PREP_VENV}/bin/python -m pip");
+fn offline_script(venv: &str, downloads: &[Vec<String>], partial: &str) -> String {
+    let pip = format!("{venv}/bin/python -m pip");
     let mut lines = vec!["set -e".to_string(), "cd /work/src".to_string()];
     for args in downloads {
         lines.push(format!(
@@ -1077,8 +1110,14 @@ fn pip_shell(line: &str) -> Exec {
     exec
 }
 
+/// The environment of the prepare's pip. `PIP_COMPILE=0` (`--no-compile`; the
+/// `PIP_NO_COMPILE` spelling means the opposite, pypa/pip#5735) reaches the pip that
+/// installs each isolated build's requirements: setuptools was byte-compiled whole for
+/// every metadata and sdist build, though a build imports a part of it, once, and
+/// writes those caches itself.
 fn pip_env() -> Vec<String> {
     vec![
+        "PIP_COMPILE=0".into(),
         "PIP_DISABLE_PIP_VERSION_CHECK=1".into(),
         "PIP_NO_INPUT=1".into(),
         "PIP_PROGRESS_BAR=off".into(),
@@ -1103,6 +1142,24 @@ mod tests {
 
     fn v(words: &[&str]) -> Vec<String> {
         words.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_baked_prepare_venv_is_used_only_when_the_image_said_so() {
+        let command = prepare_venv_command("python3.11");
+        assert!(command.contains(&format!("[ -x {BAKED_PREP_VENV}/bin/python ]")));
+        assert!(command.contains(&format!("python3.11 -m venv {MADE_PREP_VENV}")));
+        let said = |venv: &str, how: &str| format!("ponyswarm: prepare venv {venv} ({how})\n");
+        assert_eq!(
+            prepare_venv_of(&said(BAKED_PREP_VENV, "baked into the image")),
+            BAKED_PREP_VENV
+        );
+        assert_eq!(
+            prepare_venv_of(&said(MADE_PREP_VENV, "made with ensurepip")),
+            MADE_PREP_VENV
+        );
+        // Anything else (no answer at all): the venv the fill would have made.
+        assert_eq!(prepare_venv_of(""), MADE_PREP_VENV);
     }
 
     #[test]

@@ -353,7 +353,10 @@ impl Container {
             // Only a detached start answers so, and this one is attached.
             return Ok(ExecEnd::Exited(-1));
         };
-        let mut poll = tokio::time::interval(EXEC_POLL);
+        // The first ask a period after the start, not at once: most commands end
+        // before it, their output's end telling so, and a short job's exec would pay
+        // a round trip to the engine for nothing.
+        let mut poll = tokio::time::interval_at(Instant::now() + EXEC_POLL, EXEC_POLL);
         let mut last_output = Instant::now();
         let mut exited_at: Option<Instant> = None;
         let far = Instant::now() + Duration::from_secs(365 * 24 * 3600);
