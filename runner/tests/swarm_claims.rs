@@ -190,24 +190,7 @@ async fn claims_keep_the_queue_rules(url: &str) {
         .is_none());
 
     // An agent's result keeps the job from it when it comes back for a quorum.
-    let lease = first.job.lease_id.clone().expect("a lease");
-    store
-        .swarm_add_result(&SwarmResult {
-            lease_id: lease.clone(),
-            job_id: first.job.id.clone(),
-            agent_id: "a".into(),
-            payload: "{}".into(),
-            signature: "00".into(),
-            status: "passed".into(),
-            counted: false,
-            received: NOW,
-        })
-        .await
-        .expect("adds");
-    store
-        .swarm_requeue(&first.job.id, &lease)
-        .await
-        .expect("requeues");
+    answer_and_requeue(&store, &first, "a").await;
     assert!(
         claim(&store, "a", &["3.13"], &["redis"], NOW)
             .await

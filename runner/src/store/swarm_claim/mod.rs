@@ -140,7 +140,7 @@ impl Store {
         let mut lines = Vec::new();
         for query in [
             postgres::candidates_query(&batch, std::slice::from_ref(req), &[0]),
-            postgres::claim_query(&alone, req),
+            claim_query(&alone, req),
         ] {
             for row in query.fetch_all(&self.pool).await? {
                 lines.push(row.try_get::<String, _>(0)?);
@@ -175,6 +175,21 @@ impl Store {
         listener.listen(QUEUE_CHANNEL).await?;
         Ok(Some(listener))
     }
+}
+
+/// `sql` (the claim alone, or a spelling of it such as its `EXPLAIN`) bound for `req`:
+/// both databases' claim statements take the same parameters in the same order.
+fn claim_query<'q>(
+    sql: &'q str,
+    req: &ClaimRequest,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    sqlx::query(sql)
+        .bind(req.lease.clone())
+        .bind(req.agent_id.clone())
+        .bind(req.now)
+        .bind(req.expires)
+        .bind(json_array(&req.pythons))
+        .bind(json_array(&req.services))
 }
 
 fn json_array(items: &[String]) -> String {

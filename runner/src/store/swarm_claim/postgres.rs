@@ -16,7 +16,7 @@
 //! 7,400–8,600.
 
 use super::assign::{self, Candidate};
-use super::{claimed_row, job_columns, json_array, ClaimRequest, Claimed};
+use super::{claim_query, claimed_row, job_columns, json_array, ClaimRequest, Claimed};
 use crate::store::StoreError;
 use sqlx::{AnyConnection, Row};
 use std::collections::HashMap;
@@ -109,20 +109,6 @@ pub(super) fn candidates_sql() -> &'static str {
 fn take_sql() -> &'static str {
     static SQL: LazyLock<String> = LazyLock::new(|| TAKE.replace("JOBS", &job_columns()));
     &SQL
-}
-
-/// `sql` (the claim alone, or a spelling of it such as its `EXPLAIN`) bound for `req`.
-pub(super) fn claim_query<'q>(
-    sql: &'q str,
-    req: &ClaimRequest,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    sqlx::query(sql)
-        .bind(req.lease.clone())
-        .bind(req.agent_id.clone())
-        .bind(req.now)
-        .bind(req.expires)
-        .bind(json_array(&req.pythons))
-        .bind(json_array(&req.services))
 }
 
 /// `sql` (the candidates, or a spelling of them such as their `EXPLAIN`) bound for the

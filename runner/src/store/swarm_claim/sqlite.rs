@@ -3,7 +3,7 @@
 //! claim costs it a few index probes, so there is no statement for the batch as a whole
 //! as on PostgreSQL.
 
-use super::{claimed_row, job_columns, json_array, ClaimRequest, Claimed};
+use super::{claim_query, claimed_row, job_columns, ClaimRequest, Claimed};
 use crate::store::StoreError;
 use sqlx::Row;
 use std::sync::LazyLock;
@@ -53,13 +53,7 @@ pub(super) async fn batch(
     let mut tx = pool.begin().await?;
     let mut answers = Vec::with_capacity(requests.len());
     for req in requests {
-        let Some(row) = sqlx::query(claim_sql())
-            .bind(req.lease.clone())
-            .bind(req.agent_id.clone())
-            .bind(req.now)
-            .bind(req.expires)
-            .bind(json_array(&req.pythons))
-            .bind(json_array(&req.services))
+        let Some(row) = claim_query(claim_sql(), req)
             .fetch_optional(&mut *tx)
             .await?
         else {
