@@ -50,6 +50,9 @@ pub(super) async fn run(
         .buildargs(&spec.build_args)
         .labels(&spec.labels)
         .build();
+    // What the tag named before: a build whose stream broke is known to have finished
+    // only if the tag now names another image.
+    let before = local_id(docker, spec.tag).await?;
     let body = bollard::body_full(spec.context.into());
     let long = for_long_calls(docker);
     let mut stream = long.build_image(options, None, Some(body));
@@ -87,11 +90,23 @@ pub(super) async fn run(
                 });
             }
             Err(source) => {
+                log.flush(spec.name);
+                // The engine's answer broke off (seen under load: "bytes remaining on
+                // stream" after the last step), which says nothing of the build itself.
+                let after = local_id(docker, spec.tag).await?;
+                if let Some(id) = finished_despite(before.as_deref(), after) {
+                    tracing::warn!(
+                        "{}: the engine's build log broke off ({source}), but {} was built",
+                        spec.name,
+                        spec.tag
+                    );
+                    return Ok(id);
+                }
                 return Err(ImageError::Docker {
                     image: spec.tag.to_owned(),
                     action: "build",
                     source,
-                })
+                });
             }
         }
     }
@@ -105,6 +120,13 @@ pub(super) async fn run(
             message: format!("the build ended without producing {}", spec.tag),
             tail: log.tail.into(),
         })
+}
+
+/// The image a build produced although its log stream broke off: the id the tag names
+/// `after`, when it names one and not the image it named `before` the build (an
+/// unchanged tag may be a build the engine dropped with the connection).
+fn finished_despite(before: Option<&str>, after: Option<String>) -> Option<String> {
+    after.filter(|id| Some(id.as_str()) != before)
 }
 
 /// Removes the image of the last step that succeeded before a failure, which
@@ -178,6 +200,16 @@ impl BuildLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_broken_stream_counts_as_built_only_when_the_tag_moved() {
+        let new = || Some("sha256:new".to_string());
+        assert_eq!(finished_despite(None, new()), new());
+        assert_eq!(finished_despite(Some("sha256:old"), new()), new());
+        assert_eq!(finished_despite(Some("sha256:new"), new()), None);
+        assert_eq!(finished_despite(None, None), None);
+        assert_eq!(finished_despite(Some("sha256:old"), None), None);
+    }
 
     #[test]
     fn log_lines_are_rejoined_and_the_step_tracked() {
