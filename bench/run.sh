@@ -11,12 +11,14 @@
 # Usage: bench/run.sh            (from anywhere; needs Docker, python3.9/3.11/3.13 and
 #                                 pypy3 on PATH or under ~/.pyenv, and PyPI for tox and
 #                                 pytest)
-# Knobs:  N=10 (trivial jobs each way), BIG=50 (jobs in the memory run),
-#         PONYSWARM=path/to/ponyswarm (default: a release build, made if missing).
+# Knobs:  N=10 (trivial jobs in each of ROUNDS=3 rounds, each way), BIG=50 (jobs in the memory run),
+#         PONYSWARM=path/to/ponyswarm (default: a release build, made if missing),
+#         TRIVIAL_ONLY=1 (part 1 alone).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 N=${N:-10}
+ROUNDS=${ROUNDS:-3}
 BIG=${BIG:-50}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ponyswarm-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -58,26 +60,39 @@ echo 'print("ok")' >"$WORK/trivial/noop.py"
 } >"$WORK/trivial/ponyswarm.yaml"
 swarm "$WORK/trivial/ponyswarm.yaml" warmup-trivial  # images resolved, wheelhouse made
 IMAGE=$(docker images ponyswarm/python-3.11 --format '{{.Repository}}:{{.Tag}}' | head -n1)
-t0=$(now)
 # The same confinement as a ponyswarm job: read-only root, a 2 GiB tmpfs work area (an
 # anonymous volume, removed with the container), tmpfs home and /tmp, memory + disk.
 AREA='type=volume,dst=/work,volume-driver=local,volume-nocopy,volume-opt=type=tmpfs'
 AREA+=',volume-opt=device=tmpfs,"volume-opt=o=size=2g,nosuid,nodev,mode=0755,uid=1000,gid=1000"'
-for _ in $(seq "$N"); do
-  id=$(docker create --network none --user 1000:1000 --cap-drop ALL \
-    --security-opt no-new-privileges --memory 4g --memory-swap 4g --cpus 1 \
-    --pids-limit 512 --init --read-only --mount "$AREA" \
-    --tmpfs /home/pony:rw,exec,nosuid,nodev,size=512m,mode=0755,uid=1000,gid=1000 \
-    --tmpfs /tmp:rw,exec,nosuid,nodev,size=512m,mode=1777 \
-    "$IMAGE" python -c 'print("ok")')
-  docker start -a "$id" >/dev/null
-  docker wait "$id" >/dev/null
-  docker rm -v "$id" >/dev/null
+docker_jobs() {
+  for _ in $(seq "$N"); do
+    id=$(docker create --network none --user 1000:1000 --cap-drop ALL \
+      --security-opt no-new-privileges --memory 4g --memory-swap 4g --cpus 1 \
+      --pids-limit 512 --init --read-only --mount "$AREA" \
+      --tmpfs /home/pony:rw,exec,nosuid,nodev,size=512m,mode=0755,uid=1000,gid=1000 \
+      --tmpfs /tmp:rw,exec,nosuid,nodev,size=512m,mode=1777 \
+      "$IMAGE" python -c 'print("ok")')
+    docker start -a "$id" >/dev/null
+    docker wait "$id" >/dev/null
+    docker rm -v "$id" >/dev/null
+  done
+}
+# ROUNDS rounds, each the docker CLI's N jobs then ponyswarm's: both see the same
+# spells of load from the rest of the machine, and the totals are compared.
+docker_s=0 swarm_s=0
+for round in $(seq "$ROUNDS"); do
+  t0=$(now)
+  docker_jobs
+  docker_s=$(python3 -c "print($docker_s + $(now) - $t0)")
+  t0=$(now)
+  swarm "$WORK/trivial/ponyswarm.yaml" "trivial-$round"
+  swarm_s=$(python3 -c "print($swarm_s + $(now) - $t0)")
 done
-docker_s=$(minus "$(now)" "$t0")
-t0=$(now)
-swarm "$WORK/trivial/ponyswarm.yaml" trivial
-swarm_s=$(minus "$(now)" "$t0")
+TRIVIAL=$((N * ROUNDS))
+if [[ -n "${TRIVIAL_ONLY:-}" ]]; then
+  echo "1. trivial job: docker CLI $(per "$docker_s" "$TRIVIAL")s/job, ponyswarm $(per "$swarm_s" "$TRIVIAL")s/job -> $(ratio "$swarm_s" "$docker_s")x (goal <= 1.3x)"
+  exit 0
+fi
 
 # --- 2. A 12-job matrix: cold, warm, and tox -p on the host ---------------------------
 cp -r "$ROOT/matrix/projects/pony-lib" "$WORK/pony-lib"
@@ -164,7 +179,7 @@ goal() { python3 -c "r = $1 / $2; print(f'{r:.2f}x  (goal <= $3x: ' + ('ok' if r
 
 cat <<REPORT
 ponyswarm bench ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $("$PONYSWARM" --version 2>/dev/null || echo ponyswarm))
-1. trivial job, $N one at a time:  docker CLI $(per "$docker_s" "$N")s/job, ponyswarm $(per "$swarm_s" "$N")s/job
+1. trivial job, $N one at a time, $ROUNDS rounds:  docker CLI $(per "$docker_s" "$TRIVIAL")s/job, ponyswarm $(per "$swarm_s" "$TRIVIAL")s/job
    -> ponyswarm / docker CLI $(goal "$swarm_s" "$docker_s" 1.3)
 2. pony-lib, 12 jobs (PyPy included), 2 at once: ponyswarm warm ${warm_s}s, cold ${cold_s}s,
    warm after a test-file edit ${edited_s}s; tox -p 2 on the host: envs reused ${tox_s}s, envs made ${tox_cold_s}s

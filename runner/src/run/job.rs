@@ -60,6 +60,10 @@ pub struct JobContext {
     pub progress: Arc<Progress>,
     /// The most any job may take (see [`crate::matrix::Ceiling`]).
     pub ceiling: crate::matrix::Ceiling,
+    /// Jobs' containers and networks on their way out: a job ends, and frees its
+    /// slot, once its facts are in; its objects are removed meanwhile. The run waits
+    /// for these before it ends.
+    pub removals: tokio_util::task::TaskTracker,
 }
 
 /// One job under way: its record, built as it goes.
@@ -106,7 +110,9 @@ pub async fn run_job(ctx: &JobContext, plan: &JobPlan) -> JobRecord {
     }
     let mut objects = Objects::default();
     let result = job.go(&mut objects).await;
-    // Teardown, timed as a phase: main container, then services, then the network.
+    // Teardown, timed as a phase: what the job's objects can still tell (services'
+    // logs, an OOM kill), read now; their removal (main container, then services,
+    // then the network) goes on after the job has ended (see `JobContext::removals`).
     let teardown = Instant::now();
     ctx.progress
         .phase(plan.job.index, &plan.job.name, Phase::Teardown);
@@ -115,10 +121,13 @@ pub async fn run_job(ctx: &JobContext, plan: &JobPlan) -> JobRecord {
         Err(end) => (end, None),
     };
     let service_logs = objects.service_logs(plan, &end).await;
-    let (oom_killed, problems) = objects.teardown(&end).await;
-    for problem in problems {
-        job.note(&format!("ponyswarm: {problem}"));
-    }
+    let oom_killed = objects.oom_killed(&end).await;
+    let progress = ctx.progress.clone();
+    ctx.removals.spawn(async move {
+        for problem in objects.remove().await {
+            progress.note(&format!("ponyswarm: {problem}"));
+        }
+    });
     job.phases.push((Phase::Teardown, teardown.elapsed()));
     let tested = tested.unwrap_or_default();
     JobRecord {
@@ -165,28 +174,34 @@ impl Objects {
         names.zip(tails).collect()
     }
 
-    /// Removes the job's container, then its services and pod holder, then its network; returns
-    /// whether the kernel OOM-killed something in the job's container, and what could
-    /// not be removed (the run's tracker tries again).
-    async fn teardown(&mut self, end: &JobEnd) -> (bool, Vec<String>) {
-        let mut oom_killed = false;
-        let mut problems = Vec::new();
-        if let Some(main) = self.main.take() {
-            oom_killed = matches!(main.state().await, Ok(s) if s.oom_killed == Some(true));
-            if let Some(watch) = self.oom.take() {
-                let killed = matches!(
-                    end,
-                    JobEnd::Install {
-                        end: ExecEnd::Exited(137),
-                        ..
-                    } | JobEnd::Tested(ExecEnd::Exited(137))
-                );
-                if killed && !watch.seen() {
-                    // SIGKILLed: the OOM event may trail the exit of the process it killed.
-                    tokio::time::sleep(Duration::from_millis(300)).await;
-                }
-                oom_killed |= watch.seen();
+    /// Whether the kernel OOM-killed something in the job's container (`end` is how
+    /// the job ended).
+    async fn oom_killed(&self, end: &JobEnd) -> bool {
+        let Some(main) = &self.main else { return false };
+        let mut oom_killed = matches!(main.state().await, Ok(s) if s.oom_killed == Some(true));
+        if let Some(watch) = &self.oom {
+            let killed = matches!(
+                end,
+                JobEnd::Install {
+                    end: ExecEnd::Exited(137),
+                    ..
+                } | JobEnd::Tested(ExecEnd::Exited(137))
+            );
+            if killed && !watch.seen() {
+                // SIGKILLed: the OOM event may trail the exit of the process it killed.
+                tokio::time::sleep(Duration::from_millis(300)).await;
             }
+            oom_killed |= watch.seen();
+        }
+        oom_killed
+    }
+
+    /// Removes the job's container, then its services and pod holder, then its
+    /// network; returns what could not be removed (the run's tracker tries again).
+    async fn remove(mut self) -> Vec<String> {
+        let mut problems = Vec::new();
+        self.oom.take();
+        if let Some(main) = self.main.take() {
             problems.extend(main.remove().await.err().map(|e| e.to_string()));
         }
         for svc in self.services.drain(..) {
@@ -199,7 +214,7 @@ impl Objects {
         if let Some(net) = self.network.take() {
             problems.extend(net.remove().await.err().map(|e| e.to_string()));
         }
-        (oom_killed, problems)
+        problems
     }
 }
 

@@ -224,7 +224,10 @@ pub async fn run(
         .run_all(&plans, &record, store.as_ref(), &progress)
         .await;
 
-    // Whatever is left (cancelled jobs' guards remove theirs in the background).
+    // The ended jobs' objects, then whatever is left (cancelled jobs' guards remove
+    // theirs in the background).
+    jobs.ctx.removals.close();
+    jobs.ctx.removals.wait().await;
     let mut failed = tracker.teardown().await;
     failed.extend(clean::sweep_run(docker, &opts.run_id).await);
     for f in failed {
@@ -300,6 +303,7 @@ fn job_context(
         environments,
         progress: progress.clone(),
         ceiling: opts.ceiling.clone(),
+        removals: tokio_util::task::TaskTracker::new(),
     })
 }
 
