@@ -1,7 +1,7 @@
 //! The sandbox's building blocks against the real engine: a policed container runs
 //! commands as uid 1000 with no network and a read-only root, timeouts kill what
 //! ignores SIGTERM, the writable areas are capped, files go in owned by the sandbox
-//! user and come out again, an internal network has no route out, and the tracker
+//! user (uploaded, or fed to pid 1 at the start) and come out again, an internal network has no route out, and the tracker
 //! removes everything it recorded.
 
 mod run_support;
@@ -9,7 +9,9 @@ mod run_support;
 use bollard::Docker;
 use ponyswarm::sandbox::areas;
 use ponyswarm::sandbox::changes::ChangeKind;
-use ponyswarm::sandbox::container::{Container, Exec, ExecEnd, ExecLimits, Tracker};
+use ponyswarm::sandbox::container::{
+    Container, ContainerError, Exec, ExecEnd, ExecLimits, Tracker,
+};
 use ponyswarm::sandbox::network::Network;
 use ponyswarm::sandbox::policy::{NetworkAccess, Owner, SandboxBuilder};
 use run_support::{image_options, leftovers};
@@ -189,6 +191,88 @@ async fn files_go_in_owned_by_the_sandbox_user_and_come_out() {
         ]
     );
     c.remove().await.expect("remove");
+}
+
+/// A container whose pid 1 unpacks what it reads on stdin into `/work` with `unpack`
+/// (a shell line), then says `ready` and idles, as a job's does.
+async fn fed(
+    docker: &Docker,
+    tracker: &Tracker,
+    run: &str,
+    unpack: &str,
+    src: &std::path::Path,
+) -> (Container, Result<(), ContainerError>) {
+    let config = SandboxBuilder::new(image(docker).await)
+        .command(vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            format!("{unpack} && echo ready && exec sleep infinity"),
+        ])
+        .stdin()
+        .memory_limit(256 << 20)
+        .work_area("/work", 16 << 20)
+        .labels(owner(run).labels())
+        .build()
+        .expect("policy");
+    let c = Container::create(docker, tracker, &format!("ponyswarm-{run}-0-main"), config)
+        .await
+        .expect("create");
+    let tar = ponyswarm::run::source::tar_stream(src.to_path_buf(), "src", Vec::new(), Vec::new());
+    let started = c.start_fed(tar, "ready").await;
+    (c, started)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_fed_at_the_start_is_the_sandbox_users_with_its_modes_and_dates() {
+    let docker = run_support::docker().await;
+    let tracker = Tracker::new(&docker);
+    let run = run_id("fed");
+    let src = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(src.path().join("bin")).expect("mkdir");
+    std::fs::write(src.path().join("a.py"), "print('a')\n").expect("write");
+    let tool = src.path().join("bin/tool");
+    std::fs::write(&tool, "#!/bin/sh\necho tool ran\n").expect("write");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let (c, started) = fed(&docker, &tracker, &run, "tar -x -f - -C /work", src.path()).await;
+    started.expect("fed start");
+    // Unpacked before `ready`: nothing to wait for. The dates are the archive's fixed
+    // one (2000-01-01), which ZIP-writing tests need.
+    let (end, out) = sh(
+        &c,
+        "cd /work/src && stat -c '%u %a %Y %n' . a.py bin/tool && bin/tool",
+        ExecLimits::default(),
+    )
+    .await;
+    assert_eq!(end, ExecEnd::Exited(0), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "1000 755 946684800 .",
+            "1000 644 946684800 a.py",
+            "1000 755 946684800 bin/tool",
+            "tool ran"
+        ],
+        "{out}"
+    );
+    c.remove().await.expect("remove");
+
+    // A pid 1 that cannot unpack ends the start with what it said, not a hang.
+    let run = run_id("fed-fails");
+    let (c, started) = fed(
+        &docker,
+        &tracker,
+        &run,
+        "tar -x -f - -C /nowhere",
+        src.path(),
+    )
+    .await;
+    let err = started.expect_err("no /nowhere to unpack into");
+    assert!(matches!(err, ContainerError::NotReady { .. }), "{err}");
+    assert!(err.to_string().contains("/nowhere"), "{err}");
+    c.remove().await.expect("remove");
+    assert_eq!(leftovers(&docker, &run).await, Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

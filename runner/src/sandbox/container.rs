@@ -1,6 +1,7 @@
-//! A sandboxed container and what ponyswarm does with one: start it with an idle pid 1,
-//! run commands in it with their output streamed and their time bounded, copy files in
-//! (tar streams) and out, and tell whether the kernel OOM-killed something in it.
+//! A sandboxed container and what ponyswarm does with one: start it with an idle pid 1
+//! (or one that first unpacks an archive fed to its stdin), run commands in it with
+//! their output streamed and their time bounded, copy files in (tar streams) and out,
+//! and tell whether the kernel OOM-killed something in it.
 //!
 //! Ownership: every container is owned by a [`Container`] guard and recorded in the
 //! run's [`Tracker`]. A guard removes its container when told ([`Container::remove`]),
@@ -11,9 +12,9 @@
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, ContainerState};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder, EventsOptionsBuilder,
-    KillContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    UploadToContainerOptionsBuilder,
+    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder,
+    DownloadFromContainerOptionsBuilder, EventsOptionsBuilder, KillContainerOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use bollard::Docker;
 use bytes::Bytes;
@@ -40,6 +41,14 @@ pub enum ContainerError {
         /// What the engine said.
         #[source]
         source: bollard::errors::Error,
+    },
+    /// Pid 1 ended before it said it was ready (see [`Container::start_fed`]).
+    #[error("{name} ended before it was ready: {output}")]
+    NotReady {
+        /// The container's name.
+        name: String,
+        /// The last of what it printed.
+        output: String,
     },
     /// An archive copied out of the container could not be read.
     #[error("reading {path} from {name}: {source}")]
@@ -307,6 +316,70 @@ impl Container {
             .start_container(&self.name, None)
             .await
             .map_err(|e| self.err("start", e))
+    }
+
+    /// Starts it with `input` on pid 1's stdin (it must be made with
+    /// [`crate::sandbox::policy::SandboxBuilder::stdin`]), closed at the input's end, and
+    /// returns once pid 1 has printed the line `ready`: for a pid 1 that unpacks what it
+    /// reads and then idles. An error reading `input` or pid 1 ending first is an error
+    /// that says what it printed.
+    ///
+    /// Against starting it and then [`Container::upload`]ing: the same two round trips
+    /// to the engine, but the archive is unpacked by pid 1 itself rather than by the
+    /// engine's chrooted helper, which costs every job tens of milliseconds.
+    pub async fn start_fed(
+        &self,
+        input: impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+        ready: &str,
+    ) -> Result<(), ContainerError> {
+        use tokio::io::AsyncWriteExt;
+        let opts = AttachContainerOptionsBuilder::new()
+            .stream(true)
+            .stdin(true)
+            .stdout(true)
+            .stderr(true)
+            .build();
+        let attached = self
+            .docker
+            .attach_container(&self.name, Some(opts))
+            .await
+            .map_err(|e| self.err("attach to", e))?;
+        let (mut output, mut stdin) = (attached.output, attached.input);
+        self.start().await?;
+        let feed = async move {
+            let mut input = std::pin::pin!(input);
+            while let Some(chunk) = input.next().await {
+                stdin.write_all(&chunk?).await?;
+            }
+            stdin.shutdown().await
+        };
+        let mut printed = Vec::new();
+        let wait_ready = async {
+            while let Some(Ok(chunk)) = output.next().await {
+                printed.extend_from_slice(&chunk.into_bytes());
+                if printed
+                    .split(|&b| b == b'\n')
+                    .any(|line| line == ready.as_bytes())
+                {
+                    return true;
+                }
+            }
+            false
+        };
+        let (fed, is_ready) = tokio::join!(feed, wait_ready);
+        if is_ready {
+            // The archive was read to its end (pid 1 says so only then).
+            return fed.map_err(|e| self.err("attach to", bollard::errors::Error::from(e)));
+        }
+        let said = String::from_utf8_lossy(&printed);
+        let mut output = crate::shorten::shorten(said.trim(), 2000);
+        if let Err(e) = fed {
+            output = format!("{output} (writing its input: {e})");
+        }
+        Err(ContainerError::NotReady {
+            name: self.name.clone(),
+            output,
+        })
     }
 
     /// Kills every process in it (SIGKILL to the whole container). Already stopped is

@@ -124,6 +124,7 @@ pub struct SandboxBuilder {
     scratch: Vec<(String, u64)>,
     data_areas: Vec<(String, u64)>,
     service_capabilities: bool,
+    stdin: bool,
     labels: HashMap<String, String>,
 }
 
@@ -152,6 +153,7 @@ impl SandboxBuilder {
             scratch: Vec::new(),
             data_areas: Vec::new(),
             service_capabilities: false,
+            stdin: false,
             labels: HashMap::new(),
         }
     }
@@ -159,6 +161,14 @@ impl SandboxBuilder {
     /// The command of pid 1 (under tini). Default: the image's own.
     pub fn command(mut self, cmd: Vec<String>) -> Self {
         self.cmd = cmd;
+        self
+    }
+
+    /// Pid 1 reads a stream the starter attaches to it (see
+    /// [`crate::sandbox::container::Container::start_fed`]); it sees the end of it when
+    /// the starter closes it. Default: no stdin.
+    pub fn stdin(mut self) -> Self {
+        self.stdin = true;
         self
     }
 
@@ -391,6 +401,9 @@ impl SandboxBuilder {
             user: self.user.clone(),
             working_dir: self.working_dir.clone(),
             labels: Some(self.labels.clone()),
+            open_stdin: self.stdin.then_some(true),
+            stdin_once: self.stdin.then_some(true),
+            attach_stdin: self.stdin.then_some(true),
             network_disabled: Some(false),
             host_config: Some(host_config),
             networking_config,
