@@ -307,6 +307,7 @@ fn author_setup(
         texts: &texts,
         requires_dist: &meta.requires_dist,
         python,
+        pytest_configured: detect::pytest_configured(tree),
     });
     notes.extend(setup.notes.iter().cloned());
     setup
