@@ -3,7 +3,9 @@
 //! plain words (`'test'`), so that code quoted in a string (a test's snippet, a
 //! docstring) never reads as code.
 //!
-//! The author's `setup.py test` command is read with it ([`super::testdeps`]).
+//! Two readers use it: the author's `setup.py test` command ([`super::testdeps`]) and
+//! the imports a test module makes only when they succeed ([`guarded_imports`]), which
+//! the judgement reads when a test fails with a `NameError`.
 //!
 //! Pure; the source is hostile input, read with no recursion and in one pass.
 
@@ -198,6 +200,142 @@ pub fn block(statements: &[Statement], at: usize) -> (Vec<String>, usize) {
     (body, i)
 }
 
+/// Exceptions whose handler catches a failed import.
+const CATCH_IMPORT: &[&str] = &[
+    "ImportError",
+    "ModuleNotFoundError",
+    "Exception",
+    "BaseException",
+];
+
+/// Whether an `except …` header catches a failed import (a bare `except` does).
+fn catches_import(header: &str) -> bool {
+    let rest = header
+        .strip_prefix("except")
+        .unwrap_or("")
+        .trim_start_matches('*');
+    let rest = rest.split(" as ").next().unwrap_or("");
+    let names: Vec<&str> = rest
+        .split(['(', ')', ','])
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .collect();
+    names.is_empty()
+        || names
+            .iter()
+            .any(|n| CATCH_IMPORT.contains(&n.rsplit('.').next().unwrap_or(n)))
+}
+
+/// The imports of one `try` block whose handlers catch a failed import: the
+/// top-level modules it imports (absolute imports only: a relative one is the
+/// release's own) and the names those imports bind. When any import of the block
+/// fails, none of the names after it is bound.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Guarded {
+    /// Top-level modules, in order (`hypothesis` for `from hypothesis.strategies …`).
+    pub modules: Vec<String>,
+    /// Names bound by the imports (`st` for `… strategies as st`).
+    pub names: Vec<String>,
+}
+
+/// Adds what one import statement imports and binds to `g`.
+fn add_import(code: &str, g: &mut Guarded) {
+    let top = |m: &str| m.split('.').next().unwrap_or("").trim().to_string();
+    let add_module = |m: String, g: &mut Guarded| {
+        if !m.is_empty() && !g.modules.contains(&m) {
+            g.modules.push(m);
+        }
+    };
+    let bound = |part: &str| -> Option<String> {
+        let part = part.trim();
+        let name = match part.split_once(" as ") {
+            Some((_, alias)) => alias.trim(),
+            None => part,
+        };
+        let ok = !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_');
+        ok.then(|| name.to_string())
+    };
+    if let Some(rest) = code.strip_prefix("import ") {
+        for part in rest.split(',') {
+            let part = part.trim();
+            add_module(top(part.split(" as ").next().unwrap_or(part)), g);
+            let name = if part.contains(" as ") {
+                bound(part)
+            } else {
+                Some(top(part))
+            };
+            g.names.extend(name.filter(|n| !n.is_empty()));
+        }
+    } else if let Some(rest) = code.strip_prefix("from ") {
+        let Some((module, names)) = rest.split_once(" import ") else {
+            return;
+        };
+        let module = module.trim();
+        if module.starts_with('.') {
+            return;
+        }
+        add_module(top(module), g);
+        let names = names.trim().trim_start_matches('(').trim_end_matches(')');
+        g.names.extend(names.split(',').filter_map(bound));
+    }
+}
+
+/// The `try` blocks of `text` that import something and whose handlers catch a
+/// failed import (`except ImportError`, `ModuleNotFoundError`, `Exception`, a bare
+/// `except`), at any depth: a test module's optional imports.
+pub fn guarded_imports(text: &str) -> Vec<Guarded> {
+    let stmts = statements(text);
+    let mut out = Vec::new();
+    for (at, s) in stmts.iter().enumerate() {
+        if !starts_with_word(&s.code, "try") || header(&s.code).0 != "try" {
+            continue;
+        }
+        let (body, mut next) = block(&stmts, at);
+        let mut caught = false;
+        while next < stmts.len()
+            && stmts[next].indent == s.indent
+            && starts_with_word(&stmts[next].code, "except")
+        {
+            caught |= catches_import(header(&stmts[next].code).0);
+            next = block(&stmts, next).1;
+        }
+        if !caught {
+            continue;
+        }
+        let mut g = Guarded::default();
+        for code in &body {
+            add_import(code, &mut g);
+        }
+        if !g.modules.is_empty() {
+            out.push(g);
+        }
+    }
+    out
+}
+
+/// The file among `files` (relative paths) that holds the test module a JUnit test
+/// name points into: `tests.test_x` (pytest's name for a module that failed to
+/// collect), `tests.test_x.TestA::test_b`, `test_mccabe::test_f`. Its dotted part is
+/// tried whole and then shorter, each against the files' dotted paths, exactly or as
+/// a suffix (the run's rootdir may sit below the tree's top); the shortest path wins.
+pub fn module_file<'a>(test: &str, files: &'a [String]) -> Option<&'a str> {
+    let dotted = test.split("::").next().unwrap_or(test);
+    let parts: Vec<&str> = dotted.split('.').collect();
+    let modules: Vec<(String, &str)> = files
+        .iter()
+        .filter_map(|f| Some((f.strip_suffix(".py")?.replace('/', "."), f.as_str())))
+        .collect();
+    (1..=parts.len()).rev().find_map(|n| {
+        let want = parts[..n].join(".");
+        let suffix = format!(".{want}");
+        modules
+            .iter()
+            .filter(|(m, _)| *m == want || m.ends_with(&suffix))
+            .map(|(_, f)| *f)
+            .min_by_key(|f| f.len())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,5 +361,72 @@ mod tests {
                 (2, "e = 1".to_string()),
             ]
         );
+    }
+
+    #[test]
+    fn only_imports_in_a_try_that_catches_a_failed_import_are_guarded() {
+        // mccabe 0.7.0's test_mccabe.py, abridged.
+        let mccabe = "try:\n    from StringIO import StringIO\nexcept ImportError:\n    from io import StringIO\n\nimport pytest\ntry:\n    import hypothesmith\n    from hypothesis import HealthCheck, given, settings, strategies as st\nexcept ImportError:\n    hypothesmith = None\n\nsnippet = '''\\\ntry:\n    import nothere\nexcept ImportError:\n    pass\n'''\n";
+        // A text and the guarded blocks it has, as (modules, names).
+        type Blocks<'a> = &'a [(&'a [&'a str], &'a [&'a str])];
+        let cases: &[(&str, Blocks)] = &[
+            (
+                mccabe,
+                &[
+                    (&["StringIO"], &["StringIO"]),
+                    (
+                        &["hypothesmith", "hypothesis"],
+                        &["hypothesmith", "HealthCheck", "given", "settings", "st"],
+                    ),
+                ],
+            ),
+            (
+                "if True:\n    try: import a.b as ab, c.d\n    except (OSError, ModuleNotFoundError) as e: ab = None\n",
+                &[(&["a", "c"], &["ab", "c"])],
+            ),
+            (
+                "try:\n    from x import (\n        y,\n        z as w,\n    )\nexcept:\n    pass\n",
+                &[(&["x"], &["y", "w"])],
+            ),
+            ("try:\n    import a\nexcept KeyError:\n    pass\n", &[]),
+            ("try:\n    from . import local\nexcept ImportError:\n    pass\n", &[]),
+            ("try:\n    x = 1\nfinally:\n    pass\n", &[]),
+        ];
+        for (text, want) in cases {
+            let got = guarded_imports(text);
+            let want: Vec<Guarded> = want
+                .iter()
+                .map(|(m, n)| Guarded {
+                    modules: m.iter().map(|s| s.to_string()).collect(),
+                    names: n.iter().map(|s| s.to_string()).collect(),
+                })
+                .collect();
+            assert_eq!(got, want, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_test_name_points_to_its_module_file() {
+        let files: Vec<String> = [
+            "test_mccabe.py",
+            "mccabe.py",
+            "tests/test_x.py",
+            "src/pkg/tests/test_y.py",
+            "tests/__init__.py",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let cases = [
+            ("test_mccabe", Some("test_mccabe.py")),
+            ("test_mccabe::test_f", Some("test_mccabe.py")),
+            ("tests.test_x", Some("tests/test_x.py")),
+            ("tests.test_x.TestA::test_b[1]", Some("tests/test_x.py")),
+            ("pkg.tests.test_y", Some("src/pkg/tests/test_y.py")),
+            ("other", None),
+        ];
+        for (test, want) in cases {
+            assert_eq!(module_file(test, &files), want, "{test}");
+        }
     }
 }
