@@ -216,6 +216,45 @@ async fn failing_tests_are_reported_and_package_text_is_escaped() {
     assert!(html.contains("&lt;script&gt;alert"), "{html}");
 }
 
+/// A test module that imports a module the release declares nowhere inside `try: …
+/// except ImportError` and uses its name anyway stops at a `NameError`: the release's
+/// setup is incomplete, and the module is named.
+#[tokio::test]
+async fn an_optional_import_used_anyway_is_incomplete_setup() {
+    let (_, json, _) = test_fixture("ponyswarm-optional").await;
+    for dist in ["wheel", "sdist"] {
+        let i = install(&json, dist);
+        assert_eq!(i["installed"], true, "{i:#}");
+        assert_eq!(i["judged"]["judgement"], "incomplete-setup", "{i:#}");
+        let why = i["judged"]["why"].to_string();
+        assert!(
+            why.contains("module \\\"ponyswarm_undeclared\\\" is imported by the tests"),
+            "{why}"
+        );
+        assert!(why.contains("NameError for `given`"), "{why}");
+    }
+}
+
+/// A setup.py that registers its own `test` command is the author's way to run the
+/// tests: `python setup.py test` runs them (pytest would find their arguments as
+/// missing fixtures).
+#[tokio::test]
+async fn the_authors_setup_py_test_command_runs_the_tests() {
+    let (_, json, _) = test_fixture("ponyswarm-ownrunner").await;
+    assert_eq!(json["tests"]["command"], "python setup.py test", "{json:#}");
+    for dist in ["wheel", "sdist"] {
+        let i = install(&json, dist);
+        assert_eq!(i["judged"]["judgement"], "passed", "{i:#}");
+        assert!(
+            i["outcome"]["log"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("test_legs ok"),
+            "{i:#}"
+        );
+    }
+}
+
 /// A small real release from pypi.org, through the host's proxy.
 #[tokio::test]
 async fn live_pypi_release() {

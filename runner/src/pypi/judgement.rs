@@ -5,13 +5,22 @@
 //! declares nowhere: the author should declare it); no tests; install failed; error
 //! (ours: a timeout, a limit, a crash of ponyswarm).
 //!
-//! Facts (the job's status, its failures' messages, the names the release declares)
-//! are kept apart from the judgement; the rules are numbered in [`judge`].
+//! A missing module shows in two ways: `No module named 'x'`, or, when the test
+//! module imports it inside `try: … except ImportError:` and then uses a name that
+//! import binds anyway, a `NameError` for that name (mccabe 0.7.0's test module
+//! imports hypothesmith and hypothesis so, and decorates a test with hypothesis's
+//! `@settings` unconditionally).
+//!
+//! Facts (the job's status, its failures' messages, the names the release declares,
+//! the guarded imports of the failing test modules: an [`Evidence`]) are kept apart
+//! from the judgement; the rules are numbered in [`judge`].
 //!
 //! Pure.
 
 use crate::outcome::{JobOutcome, Status};
+use crate::pypi::pysource::Guarded;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// What one (Python, file) job says about the release.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +111,18 @@ pub fn missing_modules(text: &str) -> Vec<String> {
     out
 }
 
+/// The name a `NameError` says is not defined (`NameError: name 'settings' is not
+/// defined` → `settings`).
+pub fn name_error(text: &str) -> Option<&str> {
+    let marker = "NameError: name '";
+    let at = text.find(marker)? + marker.len();
+    let rest = &text[at..];
+    let end = rest.find('\'')?;
+    let name = &rest[..end];
+    let ok = !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_');
+    ok.then_some(name)
+}
+
 /// A name as modules and projects are compared: lower case, `-` and `.` as `_`.
 fn comparable(name: &str) -> String {
     name.to_ascii_lowercase().replace(['-', '.'], "_")
@@ -129,6 +150,56 @@ impl Declared {
     }
 }
 
+/// What the rules know besides the job's outcome: facts read from the release.
+#[derive(Debug, Clone, Default)]
+pub struct Evidence {
+    /// The sdist ships a test suite.
+    pub suite_found: bool,
+    /// What the release declares.
+    pub declared: Declared,
+    /// For a failing test (as its failure names it) whose message is a `NameError`:
+    /// the guarded imports of its test module.
+    pub guarded: BTreeMap<String, Vec<Guarded>>,
+}
+
+/// The modules not declared that `text`, the message of `test`'s failure (or the
+/// log, without a test), shows missing, and for a `NameError` the sentence saying
+/// which guarded import left the name unbound.
+fn undeclared(
+    text: &str,
+    test: Option<&str>,
+    evidence: &Evidence,
+) -> (Vec<String>, Option<String>) {
+    let declared = &evidence.declared;
+    let mut modules: Vec<String> = missing_modules(text)
+        .into_iter()
+        .filter(|m| !declared.has(m))
+        .collect();
+    let (Some(name), Some(test)) = (name_error(text), test) else {
+        return (modules, None);
+    };
+    let mut guarded: Vec<String> = Vec::new();
+    for g in evidence.guarded.get(test).into_iter().flatten() {
+        if g.names.iter().any(|n| n == name) {
+            for m in &g.modules {
+                if !declared.has(m) && !guarded.contains(m) {
+                    guarded.push(m.clone());
+                }
+            }
+        }
+    }
+    if guarded.is_empty() {
+        return (modules, None);
+    }
+    let why = format!(
+        "{test}: NameError for `{name}`, which the test module binds only inside \
+         `try: … except ImportError` importing {}",
+        guarded.join(", ")
+    );
+    modules.extend(guarded);
+    (modules, Some(why))
+}
+
 /// The judgement of one job. The first rule that matches wins:
 ///
 /// 1. the install failed → install-failed;
@@ -139,11 +210,14 @@ impl Declared {
 ///    author's runner, configured for tests the sdist leaves out (pytest-django's
 ///    `DJANGO_SETTINGS_MODULE = tests.settings`), stopped at its start;
 /// 6. failed, and every failure (or, without JUnit failures, the log) is an import of
-///    a module not `declared` → incomplete-setup, naming the modules;
+///    a module not declared — `No module named`, or a `NameError` for a name that the
+///    failing test's module binds only by a guarded import of such modules →
+///    incomplete-setup, naming the modules;
 /// 7. failed, and every failure is a network call to another machine →
 ///    tests-need-network, naming the tests;
 /// 8. otherwise → failed, naming the first failures.
-pub fn judge(outcome: &JobOutcome, suite_found: bool, declared: &Declared) -> Judged {
+pub fn judge(outcome: &JobOutcome, evidence: &Evidence) -> Judged {
+    let suite_found = evidence.suite_found;
     let judged = |judgement, why| Judged { judgement, why };
     let counted = outcome
         .tests
@@ -166,25 +240,27 @@ pub fn judge(outcome: &JobOutcome, suite_found: bool, declared: &Declared) -> Ju
         why.extend(detail(outcome));
         return judged(Judgement::NoTests, why);
     }
-    let texts: Vec<&str> = if failures.is_empty() {
-        vec![outcome.log.as_str()]
+    let texts: Vec<(&str, Option<&str>)> = if failures.is_empty() {
+        vec![(outcome.log.as_str(), None)]
     } else {
-        failures.iter().map(|f| f.message.as_str()).collect()
-    };
-    let undeclared = |t: &str| -> Vec<String> {
-        missing_modules(t)
-            .into_iter()
-            .filter(|m| !declared.has(m))
+        failures
+            .iter()
+            .map(|f| (f.message.as_str(), Some(f.test.as_str())))
             .collect()
     };
-    if texts.iter().all(|t| !undeclared(t).is_empty()) {
-        let mut modules: Vec<String> = texts.iter().flat_map(|t| undeclared(t)).collect();
+    let found: Vec<(Vec<String>, Option<String>)> = texts
+        .iter()
+        .map(|(t, test)| undeclared(t, *test, evidence))
+        .collect();
+    if found.iter().all(|(modules, _)| !modules.is_empty()) {
+        let mut modules: Vec<String> = found.iter().flat_map(|(m, _)| m.clone()).collect();
         modules.sort();
         modules.dedup();
-        let why = modules
+        let mut why: Vec<String> = modules
             .iter()
             .map(|m| format!("module {m:?} is imported by the tests but declared nowhere"))
             .collect();
+        why.extend(found.into_iter().filter_map(|(_, w)| w).take(5));
         return judged(Judgement::IncompleteSetup, why);
     }
     if !failures.is_empty() && failures.iter().all(|f| network_failure(&f.message)) {
@@ -389,10 +465,117 @@ mod tests {
             ),
         ];
         for (o, found, want, why) in cases {
-            let got = judge(&o, found, &declared);
+            let evidence = Evidence {
+                suite_found: found,
+                declared: declared.clone(),
+                guarded: Default::default(),
+            };
+            let got = judge(&o, &evidence);
             assert_eq!(got.judgement, want, "{:?} {:?}", o.status, o.failures);
             for w in why {
                 assert!(got.why.iter().any(|g| g == w), "{w} not in {:?}", got.why);
+            }
+        }
+    }
+
+    #[test]
+    fn name_errors_are_read_from_messages() {
+        let cases = [
+            (
+                "collection failure: NameError: name 'settings' is not defined",
+                Some("settings"),
+            ),
+            (
+                "NameError: name 'st' is not defined. Did you mean: 'os'?",
+                Some("st"),
+            ),
+            ("NameError: free variable 'x' referenced", None),
+            ("AssertionError", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(name_error(text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_name_error_for_a_guarded_import_of_undeclared_modules_is_incomplete_setup() {
+        // mccabe 0.7.0: `@settings(...)` at the module's top, its import guarded.
+        let hypothesis = Guarded {
+            modules: vec!["hypothesmith".into(), "hypothesis".into()],
+            names: vec!["hypothesmith".into(), "given".into(), "settings".into()],
+        };
+        let collection = "collection failure: NameError: name 'settings' is not defined";
+        let evidence = |declared: &[&str], guarded: Vec<Guarded>| Evidence {
+            suite_found: true,
+            declared: Declared::new(declared),
+            guarded: [("test_mccabe".to_string(), guarded)].into_iter().collect(),
+        };
+        let cases: Vec<(&str, JobOutcome, Evidence, Judgement, &[&str])> = vec![
+            (
+                "nothing of the block declared",
+                outcome(Status::Failed, &[("test_mccabe", collection)], ""),
+                evidence(&["mccabe"], vec![hypothesis.clone()]),
+                Judgement::IncompleteSetup,
+                &[
+                    "module \"hypothesis\" is imported by the tests but declared nowhere",
+                    "module \"hypothesmith\" is imported by the tests but declared nowhere",
+                    "test_mccabe: NameError for `settings`, which the test module binds only \
+                     inside `try: … except ImportError` importing hypothesmith, hypothesis",
+                ],
+            ),
+            (
+                "hypothesis declared: hypothesmith alone is named",
+                outcome(Status::Failed, &[("test_mccabe", collection)], ""),
+                evidence(&["hypothesis"], vec![hypothesis.clone()]),
+                Judgement::IncompleteSetup,
+                &["module \"hypothesmith\" is imported by the tests but declared nowhere"],
+            ),
+            (
+                "every module of the block declared: the test's own failure",
+                outcome(Status::Failed, &[("test_mccabe", collection)], ""),
+                evidence(&["hypothesis", "hypothesmith"], vec![hypothesis.clone()]),
+                Judgement::Failed,
+                &[],
+            ),
+            (
+                "a name no guarded import binds",
+                outcome(
+                    Status::Failed,
+                    &[("test_mccabe", "NameError: name 'typo' is not defined")],
+                    "",
+                ),
+                evidence(&[], vec![hypothesis.clone()]),
+                Judgement::Failed,
+                &[],
+            ),
+            (
+                "another test module's guarded import",
+                outcome(Status::Failed, &[("test_other", collection)], ""),
+                evidence(&[], vec![hypothesis.clone()]),
+                Judgement::Failed,
+                &[],
+            ),
+            (
+                "beside a real failure",
+                outcome(
+                    Status::Failed,
+                    &[("test_mccabe", collection), ("test_b::t", "assert 1 == 2")],
+                    "",
+                ),
+                evidence(&[], vec![hypothesis]),
+                Judgement::Failed,
+                &[],
+            ),
+        ];
+        for (what, o, e, want, why) in cases {
+            let got = judge(&o, &e);
+            assert_eq!(got.judgement, want, "{what}: {:?}", got.why);
+            for w in why {
+                assert!(
+                    got.why.iter().any(|g| g == w),
+                    "{what}: {w} not in {:?}",
+                    got.why
+                );
             }
         }
     }

@@ -7,6 +7,7 @@
 //! - [`quality`]: the packaging quality score (pure);
 //! - [`watch`]: following new uploads (the serial-numbered changelog, else the RSS
 //!   feed) with a checkpoint in the store;
+//! - [`pysource`]: reading a release's Python source as text, never running it;
 //! - [`trial`]: trying a release: installing and testing it in sandboxed containers;
 //! - [`report`]: one report per release, JSON and HTML, stored like a run;
 //! - [`pipeline`]: the whole way from a requirement to a saved report, which
@@ -21,6 +22,7 @@ pub mod index;
 pub mod judgement;
 pub mod metadata;
 pub mod pipeline;
+pub mod pysource;
 pub mod quality;
 pub mod report;
 pub mod testdeps;

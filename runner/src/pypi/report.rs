@@ -146,7 +146,10 @@ impl InstallReport {
             .filter(|c: &&InstallChange| c.flagged)
             .map(|c| c.path.clone())
             .collect();
-        let declared = super::judgement::Declared::default();
+        let evidence = super::judgement::Evidence {
+            suite_found,
+            ..Default::default()
+        };
         InstallReport {
             python: python.to_string(),
             dist,
@@ -154,7 +157,7 @@ impl InstallReport {
             installed,
             flagged,
             tests,
-            judged: super::judgement::judge(&outcome, suite_found, &declared),
+            judged: super::judgement::judge(&outcome, &evidence),
             outcome,
         }
     }

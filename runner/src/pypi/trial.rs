@@ -32,6 +32,7 @@ use crate::run::{self as runs, RunOptions};
 use crate::sandbox::egress::Egress;
 use crate::sandbox::images::ImageOptions;
 use bollard::Docker;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -252,8 +253,13 @@ async fn in_stage(
     let installs: Vec<InstallReport> = outcomes
         .into_iter()
         .map(|(python, dist, filename, outcome)| {
+            let evidence = super::judgement::Evidence {
+                suite_found: suite.found,
+                declared: declared.clone(),
+                guarded: guarded_imports(&src, &tree, &outcome),
+            };
             let mut r = InstallReport::from_outcome(&python, dist, &filename, suite.found, outcome);
-            r.judged = super::judgement::judge(&r.outcome, suite.found, &declared);
+            r.judged = super::judgement::judge(&r.outcome, &evidence);
             r
         })
         .collect();
@@ -307,6 +313,7 @@ fn author_setup(
         texts: &texts,
         requires_dist: &meta.requires_dist,
         python,
+        pytest_configured: detect::pytest_configured(tree),
     });
     notes.extend(setup.notes.iter().cloned());
     setup
@@ -341,6 +348,38 @@ fn declared_names(
         names.push(top.strip_suffix(".py").unwrap_or(top).to_string());
     }
     super::judgement::Declared::new(names)
+}
+
+/// The guarded imports (`try: import x … except ImportError`) of the test modules
+/// whose failures in `outcome` are `NameError`s, by failing test, read from the
+/// unpacked sdist in `src`: what the judgement needs to tell a test's own `NameError`
+/// from an optional import that failed (see [`super::judgement`]).
+fn guarded_imports(
+    src: &Path,
+    tree: &SourceTree,
+    outcome: &crate::outcome::JobOutcome,
+) -> BTreeMap<String, Vec<super::pysource::Guarded>> {
+    use super::pysource;
+    let mut by_file: BTreeMap<String, Vec<pysource::Guarded>> = BTreeMap::new();
+    let mut out = BTreeMap::new();
+    for f in &outcome.failures {
+        if super::judgement::name_error(&f.message).is_none() {
+            continue;
+        }
+        let Some(file) = pysource::module_file(&f.test, tree.files()) else {
+            continue;
+        };
+        if !by_file.contains_key(file) {
+            let texts = stage::setup_texts_of(src, &[file.to_string()]);
+            let guarded = texts
+                .get(file)
+                .map(|t| pysource::guarded_imports(t))
+                .unwrap_or_default();
+            by_file.insert(file.to_string(), guarded);
+        }
+        out.insert(f.test.clone(), by_file[file].clone());
+    }
+    out
 }
 
 /// What a Django app's jobs need besides the usual: a database service and the

@@ -8,7 +8,11 @@
 //! - `ponyswarm-outside`: its `setup.py` writes `~/.ponyswarm-outside.ini` when the
 //!   sdist is built (outside site-packages: flagged);
 //! - `ponyswarm-notests`: no tests, sparse metadata;
-//! - `ponyswarm-failing`: one of its two tests fails; its summary holds HTML.
+//! - `ponyswarm-failing`: one of its two tests fails; its summary holds HTML;
+//! - `ponyswarm-optional`: its test module imports a module declared nowhere inside
+//!   `try: … except ImportError` and uses it anyway (a `NameError` at collection);
+//! - `ponyswarm-ownrunner`: its setup.py registers its own `test` command, which runs
+//!   tests pytest cannot collect (their arguments are not fixtures).
 
 #![allow(dead_code)]
 

@@ -19,6 +19,10 @@
 //! 7. the pytest plugins the release's pytest configuration needs (`asyncio_mode`,
 //!    `--cov` in `addopts`: see [`pytest_plugins`]).
 //!
+//! The command: tox's `commands` of that env, else hatch's test script, else
+//! setup.py's own `test` command when pytest is not configured ([`setup_py`]), else
+//! none (the caller detects one).
+//!
 //! Everything read here is hostile input: a requirement reaches a command line only
 //! when [`requirement::check`] accepts it (a name, extras, a version specifier and a
 //! marker; no options, URLs or paths), and each one refused leaves a note saying why.
@@ -30,6 +34,7 @@ mod poetry;
 mod pytest_plugins;
 mod requirement;
 mod requirements_txt;
+mod setup_py;
 mod setupcfg;
 mod tox;
 
@@ -50,7 +55,13 @@ pub fn wanted(path: &str) -> bool {
 }
 
 /// Top-level files read as they are.
-pub const WANTED: &[&str] = &["pyproject.toml", "tox.ini", "setup.cfg", "pytest.ini"];
+pub const WANTED: &[&str] = &[
+    "pyproject.toml",
+    "tox.ini",
+    "setup.cfg",
+    "pytest.ini",
+    "setup.py",
+];
 
 /// Where a test dependency came from, for the report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,6 +104,8 @@ pub struct Inputs<'a> {
     pub requires_dist: &'a [String],
     /// The job's Python as (major, minor), e.g. (3, 11).
     pub python: (u32, u32),
+    /// Whether the tree configures pytest ([`crate::detect::pytest_configured`]).
+    pub pytest_configured: bool,
 }
 
 /// Accumulates dependencies, first declaration of a project wins.
@@ -191,6 +204,9 @@ pub fn discover(inputs: &Inputs) -> TestSetup {
         groups::pdm(py, &mut c);
         poetry::groups(py, &mut c);
     }
+    if let Some(py) = text("setup.py") {
+        setup_py::read(py, inputs.pytest_configured, inputs.python, &mut c);
+    }
     if let Some(cfg) = text("setup.cfg") {
         setupcfg::read(cfg, &mut c);
     }
@@ -234,6 +250,7 @@ mod tests {
             texts: &t,
             requires_dist: &rd,
             python: (3, 11),
+            pytest_configured: false,
         });
         assert_eq!(
             reqs(&setup),
@@ -262,6 +279,7 @@ mod tests {
             texts: &t,
             requires_dist: &[],
             python: (3, 11),
+            pytest_configured: false,
         });
         assert_eq!(setup, TestSetup::default());
     }
