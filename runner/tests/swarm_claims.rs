@@ -47,7 +47,7 @@ async fn claims_on_postgres() {
 /// A claim walks the queue's index in order and stops at the first job that fits, on
 /// a queue of thousands where most jobs need a service the agent lacks: right after
 /// the run is queued (the store refreshes PostgreSQL's statistics then) and after a
-/// later `ANALYZE`. Reading, filtering and sorting
+/// later `ANALYZE`, with the plans the claim writers use (for any values). Reading, filtering and sorting
 /// the whole queue instead (what a capability test PostgreSQL misjudges leads to) cost
 /// 25 ms a claim at 5,000 jobs.
 #[tokio::test]
@@ -83,6 +83,11 @@ async fn a_claim_on_postgres_walks_the_queue_index() {
         assert!(
             plan.contains("swarm_jobs_queue") && !plan.contains("Seq Scan on swarm_jobs"),
             "{when}, the claim does not walk the queue's index:\n{plan}"
+        );
+        // The writers' plans are for any values (planned once, not on every batch).
+        assert!(
+            plan.contains("lease_expires < $1") && plan.contains("lease_expires < $3"),
+            "{when}, the claims are planned for their values:\n{plan}"
         );
         sqlx_analyze(&url).await;
     }
@@ -291,6 +296,47 @@ async fn a_batch_of_claims_keeps_the_rules(url: &str) {
         assert_eq!(job, c.job.id);
         assert_eq!(c.job.state, SwarmJobState::Leased);
     }
+
+    // Claims offering the same (on PostgreSQL, served in one statement when no agent of
+    // the batch answered the jobs it locks): oldest first in the order they came; with
+    // an answered job among those locked, the same rule as above; more claims than jobs
+    // leave the last ones empty.
+    enqueue(&store, "t", &[("3.12", none); 3]).await;
+    let got = store
+        .swarm_claim_batch(&[req("f", &["3.12"]), req("g", &["3.12"])])
+        .await
+        .expect("claims");
+    assert_eq!(
+        ids(&got),
+        [Some("t-0".to_string()), Some("t-1".to_string())]
+    );
+    answer_and_requeue(&store, got[0].as_ref().expect("t-0"), "f").await;
+    let got = store
+        .swarm_claim_batch(&[req("f", &["3.12"]), req("h", &["3.12"])])
+        .await
+        .expect("claims");
+    assert_eq!(
+        ids(&got),
+        [Some("t-2".to_string()), Some("t-0".to_string())],
+        "f answered t-0: h gets it, f the next"
+    );
+    for c in got.iter().flatten() {
+        let lease = c.job.lease_id.clone().expect("a lease");
+        let (job, agent) = store
+            .swarm_lease(&lease)
+            .await
+            .expect("reads")
+            .expect("the lease is recorded");
+        assert_eq!(
+            (job, agent),
+            (c.job.id.clone(), c.job.agent_id.clone().expect("agent"))
+        );
+    }
+    let got = store
+        .swarm_claim_batch(&[req("i", &["3.12"]), req("j", &["3.12"])])
+        .await
+        .expect("claims");
+    assert_eq!(ids(&got), [None, None], "every 3.12 job is leased");
 }
 
 /// `agent` posts a result for `claimed` and the job goes back to the queue (a quorum

@@ -96,7 +96,7 @@ pub struct Store {
     owner: RunOwner,
     /// For connections outside the pool (PostgreSQL's LISTEN).
     url: url::Secret,
-    /// SQLite's single claim writer, started on the first claim.
+    /// The claim writer, started on the first claim.
     claims: swarm_claim::ClaimWriter,
 }
 
@@ -150,12 +150,18 @@ impl Store {
             }
         }
         migrations::run(&pool).await.map_err(StoreError::Migrate)?;
+        let claims = swarm_claim::ClaimWriter::new(backend, &url, &pool).map_err(|source| {
+            StoreError::Open {
+                url: url::redact(&url),
+                source,
+            }
+        })?;
         Ok(Store {
             pool,
             backend,
             owner: RunOwner::current(),
             url: url::Secret(url),
-            claims: Default::default(),
+            claims,
         })
     }
 
@@ -180,6 +186,7 @@ impl Store {
 
     /// Closes the pool, waiting for queries in flight.
     pub async fn close(&self) {
+        self.claims.close().await;
         self.pool.close().await;
     }
 }

@@ -10,6 +10,10 @@ use super::{Store, StoreError};
 use sqlx::Row;
 use std::collections::HashMap;
 
+/// Most agents [`Store::swarm_touch_agents`] names in one statement: far below either
+/// database's limit on parameters.
+const TOUCH_CHUNK: usize = 500;
+
 /// What cancelling a run did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct CancelCount {
@@ -17,6 +21,21 @@ pub struct CancelCount {
     pub queued: u64,
     /// Leased jobs cancelled: their agents are told on their next heartbeat.
     pub running: u64,
+}
+
+/// Which jobs wait for an agent at `$3` (ms since 1970): queued (`$1`), or leased
+/// (`$2`) with the lease expired.
+const WAITING: &str = "(j.state = $1 OR (j.state = $2 AND j.lease_expires < $3))";
+
+/// What some waiting jobs need, as the sweeper of stuck jobs asks the live agents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitingNeeds {
+    /// The Python.
+    pub python: String,
+    /// The services.
+    pub services: Vec<String>,
+    /// The services as the jobs' column spells them, to find the jobs again.
+    spelled: String,
 }
 
 /// A job waiting for an agent, as the sweeper of stuck jobs sees it.
@@ -92,13 +111,27 @@ impl Store {
         Ok(row.is_some())
     }
 
-    /// Notes that agent `id` called at `now` (ms since 1970).
-    pub async fn swarm_touch_agent(&self, id: &str, now: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE swarm_agents SET last_seen = $1 WHERE id = $2")
-            .bind(now)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+    /// Notes that agents `ids` called at or after `since` (ms since 1970), in one
+    /// statement per [`TOUCH_CHUNK`] agents; a later `last_seen` (another coordinator's)
+    /// is kept.
+    pub async fn swarm_touch_agents(&self, ids: &[String], since: i64) -> Result<(), StoreError> {
+        for chunk in ids.chunks(TOUCH_CHUNK) {
+            let list = (0..chunk.len())
+                .map(|i| format!("${}", i + 2))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "UPDATE swarm_agents SET last_seen = $1 WHERE id IN ({list}) \
+                 AND (last_seen IS NULL OR last_seen < $1)"
+            );
+            // Not prepared: one spelling per number of agents would fill the
+            // connections' statement caches.
+            let mut query = sqlx::query(&sql).persistent(false).bind(since);
+            for id in chunk {
+                query = query.bind(id);
+            }
+            query.execute(&self.pool).await?;
+        }
         Ok(())
     }
 
@@ -126,50 +159,103 @@ impl Store {
             .collect()
     }
 
-    /// Jobs waiting for an agent at `now`: queued, or leased with the lease expired.
-    pub async fn swarm_waiting_jobs(&self, now: i64) -> Result<Vec<WaitingJob>, StoreError> {
-        let waiting = "(j.state = $1 OR (j.state = $2 AND j.lease_expires < $3))";
+    /// What the jobs waiting for an agent at `now` need, each once: the sweeper asks
+    /// the live agents about these instead of about every waiting job.
+    pub async fn swarm_waiting_needs(&self, now: i64) -> Result<Vec<WaitingNeeds>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT j.id, j.run_id, j.python, j.services, j.stuck_since, j.stuck_reason \
-             FROM swarm_jobs j WHERE {waiting} ORDER BY j.run_seq, j.position"
+            "SELECT DISTINCT j.python, j.services FROM swarm_jobs j WHERE {WAITING}"
         ))
         .bind(SwarmJobState::Queued.as_str())
         .bind(SwarmJobState::Leased.as_str())
         .bind(now)
         .fetch_all(&self.pool)
         .await?;
-        let answers = sqlx::query(&format!(
-            "SELECT r.job_id, r.agent_id FROM swarm_results r \
-             JOIN swarm_jobs j ON j.id = r.job_id WHERE {waiting}"
-        ))
-        .bind(SwarmJobState::Queued.as_str())
-        .bind(SwarmJobState::Leased.as_str())
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut answered: HashMap<String, Vec<String>> = HashMap::new();
-        for r in &answers {
-            answered
-                .entry(r.try_get("job_id")?)
-                .or_default()
-                .push(r.try_get("agent_id")?);
-        }
         rows.iter()
             .map(|r| {
-                let id: String = r.try_get("id")?;
-                let services: String = r.try_get("services")?;
-                Ok(WaitingJob {
-                    answered: answered.remove(&id).unwrap_or_default(),
-                    id,
-                    run_id: r.try_get("run_id")?,
+                let spelled: String = r.try_get("services")?;
+                Ok(WaitingNeeds {
                     python: r.try_get("python")?,
                     // Written by the store from a Vec<String>: unreadable only if edited by hand.
-                    services: serde_json::from_str(&services).unwrap_or_default(),
-                    stuck_since: r.try_get("stuck_since")?,
-                    stuck_reason: r.try_get("stuck_reason")?,
+                    services: serde_json::from_str(&spelled).unwrap_or_default(),
+                    spelled,
                 })
             })
             .collect()
+    }
+
+    /// The jobs waiting for an agent at `now` that may be stuck, in queue order: those
+    /// needing one of `unmet` (what no live agent offers), those some agent already
+    /// answered (a quorum or a retry wants another agent), and those marked stuck (to
+    /// clear the mark). Any other waiting job has a live agent that can take it and no
+    /// mark to clear, so a healthy queue of thousands costs a few rows.
+    pub async fn swarm_waiting_jobs(
+        &self,
+        now: i64,
+        unmet: &[WaitingNeeds],
+    ) -> Result<Vec<WaitingJob>, StoreError> {
+        let columns = "j.id, j.run_id, j.run_seq, j.position, j.python, j.services, \
+                       j.stuck_since, j.stuck_reason";
+        let needing: String = (0..unmet.len())
+            .map(|i| {
+                format!(
+                    " OR (j.python = ${} AND j.services = ${})",
+                    4 + 2 * i,
+                    5 + 2 * i
+                )
+            })
+            .collect();
+        let sql = format!(
+            "SELECT {columns} FROM swarm_jobs j WHERE {WAITING} \
+             AND (j.stuck_since IS NOT NULL{needing})"
+        );
+        // Not prepared: one spelling per number of needs would fill the connections'
+        // statement caches.
+        let mut query = sqlx::query(&sql)
+            .persistent(false)
+            .bind(SwarmJobState::Queued.as_str())
+            .bind(SwarmJobState::Leased.as_str())
+            .bind(now);
+        for needs in unmet {
+            query = query.bind(&needs.python).bind(&needs.spelled);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        let answers = sqlx::query(&format!(
+            "SELECT {columns}, r.agent_id AS answered_by FROM swarm_results r \
+             JOIN swarm_jobs j ON j.id = r.job_id WHERE {WAITING}"
+        ))
+        .bind(SwarmJobState::Queued.as_str())
+        .bind(SwarmJobState::Leased.as_str())
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        // Each job once (a job can come from both queries, and once per answer), in
+        // queue order, with every agent that answered it.
+        let mut jobs: HashMap<String, (i64, i64, WaitingJob)> = HashMap::new();
+        for r in rows.iter().chain(&answers) {
+            let id: String = r.try_get("id")?;
+            if let std::collections::hash_map::Entry::Vacant(place) = jobs.entry(id.clone()) {
+                let services: String = r.try_get("services")?;
+                let job = WaitingJob {
+                    id,
+                    run_id: r.try_get("run_id")?,
+                    python: r.try_get("python")?,
+                    services: serde_json::from_str(&services).unwrap_or_default(),
+                    answered: Vec::new(),
+                    stuck_since: r.try_get("stuck_since")?,
+                    stuck_reason: r.try_get("stuck_reason")?,
+                };
+                place.insert((r.try_get("run_seq")?, r.try_get("position")?, job));
+            }
+        }
+        for r in &answers {
+            let id: String = r.try_get("id")?;
+            if let Some((_, _, job)) = jobs.get_mut(&id) {
+                job.answered.push(r.try_get("answered_by")?);
+            }
+        }
+        let mut jobs: Vec<_> = jobs.into_values().collect();
+        jobs.sort_by_key(|(seq, position, _)| (*seq, *position));
+        Ok(jobs.into_iter().map(|(_, _, job)| job).collect())
     }
 
     /// Records why no live agent can take job `id` (since `since`), or, with `None`,

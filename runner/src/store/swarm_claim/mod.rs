@@ -17,7 +17,10 @@
 //! - **PostgreSQL** ([`postgres`]): per batch, one statement locks as many fitting jobs
 //!   as there are claims (`FOR UPDATE SKIP LOCKED`: concurrent batches, in this process
 //!   or in other coordinators on the same database, step over the rows another holds
-//!   instead of waiting on them), [`assign`] hands them out, one statement leases them.
+//!   instead of waiting on them), hands them out in the order the claims came and
+//!   leases them: one round trip. When an agent of the batch answered one of those
+//!   jobs, or the claims offer different things, the long way: the jobs are locked,
+//!   [`assign`] hands them out, one statement leases them, in a transaction.
 //!   A few writers at once ([`POSTGRES_WRITERS`]), so a batch's round trips overlap
 //!   another's. The scans follow the index on `(state, run_seq, position)` for queued
 //!   jobs and `(state, lease_expires)` for expired leases (migration 0007), and stop at
@@ -48,6 +51,19 @@ pub const QUEUE_CHANNEL: &str = "ponyswarm_queue";
 
 /// Most claims a writer takes in one batch.
 const BATCH: usize = 256;
+
+/// Set on the writers' PostgreSQL connections: their statements are planned once per
+/// connection, not on every batch.
+///
+/// A prepared statement is planned again for each call's values until PostgreSQL finds
+/// a plan for any values about as cheap; for the candidates it never does (it prices
+/// `LIMIT $4` as a tenth of the queue), so every batch paid a planning of each
+/// statement (0.3–0.5 ms apiece, measured with `pg_stat_statements` at 5,000 claims/s:
+/// about as much as running them). The plan for any values is the one wanted: it walks
+/// the queue's indexes in order and stops at the first jobs that fit, whatever the
+/// values (`tests/swarm_claims.rs` checks its shape), and PostgreSQL plans it again when
+/// `ANALYZE` changes the table's statistics.
+const GENERIC_PLANS: &str = "SET plan_cache_mode = force_generic_plan";
 
 /// Writers at once on PostgreSQL: while one waits on a round trip, another's batch
 /// runs. Each holds a connection of the pool while it writes.
@@ -88,11 +104,53 @@ pub struct Claimed {
 type Reply = oneshot::Sender<Result<Option<Claimed>, StoreError>>;
 type Waiting = mpsc::UnboundedReceiver<(ClaimRequest, Reply)>;
 
-/// The claim writer: tasks that own the claim transactions. Started on the first claim
-/// (a store that never claims never starts it); ends with the last clone of its store.
-#[derive(Debug, Default, Clone)]
+/// The claim writer: tasks that own the claim transactions, on connections of their
+/// own. Started on the first claim (a store that never claims never starts it); ends
+/// with the last clone of its store.
+///
+/// On PostgreSQL the writers have a pool of their own ([`POSTGRES_WRITERS`]
+/// connections, opened on first use): on the store's pool, a batch waited for a
+/// connection behind whatever else the coordinator was asking at the time (at 500
+/// agents, bursts of hundreds of lookups), and every claim in it with it. SQLite's one
+/// connection is shared: it has one writer anyway.
+#[derive(Debug, Clone)]
 pub(super) struct ClaimWriter {
+    pool: sqlx::AnyPool,
     sender: Arc<std::sync::OnceLock<mpsc::UnboundedSender<(ClaimRequest, Reply)>>>,
+}
+
+impl ClaimWriter {
+    /// The writer of a store on `backend` at `url`; `pool` is the store's, which
+    /// SQLite's writer shares.
+    pub(super) fn new(
+        backend: Backend,
+        url: &str,
+        pool: &sqlx::AnyPool,
+    ) -> Result<ClaimWriter, sqlx::Error> {
+        let pool = match backend {
+            Backend::Postgres => sqlx::any::AnyPoolOptions::new()
+                .max_connections(POSTGRES_WRITERS as u32)
+                .acquire_timeout(std::time::Duration::from_secs(30))
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        use sqlx::Executor;
+                        conn.execute(GENERIC_PLANS).await?;
+                        Ok(())
+                    })
+                })
+                .connect_lazy(url)?,
+            Backend::Sqlite => pool.clone(),
+        };
+        Ok(ClaimWriter {
+            pool,
+            sender: Default::default(),
+        })
+    }
+
+    /// Closes the writers' connections.
+    pub(super) async fn close(&self) {
+        self.pool.close().await;
+    }
 }
 
 /// A job's columns as the claims read them (from `j`).
@@ -108,7 +166,7 @@ impl Store {
         let (reply, answer) = oneshot::channel();
         self.claims
             .sender
-            .get_or_init(|| spawn_writers(self.pool.clone(), self.backend))
+            .get_or_init(|| spawn_writers(self.claims.pool.clone(), self.backend))
             .send((req, reply))
             .map_err(|_| StoreError::ClaimWriter("it has stopped".into()))?;
         answer
@@ -117,36 +175,29 @@ impl Store {
     }
 
     /// Serves `requests` as one batch, as the writer does with the claims waiting for
-    /// it: the answer of each, in order, as if they were made one after another. All
-    /// or nothing.
+    /// it: the answer of each, in order, as if they were made one after another. An
+    /// error when the batch failed (on PostgreSQL, claims it had answered before then
+    /// keep their jobs: see [`postgres`]).
     pub async fn swarm_claim_batch(
         &self,
         requests: &[ClaimRequest],
     ) -> Result<Vec<Option<Claimed>>, StoreError> {
-        batch(&self.pool, self.backend, requests).await
+        let (answers, done) = batch(&self.claims.pool, self.backend, requests).await;
+        done.map(|()| answers)
     }
 
     /// How PostgreSQL plans the statements that look for `req`'s job (`EXPLAIN`, as
-    /// text: a batch's candidates, then a claim alone), without running them; `None` on
-    /// SQLite. For checking that claims walk the queue's index rather than reading and
-    /// sorting the queue (see [`postgres`]'s capability match), in the tests and on a
-    /// coordinator whose claims got slow.
+    /// text: a batch's candidates, then a claim alone), without running them, as the
+    /// writers run them: prepared, on a writer's connection, with the plan for any
+    /// values ([`GENERIC_PLANS`]); `None` on SQLite. For checking that claims walk the
+    /// queue's index rather than reading and sorting the queue (see [`postgres`]'s
+    /// capability match), in the tests and on a coordinator whose claims got slow.
     pub async fn swarm_claim_plan(&self, req: &ClaimRequest) -> Result<Option<String>, StoreError> {
         if self.backend != Backend::Postgres {
             return Ok(None);
         }
-        let batch = format!("EXPLAIN {}", postgres::candidates_sql());
-        let alone = format!("EXPLAIN {}", postgres::claim_sql());
-        let mut lines = Vec::new();
-        for query in [
-            postgres::candidates_query(&batch, std::slice::from_ref(req), &[0]),
-            claim_query(&alone, req),
-        ] {
-            for row in query.fetch_all(&self.pool).await? {
-                lines.push(row.try_get::<String, _>(0)?);
-            }
-        }
-        Ok(Some(lines.join("\n")))
+        let mut conn = self.claims.pool.acquire().await?;
+        postgres::explain(&mut conn, req).await.map(Some)
     }
 
     /// Says jobs became claimable: a `NOTIFY` on [`QUEUE_CHANNEL`] for the
@@ -177,8 +228,8 @@ impl Store {
     }
 }
 
-/// `sql` (the claim alone, or a spelling of it such as its `EXPLAIN`) bound for `req`:
-/// both databases' claim statements take the same parameters in the same order.
+/// `sql` (the claim alone) bound for `req`: both databases' claim statements take the
+/// same parameters in the same order.
 fn claim_query<'q>(
     sql: &'q str,
     req: &ClaimRequest,
@@ -196,14 +247,18 @@ fn json_array(items: &[String]) -> String {
     serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
 }
 
-async fn batch(
-    pool: &sqlx::AnyPool,
-    backend: Backend,
-    requests: &[ClaimRequest],
-) -> Result<Vec<Option<Claimed>>, StoreError> {
+/// What a batch gave: each claim's answer, in order, and the error that stopped the
+/// batch, if one did. The claims answered with a job keep it even then (its lease is
+/// written); the others failed.
+type Served = (Vec<Option<Claimed>>, Result<(), StoreError>);
+
+async fn batch(pool: &sqlx::AnyPool, backend: Backend, requests: &[ClaimRequest]) -> Served {
     match backend {
         Backend::Postgres => postgres::batch(pool, requests).await,
-        Backend::Sqlite => sqlite::batch(pool, requests).await,
+        Backend::Sqlite => match sqlite::batch(pool, requests).await {
+            Ok(answers) => (answers, Ok(())),
+            Err(e) => (vec![None; requests.len()], Err(e)),
+        },
     }
 }
 
@@ -243,20 +298,15 @@ async fn write(pool: sqlx::AnyPool, backend: Backend, waiting: Arc<tokio::sync::
             }
         }
         let (requests, replies): (Vec<ClaimRequest>, Vec<Reply>) = taken.drain(..).unzip();
-        match batch(&pool, backend, &requests).await {
-            Ok(answers) => {
-                for (reply, answer) in replies.into_iter().zip(answers) {
-                    let _ = reply.send(Ok(answer));
-                }
-            }
-            Err(e) => {
-                let text = e.to_string();
-                for reply in replies {
-                    let _ = reply.send(Err(StoreError::ClaimWriter(format!(
-                        "a batch of claims failed and was rolled back: {text}"
-                    ))));
-                }
-            }
+        let (answers, done) = batch(&pool, backend, &requests).await;
+        let failed = done.err().map(|e| e.to_string());
+        for (reply, answer) in replies.into_iter().zip(answers) {
+            let _ = reply.send(match (answer, &failed) {
+                (None, Some(text)) => Err(StoreError::ClaimWriter(format!(
+                    "a batch of claims failed and was rolled back: {text}"
+                ))),
+                (answer, _) => Ok(answer),
+            });
         }
     }
 }

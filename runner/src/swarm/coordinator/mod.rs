@@ -10,7 +10,8 @@
 //!   finishing runs;
 //! - [`cancel`]: cancelling a run (queued jobs at once, running ones at their next
 //!   heartbeat);
-//! - [`stuck`]: jobs no live agent can take: why, and giving up on them;
+//! - [`stuck`]: jobs no live agent can take: why, and giving up on them; [`seen`]: which
+//!   agents called lately, written in batches;
 //! - [`routes`]: the HTTP API v1 (see [`crate::swarm::api`]); [`admission`]: what a
 //!   request may cost (body caps, requests at once, time);
 //! - [`webhook`]: GitHub's `push` and `pull_request` events; [`gate`]: which pull
@@ -35,6 +36,7 @@ mod pages;
 pub(crate) mod queue;
 pub(crate) mod results;
 mod routes;
+pub mod seen;
 pub mod stuck;
 pub mod tarball;
 pub(crate) mod webhook;
@@ -52,14 +54,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-/// How stale an agent's `last_seen` may get before a call of it is written down again:
-/// far below [`stuck::live_window`], so liveness stays right without a write per call.
-const TOUCH_EVERY_MS: i64 = 5_000;
-
-/// How long an agent looked up by its token is taken from memory rather than the store.
-/// Every call of an agent is authenticated, so this spares the store a read per call;
-/// the price is that a token replaced by re-registering on another coordinator sharing
-/// the database keeps working here for up to this long.
+/// How long an agent looked up by its token is taken from memory rather than the store,
+/// at most: each entry lasts between half of it and all of it, at random, so agents that
+/// started together are not all looked up again at the same moment (at 500 agents, a
+/// burst of 500 reads that the calls behind them waited for). Every call of an agent is
+/// authenticated, so this spares the store a read per call; the price is that a token
+/// replaced by re-registering on another coordinator sharing the database keeps
+/// working here for up to this long.
 const AGENT_CACHE_FOR: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Past this many cached agents, the expired ones are dropped on the next insert.
@@ -84,9 +85,9 @@ pub struct Coordinator {
     /// Cancelled when the coordinator shuts down: waiting claims answer at once (empty)
     /// and the background tasks stop.
     pub stopping: CancellationToken,
-    /// When this coordinator last wrote each agent's `last_seen` (ms since 1970).
-    touched: Mutex<HashMap<String, i64>>,
-    /// Agents by token hash, as last read from the store, and when.
+    /// The agents that called, for [`seen::run`] to write down.
+    seen: seen::Seen,
+    /// Agents by token hash, as last read from the store, and until when to trust that.
     agents: Mutex<HashMap<String, (AgentRow, std::time::Instant)>>,
     pages: pages::Pages,
 }
@@ -120,7 +121,7 @@ impl Coordinator {
             queued: Notify::new(),
             outbox: Notify::new(),
             stopping: CancellationToken::new(),
-            touched: Mutex::new(HashMap::new()),
+            seen: Default::default(),
             agents: Mutex::new(HashMap::new()),
             pages: pages::Pages::new().map_err(|e| e.to_string())?,
         })
@@ -138,12 +139,12 @@ impl Coordinator {
     }
 
     /// The agent whose token hashes to `token_hash`: from memory when read in the last
-    /// [`AGENT_CACHE_FOR`], else from the store.
+    /// [`AGENT_CACHE_FOR`] (or less, see there), else from the store.
     pub async fn agent_by_token(&self, token_hash: &str) -> Result<Option<AgentRow>, ApiError> {
         {
             let agents = self.agents.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((row, at)) = agents.get(token_hash) {
-                if at.elapsed() < AGENT_CACHE_FOR {
+            if let Some((row, until)) = agents.get(token_hash) {
+                if std::time::Instant::now() < *until {
                     return Ok(Some(row.clone()));
                 }
             }
@@ -151,14 +152,13 @@ impl Coordinator {
         let Some(row) = self.store.swarm_agent_by_token(token_hash).await? else {
             return Ok(None);
         };
+        let now = std::time::Instant::now();
         let mut agents = self.agents.lock().unwrap_or_else(|e| e.into_inner());
         if agents.len() >= AGENT_CACHE_PRUNE_AT {
-            agents.retain(|_, (_, at)| at.elapsed() < AGENT_CACHE_FOR);
+            agents.retain(|_, (_, until)| now < *until);
         }
-        agents.insert(
-            token_hash.to_string(),
-            (row.clone(), std::time::Instant::now()),
-        );
+        let until = now + cache_lifetime(getrandom::u32().unwrap_or(u32::MAX));
+        agents.insert(token_hash.to_string(), (row.clone(), until));
         Ok(Some(row))
     }
 
@@ -169,32 +169,22 @@ impl Coordinator {
         agents.retain(|_, (row, _)| row.id != id);
     }
 
-    /// Notes that `agent_id` called now, for [`stuck`]'s live agents; written at most
-    /// every few seconds per agent by this coordinator.
-    pub async fn seen(&self, agent_id: &str) -> Result<(), ApiError> {
-        let now = now_ms();
-        {
-            // Poisoned only if a holder panicked mid-insert: the map is still usable.
-            let mut touched = self.touched.lock().unwrap_or_else(|e| e.into_inner());
-            if touched
-                .get(agent_id)
-                .is_some_and(|&at| now - at < TOUCH_EVERY_MS)
-            {
-                return Ok(());
-            }
-            touched.insert(agent_id.to_string(), now);
-        }
-        self.store.swarm_touch_agent(agent_id, now).await?;
-        Ok(())
+    /// Notes that `agent_id` called now, for [`stuck`]'s live agents: written with
+    /// [`seen::run`]'s next batch, at most every few seconds per agent by this
+    /// coordinator; the call does not wait for it.
+    pub fn seen(&self, agent_id: &str) {
+        self.seen.note(agent_id, now_ms());
     }
 
     /// The router: API, webhook, pages. Starts the commit status poster
-    /// ([`outbox::run`]), the watch on jobs no agent can take ([`stuck::run`]) and the
-    /// queue's wakeups from PostgreSQL ([`queue::listen`]) in the background too, so they
-    /// run wherever the coordinator serves; call it once, inside a Tokio runtime.
+    /// ([`outbox::run`]), the watch on jobs no agent can take ([`stuck::run`]), the
+    /// writer of the agents seen ([`seen::run`]) and the queue's wakeups from
+    /// PostgreSQL ([`queue::listen`]) in the background too, so they run wherever the
+    /// coordinator serves; call it once, inside a Tokio runtime.
     pub fn router(self: Arc<Self>) -> axum::Router {
         tokio::spawn(outbox::run(self.clone()));
         tokio::spawn(stuck::run(self.clone()));
+        tokio::spawn(seen::run(self.clone()));
         tokio::spawn(queue::listen(self.clone()));
         routes::router()
             .merge(webhook::router().layer(admission::body_limit(admission::WEBHOOK_BODY)))
@@ -204,6 +194,13 @@ impl Coordinator {
             .layer(admission::timeout())
             .with_state(self)
     }
+}
+
+/// How long a cached agent lasts for a random `draw`: from half of [`AGENT_CACHE_FOR`]
+/// (`draw` 0) to all of it (`u32::MAX`).
+fn cache_lifetime(draw: u32) -> std::time::Duration {
+    let half = AGENT_CACHE_FOR / 2;
+    half + half.mul_f64(f64::from(draw) / f64::from(u32::MAX))
 }
 
 /// Milliseconds since 1970, the unit of lease times.
@@ -224,4 +221,17 @@ pub fn random_id() -> String {
 pub fn sha256_hex(data: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cached_agent_lasts_between_half_the_cache_time_and_all_of_it() {
+        assert_eq!(cache_lifetime(0), AGENT_CACHE_FOR / 2);
+        assert_eq!(cache_lifetime(u32::MAX), AGENT_CACHE_FOR);
+        let middle = cache_lifetime(u32::MAX / 2);
+        assert!(AGENT_CACHE_FOR / 2 < middle && middle < AGENT_CACHE_FOR);
+    }
 }

@@ -111,7 +111,16 @@ async fn sweep(c: &Coordinator) -> Result<(), ApiError> {
         })
         .collect();
     let after = i64::try_from(c.config.unschedulable_after.as_millis()).unwrap_or(i64::MAX);
-    for job in c.store.swarm_waiting_jobs(now).await? {
+    // What no live agent offers, whoever answered: only jobs needing it, jobs some agent
+    // answered and jobs marked stuck can be stuck or need their mark cleared.
+    let unmet: Vec<_> = c
+        .store
+        .swarm_waiting_needs(now)
+        .await?
+        .into_iter()
+        .filter(|n| why_stuck(&n.python, &n.services, &[], &live).is_some())
+        .collect();
+    for job in c.store.swarm_waiting_jobs(now, &unmet).await? {
         let why = why_stuck(&job.python, &job.services, &job.answered, &live);
         match (why, job.stuck_since) {
             (None, None) => {}
