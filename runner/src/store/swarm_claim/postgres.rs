@@ -265,7 +265,17 @@ async fn at_once(
         .bind(serde_json::Value::Array(claims).to_string())
         .fetch_all(pool)
         .await?;
-    for row in &rows {
+    answer_by_lease(&rows, &by_lease, answers)
+}
+
+/// Each leased job of `rows` into `answers`, at the claim whose lease it carries
+/// (`by_lease`: lease → claim index).
+fn answer_by_lease(
+    rows: &[sqlx::any::AnyRow],
+    by_lease: &HashMap<&str, usize>,
+    answers: &mut [Option<Claimed>],
+) -> Result<(), StoreError> {
+    for row in rows {
         let claimed = claimed_row(row)?;
         let lease = claimed.job.lease_id.as_deref().unwrap_or_default();
         if let Some(&i) = by_lease.get(lease) {
@@ -310,13 +320,7 @@ async fn claim_group(
             .bind(serde_json::Value::Array(taking).to_string())
             .fetch_all(&mut *conn)
             .await?;
-        for row in &rows {
-            let claimed = claimed_row(row)?;
-            let lease = claimed.job.lease_id.as_deref().unwrap_or_default();
-            if let Some(&i) = by_lease.get(lease) {
-                answers[i] = Some(claimed);
-            }
-        }
+        answer_by_lease(&rows, &by_lease, answers)?;
     }
     // A full set of candidates, yet a claim got none: its agent answered every one left,
     // and a job past them may still be its.
