@@ -9,7 +9,7 @@
 use crate::skipped_dirs::{is_skipped, Walk};
 use bytes::Bytes;
 use futures_util::Stream;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Component, Path, PathBuf};
 
 /// uid and gid of the sandbox user.
@@ -229,10 +229,48 @@ fn add_tree<W: Write>(
             Node::File(meta) => {
                 h.set_size(meta.len());
                 set_owner(&mut h, mode_of(meta));
-                tar.append_data(&mut h, &dest, std::fs::File::open(path)?)
+                let file = std::fs::File::open(path)?;
+                tar.append_data(&mut h, &dest, AsLong::new(file, meta.len()))
             }
         }
     })
+}
+
+/// A file's content cut or padded with zeros to the length its header gives: a file
+/// that grows or shrinks while the archive is written (a log, a database in the tree)
+/// must not put more or fewer bytes in the archive than its header says, which would
+/// corrupt every entry after it. GNU tar does the same ("file shrank by N bytes;
+/// padding with zeros").
+struct AsLong<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> AsLong<R> {
+    fn new(inner: R, len: u64) -> Self {
+        AsLong { inner, left: len }
+    }
+}
+
+impl<R: Read> Read for AsLong<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = match self.inner.read(&mut buf[..want])? {
+            // Shrank: zeros for what is missing.
+            0 => {
+                buf[..want].fill(0);
+                want
+            }
+            n => n,
+        };
+        self.left -= n as u64;
+        Ok(n)
+    }
 }
 
 /// Each file and symlink of the source as a job receives it (the tree with `files`
@@ -309,6 +347,21 @@ fn mode_of(_: &std::fs::Metadata) -> u32 {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_file_is_archived_at_its_header_length_whatever_it_holds_by_then() {
+        let read = |content: &[u8], len: u64| {
+            let mut out = Vec::new();
+            AsLong::new(content, len)
+                .read_to_end(&mut out)
+                .expect("read");
+            out
+        };
+        assert_eq!(read(b"abcdef", 6), b"abcdef");
+        assert_eq!(read(b"abcdefgh", 6), b"abcdef", "grew: cut");
+        assert_eq!(read(b"abc", 6), b"abc\0\0\0", "shrank: padded");
+        assert_eq!(read(b"", 0), b"");
+    }
+
     fn entries(bytes: &[u8]) -> Vec<(String, u64, String)> {
         let mut a = tar::Archive::new(bytes);
         a.entries()
@@ -324,6 +377,40 @@ mod tests {
                 (path, uid, s)
             })
             .collect()
+    }
+
+    #[test]
+    fn a_file_rewritten_while_the_tree_is_archived_leaves_the_archive_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let busy = dir.path().join("a.log");
+        std::fs::write(&busy, "").unwrap();
+        std::fs::write(dir.path().join("z.py"), "print('last')\n").unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (busy, stop) = (busy.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut n = 0usize;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    // Lengths that move across 512-byte blocks, growing and shrinking
+                    // (each write empties the file first).
+                    n = (n + 39_997) % 500_000;
+                    std::fs::write(&busy, vec![b'x'; n]).unwrap();
+                }
+            })
+        };
+        for _ in 0..200 {
+            let mut out = Vec::new();
+            write_tar(&mut out, dir.path(), "src", &[]).unwrap();
+            let mut archive = tar::Archive::new(out.as_slice());
+            let names: Vec<String> = archive
+                .entries()
+                .unwrap()
+                .map(|e| e.unwrap().path().unwrap().display().to_string())
+                .collect();
+            assert_eq!(names, ["src/", "src/a.log", "src/z.py"]);
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        writer.join().unwrap();
     }
 
     #[test]
