@@ -19,7 +19,8 @@ and finds the modules Python imports, as with upstream's develop install.
 
 Never fails the job: the tests run and say what they say.
 
-Usage: python -I in_place.py DISTRIBUTION
+Usage: python -I .ponyswarm-dist/in-place DISTRIBUTION
+(staged without `.py`: see recipe::IN_PLACE_SCRIPT)
 """
 
 import os

@@ -221,7 +221,12 @@ pub fn install_template(
 
 /// ponyswarm's script in [`DIST_DIR`] that completes the tree's packages with the
 /// installed release's compiled modules (`in_place.py`: what and why).
-pub const IN_PLACE_SCRIPT: &str = "in_place.py";
+///
+/// Not named `*.py`: the tests walk the tree, and a project's pytest configuration may
+/// lint every `.py` file they meet (pytest-ruff, pytest-black) and walk dot-directories
+/// too, when it sets its own `norecursedirs` (jaraco.classes 3.3.0 linted this script
+/// and failed). Python runs it whatever its name.
+pub const IN_PLACE_SCRIPT: &str = "in-place";
 
 /// Whether a release has compiled parts: a wheel tagged for an ABI, or extension
 /// sources in its sdist.
@@ -584,7 +589,7 @@ mod tests {
     fn the_in_place_step_comes_first_and_never_stops_the_tests() {
         assert_eq!(
             with_in_place("zope.interface", "python -m unittest discover -s src"),
-            "python -I ./.ponyswarm-dist/in_place.py zope.interface; \
+            "python -I ./.ponyswarm-dist/in-place zope.interface; \
              python -m unittest discover -s src"
         );
         let hostile = with_in_place("x;rm -rf /", "pytest");

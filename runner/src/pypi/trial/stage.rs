@@ -236,6 +236,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_dist_directory_holds_no_python_module_for_the_tests_to_collect() {
+        let src = tempfile::tempdir().unwrap();
+        let wheel = src.path().join("pony-1.0-py3-none-any.whl");
+        std::fs::write(&wheel, "zip").unwrap();
+        let names =
+            copy_dists(&[("pony-1.0-py3-none-any.whl".into(), wheel)], src.path()).expect("copied");
+        assert_eq!(names, ["pony-1.0-py3-none-any.whl"]);
+        let mut there: Vec<String> = std::fs::read_dir(src.path().join(DIST_DIR))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        there.sort();
+        assert_eq!(there, ["in-place", "pony-1.0-py3-none-any.whl"]);
+        assert!(there.iter().all(|n| !n.ends_with(".py")), "{there:?}");
+    }
+
+    #[test]
     fn paths_must_stay_inside() {
         let cases = [
             ("pony-1.0/setup.py", Some("setup.py")),
