@@ -286,16 +286,7 @@ async fn a_batch_of_claims_keeps_the_rules(url: &str) {
     ];
     let want: Vec<Option<String>> = want.iter().map(|w| w.map(str::to_string)).collect();
     assert_eq!(ids(&got), want);
-    for c in got.iter().flatten() {
-        let lease = c.job.lease_id.clone().expect("a lease");
-        let (job, _) = store
-            .swarm_lease(&lease)
-            .await
-            .expect("reads")
-            .expect("the lease is recorded");
-        assert_eq!(job, c.job.id);
-        assert_eq!(c.job.state, SwarmJobState::Leased);
-    }
+    leases_are_recorded(&store, &got).await;
 
     // Claims offering the same (on PostgreSQL, served in one statement when no agent of
     // the batch answered the jobs it locks): oldest first in the order they came; with
@@ -320,7 +311,18 @@ async fn a_batch_of_claims_keeps_the_rules(url: &str) {
         [Some("t-2".to_string()), Some("t-0".to_string())],
         "f answered t-0: h gets it, f the next"
     );
+    leases_are_recorded(&store, &got).await;
+    let got = store
+        .swarm_claim_batch(&[req("i", &["3.12"]), req("j", &["3.12"])])
+        .await
+        .expect("claims");
+    assert_eq!(ids(&got), [None, None], "every 3.12 job is leased");
+}
+
+/// Each job of `got` is leased, to its claimer, under a lease the store has recorded.
+async fn leases_are_recorded(store: &Store, got: &[Option<Claimed>]) {
     for c in got.iter().flatten() {
+        assert_eq!(c.job.state, SwarmJobState::Leased);
         let lease = c.job.lease_id.clone().expect("a lease");
         let (job, agent) = store
             .swarm_lease(&lease)
@@ -332,11 +334,6 @@ async fn a_batch_of_claims_keeps_the_rules(url: &str) {
             (c.job.id.clone(), c.job.agent_id.clone().expect("agent"))
         );
     }
-    let got = store
-        .swarm_claim_batch(&[req("i", &["3.12"]), req("j", &["3.12"])])
-        .await
-        .expect("claims");
-    assert_eq!(ids(&got), [None, None], "every 3.12 job is leased");
 }
 
 /// `agent` posts a result for `claimed` and the job goes back to the queue (a quorum

@@ -4,13 +4,13 @@
 //!
 //! Pure: strings in, argument lists out.
 
-/// The normalised project name a requirement starts with (`Setuptools_SCM>=8` →
-/// `setuptools-scm`).
 /// Whether two requirements name the same project.
 pub fn same_project(a: &str, b: &str) -> bool {
     requirement_name(a) == requirement_name(b)
 }
 
+/// The normalised project name a requirement starts with (`Setuptools_SCM>=8` →
+/// `setuptools-scm`).
 fn requirement_name(req: &str) -> String {
     req.trim()
         .chars()

@@ -47,7 +47,7 @@ pub enum ContainerError {
     NotReady {
         /// The container's name.
         name: String,
-        /// The last of what it printed.
+        /// What it printed, its first 2,000 characters.
         output: String,
     },
     /// An archive copied out of the container could not be read.
