@@ -77,16 +77,16 @@ pub async fn list(docker: &Docker) -> Result<Vec<EnvImage>, EnvImagesError> {
             .inspect_image(image)
             .await
             .map_err(err("inspect an environment image"))?;
-        let parent_size = match Some(&s.parent_id) {
-            Some(p) if !p.is_empty() => docker
-                .inspect_image(p)
-                .await
-                .ok()
-                .and_then(|i| i.size)
-                .unwrap_or(0),
+        // An image loaded over the Python image's layers (see
+        // `environment::record_archive`) has no parent and no layer of its own; one
+        // committed by an older ponyswarm has both.
+        let layer = match Some(&s.parent_id) {
+            Some(p) if !p.is_empty() => {
+                let parent = docker.inspect_image(p).await.ok().and_then(|i| i.size);
+                u64::try_from(s.size - parent.unwrap_or(0)).unwrap_or(0)
+            }
             _ => 0,
         };
-        let layer = u64::try_from(s.size - parent_size).unwrap_or(0);
         let venv = s
             .labels
             .get(VENV_SIZE_LABEL)

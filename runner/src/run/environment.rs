@@ -13,11 +13,12 @@
 //! The build makes the venv with uv and runs the job's install commands, each `pip
 //! install` uv can do as `uv pip install` (see `run::uv`), offline (no network, the
 //! wheelhouse read-only), in a container confined as a job's is (read-only root,
-//! capped work areas); the writable areas are listed before and after the install,
-//! and what it changed is kept in a label, so that every job using the image shows
-//! it. The venv is byte-compiled, then streamed into a volume of its own through a
-//! container of the Python image that never runs; that container, the volume's
-//! mountpoint its only change, is committed with the labels as the environment image.
+//! capped work areas; its work area a named tmpfs); the writable areas are listed
+//! before and after the install, and what it changed is kept in a label, so that
+//! every job using the image shows it. The venv is byte-compiled, then copied into a
+//! volume of its own by a container running only ponyswarm's own commands, the build
+//! container killed first (see [`Environments::keep`]). The image is the Python
+//! image with the labels added, loaded rather than committed ([`record_archive`]).
 //! A job's container starts from the image with the volume mounted read-only at
 //! [`ENV_VENV`]; it links `/work/venv` to it, or copies it when the project itself
 //! must be installed again (see [`project_reinstall`]).
@@ -25,8 +26,8 @@
 //! Why a volume: committing the venv as a layer took 5–25 s per environment on
 //! fuse-overlayfs (the engine tars the layer back out of the storage driver); a volume
 //! is a plain directory, written once. The image stays the record (labels, last use,
-//! a completion mark: it is committed after the volume is full) and keeps the volume
-//! from being removed while a container of it exists.
+//! a completion mark: it is made after the volume is full) and keeps the volume from
+//! being removed while a container of it exists.
 //!
 //! Jobs of one run with the same key share one build; runs share the image.
 
@@ -36,16 +37,14 @@ use crate::run::installed::{self, InstalledSource};
 use crate::run::layout::{side_area, AREAS, HOME, SRC, VENV, WORK};
 use crate::run::pip::{project_targets, ProjectTarget};
 use crate::run::prepare::{self, Wheelhouse, WheelhouseScope, WHEELS};
+use crate::run::source;
 use crate::run::uv;
 use crate::sandbox::areas;
 use crate::sandbox::changes::ChangeKind;
 use crate::sandbox::container::{Container, Exec, ExecEnd, ExecLimits, OomWatch, Tracker};
 use crate::sandbox::labels;
-use crate::sandbox::policy::{NetworkAccess, Owner, SandboxBuilder};
-use bollard::models::ContainerConfig;
-use bollard::query_parameters::{
-    CommitContainerOptionsBuilder, DownloadFromContainerOptionsBuilder, ListImagesOptionsBuilder,
-};
+use crate::sandbox::policy::{self, NetworkAccess, Owner, SandboxBuilder};
+use bollard::query_parameters::ListImagesOptionsBuilder;
 use bollard::Docker;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
@@ -81,12 +80,16 @@ pub const VENV_SIZE_LABEL: &str = "io.ponyswarm.env.venv-size";
 /// Where the venv is kept in the image; jobs reach it at [`VENV`].
 pub const ENV_VENV: &str = "/opt/ponyswarm/venv";
 /// Changes to how an environment is built invalidate every earlier one.
-const RECIPE: &str = "ponyswarm-env-v6-volume";
+const RECIPE: &str = "ponyswarm-env-v7-loaded";
 /// The areas listed around the build's install: the job's writable areas, for the
 /// build is confined as a job is.
 const BUILD_AREAS: &[&str] = AREAS;
 /// Most bytes of build output kept for the jobs' logs (the end is kept).
 const MAX_BUILD_LOG: usize = 1 << 20;
+/// Most bytes kept of what one of ponyswarm's own commands prints.
+const MAX_OWN_OUTPUT: usize = 64 << 10;
+/// Where [`Environments::keep`] mounts the build's work area (read-only).
+const BUILT: &str = "/built";
 
 /// What an environment is made from.
 #[derive(Debug, Clone)]
@@ -242,14 +245,9 @@ pub struct WarmRequest {
 }
 
 /// The digest of the source as a job receives it (the tree with `files:` over it).
-pub fn source_digest(source: &std::path::Path, files: &[(String, String)]) -> String {
+pub fn source_digest(tree: &std::path::Path, files: &[(String, String)]) -> String {
     let mut h = Sha256::new();
-    match crate::run::source::write_tar(
-        crate::run::source::HashWriter(&mut h),
-        source,
-        "src",
-        files,
-    ) {
+    match source::write_tar(source::HashWriter(&mut h), tree, "src", files) {
         Ok(()) => hex::encode(h.finalize())[..16].to_string(),
         // Unreadable: never equal to a recorded digest, so the project is installed.
         Err(e) => format!("unreadable: {e}"),
@@ -456,26 +454,60 @@ impl Environments {
         }
     }
 
+    /// Builds the environment `key` in a container confined as a job is, its work
+    /// area a named tmpfs ([`policy::tmpfs_volume`]) that [`Self::keep`] copies the
+    /// venv out of; the volume goes with the build.
     async fn build(
         &self,
         key: &str,
         image: &str,
         req: &EnvRequest,
     ) -> Result<Environment, EnvError> {
+        let work = format!("ponyswarm-{}-envwork-{key}", self.owner.run);
+        let request = policy::tmpfs_volume(&work, req.limits.disk, self.owner.labels());
+        self.docker
+            .create_volume(request)
+            .await
+            .map_err(|e| EnvError::Docker(format!("docker: create volume {work}: {e}")))?;
+        let result = self.build_in(&work, key, image, req).await;
+        // Both containers that mounted it are gone: its memory goes with it.
+        let _ = self
+            .docker
+            .remove_volume(
+                &work,
+                None::<bollard::query_parameters::RemoveVolumeOptions>,
+            )
+            .await;
+        result
+    }
+
+    async fn build_in(
+        &self,
+        work: &str,
+        key: &str,
+        image: &str,
+        req: &EnvRequest,
+    ) -> Result<Environment, EnvError> {
         let docker_err = |e: &dyn std::fmt::Display| EnvError::Docker(e.to_string());
         // The install runs confined as a job is (read-only root, capped work areas, no
-        // network): the project's build code runs here.
+        // network): the project's build code runs here. The work area is a tmpfs,
+        // added to the memory limit as a job's is: what is written is held in memory.
         let side = side_area(req.limits.disk);
         let config = SandboxBuilder::new(&req.image)
-            .command(vec!["sleep".into(), "infinity".into()])
+            .command(vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                source::unpack_then_idle(),
+            ])
+            .stdin()
             .working_dir(WORK)
             .network(NetworkAccess::None)
-            .work_area(WORK, req.limits.disk)
+            .volume(work, WORK, true)
             .scratch(HOME, side)
             .tmp_size(Some(side))
             .volume(&req.wheels, WHEELS, false)
             .env(req.env.clone())
-            .memory_limit(req.limits.memory)
+            .memory_limit(req.limits.memory.saturating_add(req.limits.disk))
             .cpu_limit(req.limits.cpus)
             .pids_limit(req.limits.pids)
             .labels(self.owner.labels())
@@ -486,10 +518,10 @@ impl Environments {
             .await
             .map_err(|e| docker_err(&e))?;
         let (digest, manifest) = {
-            let (source, files) = (req.source.clone(), req.files.clone());
+            let (tree, files) = (req.source.clone(), req.files.clone());
             tokio::task::spawn_blocking(move || {
-                let manifest = crate::run::source::manifest(&source, &files).ok();
-                (source_digest(&source, &files), manifest)
+                let manifest = source::manifest(&tree, &files).ok();
+                (source_digest(&tree, &files), manifest)
             })
             .await
             .map_err(|e| docker_err(&e))?
@@ -523,7 +555,7 @@ impl Environments {
                     labels.insert(WARM_LABEL.to_string(), warm);
                 }
                 let installed = started.elapsed();
-                self.keep(&container, req, key, image, labels)
+                self.keep(&container, work, req, key, image, labels)
                     .await
                     .map(|labels| {
                         let mut env = from_labels(image, &labels);
@@ -565,16 +597,20 @@ impl Environments {
         ))
     }
 
-    /// Streams the venv of `built` into a new volume through a container of the Python
-    /// image that never runs, and commits that container, with `labels` and the
-    /// volume's name and size, as `image`: no project code runs with the volume
-    /// writable but the build's own, whose product it is, and the copy is bounded by
-    /// the work area's cap. The volume is named for the run too, so that two runs
-    /// building the same key at once never write into one volume. Returns the labels
-    /// committed.
+    /// Copies the venv of `built` into a new volume and commits, with `labels` and
+    /// the volume's name and size, the container that copied it as `image`.
+    ///
+    /// The copy is made by a container of the Python image running only ponyswarm's
+    /// own commands, with the build's work area (`work`, a tmpfs: the copy is bounded
+    /// by its cap) mounted read-only and the new volume writable. Once it has started,
+    /// holding the tmpfs mounted, the build container is killed: no code of the
+    /// project or its dependencies runs while the volume is writable. The volume is
+    /// named for the run too, so that two runs building the same key at once never
+    /// write into one volume. Returns the labels committed.
     async fn keep(
         &self,
         built: &Container,
+        work: &str,
         req: &EnvRequest,
         key: &str,
         image: &str,
@@ -584,9 +620,13 @@ impl Environments {
         let volume = format!("ponyswarm-env-{key}-{}", self.owner.run);
         self.create_volume(&volume, key).await?;
         let config = SandboxBuilder::new(&req.image)
+            .command(vec!["sleep".into(), "infinity".into()])
             .network(NetworkAccess::None)
+            // Only the upload below writes to it (the volume's owner), and only
+            // ponyswarm's own commands run here.
             .writable_root()
             .tmp_size(None)
+            .volume(work, BUILT, false)
             .volume(&volume, ENV_VENV, true)
             .labels(self.owner.labels())
             .build()
@@ -595,39 +635,55 @@ impl Environments {
         let stage = Container::create(&self.docker, &self.tracker, &name, config)
             .await
             .map_err(|e| docker_err(&e))?;
-        let parent = ENV_VENV.rsplit_once('/').map_or("/", |(p, _)| p);
-        let bytes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let result = async {
+            // A new volume's root belongs to root; a directory entry owned by uid 1000
+            // extracted over it hands it to the sandbox user, who copies.
             stage
-                .upload("/", prepare::owned_dir_tar(parent.trim_start_matches('/')))
+                .upload(
+                    "/",
+                    prepare::owned_dir_tar(ENV_VENV.trim_start_matches('/')),
+                )
                 .await
                 .map_err(|e| docker_err(&e))?;
-            let opts = DownloadFromContainerOptionsBuilder::new()
-                .path(VENV)
-                .build();
-            let counted = bytes.clone();
-            let venv = self
-                .docker
-                .download_from_container(built.name(), Some(opts))
-                .map(move |r| {
-                    let chunk = r.map_err(std::io::Error::other)?;
-                    counted.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                    Ok(chunk)
-                });
-            stage
-                .upload(parent, venv)
+            stage.start().await.map_err(|e| docker_err(&e))?;
+            built.kill().await.map_err(|e| docker_err(&e))?;
+            let copy = format!("cp -a {BUILT}/venv/. {ENV_VENV}/ && du -s -b {ENV_VENV} | cut -f1");
+            let mut out = Vec::new();
+            let limits = ExecLimits {
+                deadline: Some(req.deadline),
+                no_output: None,
+            };
+            let end = stage
+                .exec(&Exec::own_shell(copy), limits, &mut |b: &[u8]| {
+                    if out.len() < MAX_OWN_OUTPUT {
+                        out.extend_from_slice(b);
+                    }
+                })
                 .await
                 .map_err(|e| docker_err(&e))?;
+            let out = String::from_utf8_lossy(&out);
+            let bytes = match (end, out.trim().parse::<u64>()) {
+                (ExecEnd::Exited(0), Ok(bytes)) => bytes,
+                _ => {
+                    return Err(EnvError::Docker(format!(
+                        "copying the venv into its volume ended {end:?}: {}",
+                        crate::shorten::shorten(out.trim(), 2000)
+                    )))
+                }
+            };
             labels.insert(VENV_VOLUME_LABEL.to_string(), volume.clone());
-            labels.insert(
-                VENV_SIZE_LABEL.to_string(),
-                bytes.load(std::sync::atomic::Ordering::Relaxed).to_string(),
-            );
-            self.commit(&stage, image, labels.clone()).await?;
+            labels.insert(VENV_SIZE_LABEL.to_string(), bytes.to_string());
             Ok(std::mem::take(&mut labels))
         }
         .await;
         let _ = stage.remove().await;
+        let result = match result {
+            Ok(labels) => self
+                .record(&req.image, image, labels.clone())
+                .await
+                .map(|()| labels),
+            Err(e) => Err(e),
+        };
         if result.is_err() {
             let _ = self
                 .docker
@@ -657,29 +713,90 @@ impl Environments {
             .map_err(|e| EnvError::Docker(format!("docker: create volume {volume}: {e}")))
     }
 
-    async fn commit(
+    /// Tags `image`: the Python image `python` with `labels` added, loaded as a new
+    /// image whose layers are the Python image's ([`record_archive`]).
+    async fn record(
         &self,
-        container: &Container,
+        python: &str,
         image: &str,
         labels: HashMap<String, String>,
     ) -> Result<(), EnvError> {
-        let (repo, tag) = image.split_once(':').unwrap_or((image, "latest"));
-        let opts = CommitContainerOptionsBuilder::new()
-            .container(container.name())
-            .repo(repo)
-            .tag(tag)
-            .pause(false)
-            .build();
-        let config = ContainerConfig {
-            labels: Some(labels),
-            ..Default::default()
-        };
-        self.docker
-            .commit_container(opts, config)
+        let docker_err = |e: &dyn std::fmt::Display| EnvError::Docker(format!("docker: {e}"));
+        let base = self
+            .docker
+            .inspect_image(python)
             .await
-            .map(drop)
-            .map_err(|e| EnvError::Docker(format!("docker: commit {image}: {e}")))
+            .map_err(|e| docker_err(&e))?;
+        let created = crate::time::timestamp(std::time::SystemTime::now());
+        let archive = record_archive(&base, image, labels, &created).map_err(|e| docker_err(&e))?;
+        let opts = bollard::query_parameters::ImportImageOptionsBuilder::new()
+            .quiet(true)
+            .build();
+        let mut loading = self
+            .docker
+            .import_image(opts, bollard::body_full(archive.into()), None);
+        while let Some(said) = loading.next().await {
+            said.map_err(|e| {
+                EnvError::Docker(format!("docker: load the environment image {image}: {e}"))
+            })?;
+        }
+        Ok(())
     }
+}
+
+/// An image archive, as `docker save` writes one, of `image`: the image `base` (as
+/// inspected) with `labels` over its own, made at `created`. It holds no layer: the
+/// engine's load takes a layer it has already (the base's, all of them) without
+/// reading it from the archive.
+///
+/// Why not a commit of a container: committing walks the whole root filesystem of the
+/// base through the storage driver to find the (empty) difference, seconds per
+/// environment on fuse-overlayfs; this load is a few milliseconds on any driver, and
+/// labels of any size travel in the image's configuration, not in a query string.
+fn record_archive(
+    base: &bollard::models::ImageInspect,
+    image: &str,
+    labels: HashMap<String, String>,
+    created: &str,
+) -> Result<Vec<u8>, String> {
+    let mut config = base.config.clone().unwrap_or_default();
+    config
+        .labels
+        .get_or_insert_with(HashMap::new)
+        .extend(labels);
+    let diff_ids = base
+        .root_fs
+        .as_ref()
+        .and_then(|r| r.layers.clone())
+        .filter(|l| !l.is_empty())
+        .ok_or("the Python image lists no layers")?;
+    let json = serde_json::to_vec(&serde_json::json!({
+        "architecture": base.architecture,
+        "os": base.os,
+        "config": config,
+        "rootfs": { "type": "layers", "diff_ids": diff_ids },
+        "created": created,
+    }))
+    .map_err(|e| e.to_string())?;
+    let config_name = format!("{}.json", hex::encode(Sha256::digest(&json)));
+    let layers: Vec<String> = (0..diff_ids.len())
+        .map(|i| format!("{i}/layer.tar"))
+        .collect();
+    let manifest = serde_json::to_vec(&serde_json::json!([{
+        "Config": config_name,
+        "RepoTags": [image],
+        "Layers": layers,
+    }]))
+    .map_err(|e| e.to_string())?;
+    let mut tar = tar::Builder::new(Vec::new());
+    for (name, data) in [(config_name.as_str(), &json), ("manifest.json", &manifest)] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        tar.append_data(&mut h, name, &data[..])
+            .map_err(|e| e.to_string())?;
+    }
+    tar.into_inner().map_err(|e| e.to_string())
 }
 
 /// The labels of a new environment image.
@@ -796,18 +913,20 @@ impl Building<'_> {
     /// with pip (see `run::uv`).
     async fn run(mut self) -> Result<Built, EnvError> {
         let docker_err = |e: &dyn std::fmt::Display| EnvError::Docker(e.to_string());
-        self.container.start().await.map_err(|e| docker_err(&e))?;
-        self.oom = Some(self.container.watch_oom());
-        let source = crate::run::source::tar_stream(
+        let source = source::tar_stream(
             self.req.source.clone(),
             "src",
             self.req.files.clone(),
             Vec::new(),
         );
-        self.container
-            .upload(WORK, source)
+        let fed = self.container.start_fed(source, source::READY);
+        let fed = tokio::time::timeout_at(self.req.deadline, fed)
             .await
-            .map_err(|e| docker_err(&e))?;
+            .map_err(|_| {
+                EnvError::Docker("the job's time ran out while its source was unpacked".into())
+            })?;
+        self.oom = Some(self.container.watch_oom());
+        fed.map_err(|e| docker_err(&e))?;
         let uv = self.succeeds(uv::HAS_UV).await?;
         let before = self.listing().await;
         let venv = if uv {
@@ -1020,6 +1139,80 @@ mod tests {
 
     fn v(words: &[&str]) -> Vec<String> {
         words.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// The files of a tar, by name.
+    fn tar_files(archive: &[u8]) -> HashMap<String, Vec<u8>> {
+        let mut out = HashMap::new();
+        for entry in tar::Archive::new(archive).entries().expect("tar") {
+            let mut entry = entry.expect("entry");
+            let name = entry.path().expect("path").to_string_lossy().into_owned();
+            let mut data = Vec::new();
+            entry.read_to_end(&mut data).expect("read");
+            out.insert(name, data);
+        }
+        out
+    }
+
+    #[test]
+    fn the_record_is_the_base_image_with_the_labels_and_no_layer_of_its_own() {
+        let base = bollard::models::ImageInspect {
+            architecture: Some("amd64".into()),
+            os: Some("linux".into()),
+            config: Some(bollard::models::ImageConfig {
+                cmd: Some(v(&["python3"])),
+                env: Some(v(&["PATH=/usr/bin"])),
+                labels: Some(HashMap::from([
+                    ("io.ponyswarm.image".to_string(), "python-3.11".to_string()),
+                    (ENV_LABEL.to_string(), "stale".to_string()),
+                ])),
+                ..Default::default()
+            }),
+            root_fs: Some(bollard::models::ImageInspectRootFs {
+                typ: "layers".into(),
+                layers: Some(v(&["sha256:aa", "sha256:bb"])),
+            }),
+            ..Default::default()
+        };
+        let labels = HashMap::from([(ENV_LABEL.to_string(), "k1".to_string())]);
+        let archive = record_archive(&base, "ponyswarm/env:k1", labels, "2026-11-30T17:00:00Z")
+            .expect("archive");
+        let files = tar_files(&archive);
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&files["manifest.json"]).expect("manifest");
+        let config_name = manifest[0]["Config"].as_str().expect("config name");
+        assert_eq!(
+            manifest[0]["RepoTags"],
+            serde_json::json!(["ponyswarm/env:k1"])
+        );
+        // One entry per layer of the base, none of them in the archive: the engine has
+        // them already.
+        assert_eq!(manifest[0]["Layers"].as_array().map(Vec::len), Some(2));
+        assert_eq!(files.len(), 2, "{:?}", files.keys());
+        let json = &files[config_name];
+        // Named by its digest, as the engine names image configurations.
+        assert_eq!(
+            config_name,
+            format!("{}.json", hex::encode(Sha256::digest(json)))
+        );
+        let config: serde_json::Value = serde_json::from_slice(json).expect("config");
+        assert_eq!(
+            config["rootfs"],
+            serde_json::json!({"type": "layers", "diff_ids": ["sha256:aa", "sha256:bb"]})
+        );
+        assert_eq!(config["config"]["Cmd"], serde_json::json!(["python3"]));
+        assert_eq!(config["config"]["Labels"][ENV_LABEL], "k1");
+        assert_eq!(
+            config["config"]["Labels"]["io.ponyswarm.image"],
+            "python-3.11"
+        );
+        assert_eq!(config["created"], "2026-11-30T17:00:00Z");
+        let without_layers = bollard::models::ImageInspect {
+            root_fs: None,
+            ..base
+        };
+        let refused = record_archive(&without_layers, "x", HashMap::new(), "");
+        assert!(refused.is_err());
     }
 
     #[test]

@@ -24,9 +24,7 @@ use crate::run::services::start_services;
 use crate::run::source;
 use crate::sandbox::areas;
 use crate::sandbox::changes::ChangeKind;
-use crate::sandbox::container::{
-    Container, Exec, ExecEnd, ExecLimits, OomWatch, Tracker, OWN_PATH,
-};
+use crate::sandbox::container::{Container, Exec, ExecEnd, ExecLimits, OomWatch, Tracker};
 use crate::sandbox::images::{ImageOptions, ResolvedImage};
 use crate::sandbox::network::Network;
 use crate::sandbox::policy::{NetworkAccess, Owner, SandboxBuilder};
@@ -36,17 +34,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
-
-/// Pid 1 of a job's container: unpacks the source archive it reads on stdin into the
-/// work area, says so, and idles while the job's commands run in it. Its commands come
-/// from the system's directories, not from the job's PATH (see [`OWN_PATH`]). The
-/// image needs `sh` and `tar`, as every Debian or Alpine image has.
-fn unpack_then_idle() -> String {
-    format!("PATH={OWN_PATH}; tar -x -f - -C {WORK} && echo {READY} && exec sleep infinity")
-}
-
-/// What [`unpack_then_idle`] prints once the source is in.
-const READY: &str = "ponyswarm-ready";
 
 /// The longest a service may take to become healthy (within the job's timeout).
 pub(super) const SERVICE_HEALTH_TIMEOUT: Duration = Duration::from_secs(180);
@@ -465,7 +452,11 @@ impl JobUnderWay<'_> {
             config = config.volume(venv, ENV_VENV, false);
         }
         let config = config
-            .command(vec!["/bin/sh".into(), "-c".into(), unpack_then_idle()])
+            .command(vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                source::unpack_then_idle(),
+            ])
             .stdin()
             // Not SRC: the source arrives with the start (see below).
             .working_dir(WORK)
@@ -494,7 +485,8 @@ impl JobUnderWay<'_> {
             Vec::new()
         };
         let tar = source::tar_stream(ctx.source.clone(), "src", files_of(self.plan), links);
-        let uploaded = tokio::time::timeout_at(self.deadline, main.start_fed(tar, READY)).await;
+        let uploaded =
+            tokio::time::timeout_at(self.deadline, main.start_fed(tar, source::READY)).await;
         let uploaded = match uploaded {
             Ok(done) => done.map_err(|e| e.to_string()),
             Err(_) => Err("the job's time ran out while its source was unpacked".to_string()),

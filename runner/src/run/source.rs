@@ -6,6 +6,8 @@
 //! never held in memory whole. Symlinks are kept as symlinks, never followed: a link
 //! to a host file must not copy that file in.
 
+use crate::run::layout::WORK;
+use crate::sandbox::container::OWN_PATH;
 use crate::skipped_dirs::{is_skipped, Walk};
 use bytes::Bytes;
 use futures_util::Stream;
@@ -14,6 +16,19 @@ use std::path::{Component, Path, PathBuf};
 
 /// uid and gid of the sandbox user.
 const OWNER: u64 = 1000;
+
+/// Pid 1 of a container the source is fed to as it starts
+/// (`Container::start_fed`, a job's or an environment build's): unpacks the source
+/// archive it reads on stdin into the work area, says so ([`READY`]), and idles while
+/// the commands run in it. Its commands come from the system's directories, not from
+/// the job's PATH (see [`OWN_PATH`]). The image needs `sh` and `tar`, as every Debian
+/// or Alpine image has.
+pub fn unpack_then_idle() -> String {
+    format!("PATH={OWN_PATH}; tar -x -f - -C {WORK} && echo {READY} && exec sleep infinity")
+}
+
+/// What [`unpack_then_idle`] prints once the source is in.
+pub const READY: &str = "ponyswarm-ready";
 
 /// A `files:` destination that would land outside the source tree.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

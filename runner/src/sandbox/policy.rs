@@ -417,14 +417,7 @@ impl SandboxBuilder {
 /// the engine removes with the container (ponyswarm removes containers with their
 /// anonymous volumes) and whose labels name the owner for `ponyswarm clean`.
 fn work_area_mount(target: &str, size: u64, labels: &HashMap<String, String>) -> Mount {
-    let options = HashMap::from([
-        ("type".to_string(), "tmpfs".to_string()),
-        ("device".to_string(), "tmpfs".to_string()),
-        (
-            "o".to_string(),
-            format!("size={size},nosuid,nodev,mode=0755,uid={SANDBOX_UID},gid={SANDBOX_UID}"),
-        ),
-    ]);
+    let options = tmpfs_area_options(size);
     Mount {
         target: Some(target.to_string()),
         typ: Some(MountType::VOLUME),
@@ -439,6 +432,39 @@ fn work_area_mount(target: &str, size: u64, labels: &HashMap<String, String>) ->
             }),
             subpath: None,
         }),
+        ..Default::default()
+    }
+}
+
+/// The `local` driver's options for a tmpfs of at most `size` bytes owned by the
+/// sandbox user: a work area's, and a named one's ([`tmpfs_volume`]).
+fn tmpfs_area_options(size: u64) -> HashMap<String, String> {
+    HashMap::from([
+        ("type".to_string(), "tmpfs".to_string()),
+        ("device".to_string(), "tmpfs".to_string()),
+        (
+            "o".to_string(),
+            format!("size={size},nosuid,nodev,mode=0755,uid={SANDBOX_UID},gid={SANDBOX_UID}"),
+        ),
+    ])
+}
+
+/// A named volume on a tmpfs of at most `size` bytes owned by the sandbox user, with
+/// `labels`: a writable area that several containers mount at once (while one of them
+/// runs, the tmpfs stays mounted and keeps what was written), so that one running
+/// only ponyswarm's own commands can copy out what another wrote, bounded by the cap.
+/// Mounted with [`SandboxBuilder::volume`], whose memory limit it is not added to;
+/// removed by whoever made it, once no container uses it.
+pub fn tmpfs_volume(
+    name: &str,
+    size: u64,
+    labels: HashMap<String, String>,
+) -> bollard::models::VolumeCreateRequest {
+    bollard::models::VolumeCreateRequest {
+        name: Some(name.to_string()),
+        driver: Some("local".to_string()),
+        driver_opts: Some(tmpfs_area_options(size)),
+        labels: Some(labels),
         ..Default::default()
     }
 }
