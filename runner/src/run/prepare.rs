@@ -396,15 +396,29 @@ impl Wheelhouses {
         let scratch = format!("{base}-scratch");
         self.create_scratch(&scratch, req.limits.wheelhouse).await?;
         let mut log = String::new();
-        let result = match self.keeper(req, &volume, &scratch, &base).await {
-            Ok(keeper) => {
+        // The door opens while the keeper checks the wheelhouse: a wheelhouse kept by
+        // an earlier run but missing its environment is rare, a cold one is not.
+        let (keeper, door) = tokio::join!(
+            self.keeper(req, &volume, &scratch, &base),
+            self.open_door(req, &base)
+        );
+        let result = match (keeper, door) {
+            (Ok(keeper), Ok(door)) => {
                 let r = self
-                    .fill_with(&keeper, &mut log, deadline, req, &scratch, &base)
+                    .fill_with(&keeper, door, &mut log, deadline, req, &scratch, &base)
                     .await;
                 let _ = keeper.remove().await;
                 r
             }
-            Err(e) => Err(e),
+            (Ok(keeper), Err(e)) => {
+                let _ = keeper.remove().await;
+                Err(e)
+            }
+            (Err(e), Ok(door)) => {
+                let _ = door.close().await;
+                Err(e)
+            }
+            (Err(e), Err(_)) => Err(e),
         };
         // Every container that mounted it is gone: its memory goes with it.
         let _ = (self.docker)
@@ -465,9 +479,11 @@ impl Wheelhouses {
     /// Uses the wheelhouse when it is complete and intact; otherwise fills the
     /// scratch behind the door and, the fill's containers gone, has the keeper copy
     /// it into the volume.
+    #[allow(clippy::too_many_arguments)]
     async fn fill_with(
         &self,
         keeper: &Container,
+        door: Door,
         log: &mut String,
         deadline: Instant,
         req: &PrepareRequest,
@@ -479,44 +495,54 @@ impl Wheelhouses {
             deadline,
             log,
         };
-        if let Some(content) = keep.verified().await? {
-            return Ok((true, content));
+        let verified = match keep.verified().await {
+            Ok(None) => None,
+            done => Some(done),
+        };
+        if let Some(done) = verified {
+            let _ = door.close().await;
+            return done.map(|content| (true, content.unwrap_or_default()));
         }
         let partial = format!(".partial-{}", self.owner.run);
-        let filled = self
-            .fill_behind_door(&mut *keep.log, deadline, req, scratch, base, &partial)
+        let (filled, leftovers) = self
+            .fill_behind_door(
+                &door,
+                &mut *keep.log,
+                deadline,
+                req,
+                scratch,
+                base,
+                &partial,
+            )
             .await;
         let cap = req.limits.wheelhouse;
-        match filled {
-            Ok(()) => keep.publish(&partial, cap).await.map(|c| (false, c)),
-            Err(PrepareError::Fetch { step, log }) => match keep.scratch_full(&log).await {
-                true => Err(PrepareError::Full { cap, step, log }),
-                false => Err(PrepareError::Fetch { step, log }),
-            },
-            Err(e) => Err(e),
-        }
+        // The fill's containers are stopped: their removal, and the door's, go on
+        // while the keeper copies.
+        let cleanup = async {
+            futures_util::future::join_all(leftovers.into_iter().map(Container::remove)).await;
+            let _ = door.close().await;
+        };
+        let kept = async {
+            match filled {
+                Ok(()) => keep.publish(&partial, cap).await.map(|c| (false, c)),
+                Err(PrepareError::Fetch { step, log }) => match keep.scratch_full(&log).await {
+                    true => Err(PrepareError::Full { cap, step, log }),
+                    false => Err(PrepareError::Fetch { step, log }),
+                },
+                Err(e) => Err(e),
+            }
+        };
+        tokio::join!(cleanup, kept).1
     }
 
-    /// Opens the door, starts the fetch and build containers (the scratch at
-    /// [`WHEELS`] in both) and fills `partial` in the scratch. Both containers are
-    /// removed before it returns: nothing of theirs still runs when the keeper copies.
-    async fn fill_behind_door(
-        &self,
-        log: &mut String,
-        deadline: Instant,
-        req: &PrepareRequest,
-        scratch: &str,
-        base: &str,
-        partial: &str,
-    ) -> Result<(), PrepareError> {
+    /// Opens the egress door of a fill: the proxy allowing the index hosts the install
+    /// commands name, and the operator's.
+    async fn open_door(&self, req: &PrepareRequest, base: &str) -> Result<Door, PrepareError> {
         let image =
             crate::sandbox::images::ensure(&self.docker, crate::catalog::DOOR, &self.images)
                 .await
                 .map_err(|e| PrepareError::Docker(format!("egress door image: {e}")))?;
-        let (mut index_env, index_hosts) = operator_index(&self.egress);
-        if self.scope.cutoff.is_some() {
-            index_env.extend(uv_index_env(&index_env));
-        }
+        let (_, index_hosts) = operator_index(&self.egress);
         let mut allow = allowed_hosts(&req.install);
         allow.extend(index_hosts);
         let spec = DoorSpec {
@@ -526,32 +552,46 @@ impl Wheelhouses {
             allow,
             upstream: upstream(&self.egress),
         };
-        let door = Door::open(&self.docker, &self.tracker, &spec)
+        Door::open(&self.docker, &self.tracker, &spec)
             .await
-            .map_err(|e| PrepareError::Docker(e.to_string()))?;
+            .map_err(|e| PrepareError::Docker(e.to_string()))
+    }
+
+    /// Starts the fetch (behind `door`) and build containers (the scratch at
+    /// [`WHEELS`] in both) and fills `partial` in the scratch. Both containers are
+    /// killed before it returns, and handed back for removal: nothing of theirs still
+    /// runs when the keeper copies.
+    #[allow(clippy::too_many_arguments)]
+    async fn fill_behind_door(
+        &self,
+        door: &Door,
+        log: &mut String,
+        deadline: Instant,
+        req: &PrepareRequest,
+        scratch: &str,
+        base: &str,
+        partial: &str,
+    ) -> (Result<(), PrepareError>, Vec<Container>) {
+        let (mut index_env, _) = operator_index(&self.egress);
+        if self.scope.cutoff.is_some() {
+            index_env.extend(uv_index_env(&index_env));
+        }
         let network = NetworkAccess::Internal {
             network: door.network().to_string(),
             aliases: Vec::new(),
         };
+        let (build_name, fetch_name) = (format!("{base}-build"), format!("{base}-fetch"));
         // The build container: no network; the source goes in.
-        let build = self
-            .container(
+        let (build, fetch) = tokio::join!(
+            self.container(req, scratch, &build_name, NetworkAccess::None, vec![]),
+            self.container(
                 req,
                 scratch,
-                &format!("{base}-build"),
-                NetworkAccess::None,
-                vec![],
-            )
-            .await;
-        let fetch = self
-            .container(
-                req,
-                scratch,
-                &format!("{base}-fetch"),
+                &fetch_name,
                 network,
                 door.env().into_iter().chain(index_env).collect(),
             )
-            .await;
+        );
         let result = match (&build, &fetch) {
             (Ok(build), Ok(fetch)) => {
                 let r = match tokio::try_join!(build.start(), fetch.start()) {
@@ -578,11 +618,21 @@ impl Wheelhouses {
             }
             (Err(e), _) | (_, Err(e)) => Err(e.clone()),
         };
-        for container in [build, fetch].into_iter().flatten() {
-            let _ = container.remove().await;
+        let made: Vec<Container> = [build, fetch].into_iter().flatten().collect();
+        let killed = futures_util::future::join_all(made.iter().map(|c| c.kill())).await;
+        // One that cannot be killed is removed (with force) before anything is kept.
+        let mut left = Vec::new();
+        for (container, killed) in made.into_iter().zip(killed) {
+            match killed {
+                Ok(()) => left.push(container),
+                Err(e) => {
+                    if container.remove().await.is_err() {
+                        return (Err(PrepareError::Docker(e.to_string())), left);
+                    }
+                }
+            }
         }
-        let _ = door.close().await;
-        result
+        (result, left)
     }
 
     /// A fill container of `req`'s image with the scratch mounted writable at
