@@ -14,7 +14,10 @@
 //!   `pip download --no-index` of the install commands (which runs the project's
 //!   build backend for its metadata) and `pip wheel --no-index` for the sdists among
 //!   the downloads. What it misses it names, the fetch container fetches, and again
-//!   (`fetch::MAX_ROUNDS`).
+//!   (`fetch::MAX_ROUNDS`). Where the environment will install every line with uv,
+//!   the first round is uv's real install of those lines into a throwaway venv,
+//!   offline (`Filling::checked_with_uv`): much faster, and pip's rounds run only
+//!   when it misses something.
 //!
 //! Neither mounts the wheelhouse's volume. They write to a scratch volume of their
 //! fill, a tmpfs of `limits.wheelhouse` (the kernel refuses a write past it, whoever
@@ -39,6 +42,7 @@ use crate::logcap::LogBuffer;
 use crate::run::pip::{
     build_requires, download_args, referenced_files, same_project, setup_requires, RewriteError,
 };
+use crate::run::uv;
 use crate::sandbox::container::{Container, ContainerError, Exec, ExecEnd, ExecLimits, Tracker};
 use crate::sandbox::door::{allowed_hosts, operator_index, upstream, Door, DoorSpec};
 use crate::sandbox::egress::Egress;
@@ -849,6 +853,9 @@ impl Filling<'_> {
             // so, but the build tools and pip must be there regardless.
             self.fetch(partial, &index, &tools, true, cutoff).await?;
         }
+        if self.checked_with_uv(req, partial).await? {
+            return Ok(());
+        }
         let offline = offline_script(self.build_venv, &downloads, partial);
         let mut asked: Vec<String> = Vec::new();
         for round in 1..=MAX_ROUNDS {
@@ -870,6 +877,55 @@ impl Filling<'_> {
         Err(self.failed(format!(
             "still missing requirements after {MAX_ROUNDS} rounds of fetching"
         )))
+    }
+
+    /// Round 1's offline step done by uv where it can be: a real install of the
+    /// install commands' uv lines ([`uv_check_lines`]) into a throwaway venv, from
+    /// `partial` only, in the build container. `true` when it passed: the
+    /// environment's install, which runs the same lines with uv, will find all it
+    /// needs.
+    ///
+    /// Real, not `--dry-run`, so that the project's build backend runs and the build
+    /// requirements it asks for (`get_requires_for_build_*`: scikit-build-core's,
+    /// meson-python's, an in-tree backend's) are checked, as pip's metadata build
+    /// checks them. uv installs build environments and resolves in a fraction of
+    /// pip's time (seconds on PyPy). Not when the image has no uv, a line
+    /// needs pip, or sdists are among the downloads (pip's step builds them into
+    /// wheels); and only in round 1: when it fails, pip's step runs as before and its
+    /// output ([`missing_requirements`]) says what to fetch.
+    ///
+    /// An sdist the lines find through their own `--find-links` (a directory of the
+    /// source) is built by uv here and again by the environment's install, where
+    /// pip's step would have put its wheel into the wheelhouse.
+    async fn checked_with_uv(
+        &mut self,
+        req: &PrepareRequest,
+        partial: &str,
+    ) -> Result<bool, PrepareError> {
+        let Some(lines) = uv_check_lines(&req.install, partial)? else {
+            self.log
+                .push_str("ponyswarm: offline check with pip: an install line needs pip\n");
+            return Ok(false);
+        };
+        let ran = self
+            .exec_on(Side::Build, &pip_shell(&uv_check_blockers(partial)))
+            .await?;
+        let (_, out) = self.ended(ran)?;
+        let blockers = String::from_utf8_lossy(&out).trim().replace('\n', "; ");
+        if !blockers.is_empty() {
+            self.log
+                .push_str(&format!("ponyswarm: offline check with pip: {blockers}\n"));
+            return Ok(false);
+        }
+        let script = uv_check_script(&req.python, &lines);
+        let step = "offline: install check with uv (round 1)";
+        let (code, _) = self.logged(Side::Build, step, pip_shell(&script)).await?;
+        if code != 0 {
+            self.log.push_str(&format!(
+                "ponyswarm: the uv check failed (exit {code}): pip's offline step says what is missing\n"
+            ));
+        }
+        Ok(code == 0)
     }
 
     /// Fetches `reqs` with their dependencies into `partial` behind the door: wheels
@@ -1118,13 +1174,68 @@ fn offline_script(venv: &str, downloads: &[Vec<String>], partial: &str) -> Strin
             shell_words::join(args)
         ));
     }
+    let sdists = sdist_globs(partial);
     lines.push(format!(
-        "for f in {partial}/*.tar.gz {partial}/*.zip {partial}/*.tar.bz2; do \
+        "for f in {sdists}; do \
          [ -e \"$f\" ] || continue; \
          {pip} wheel --use-pep517 --no-index --find-links {partial} --no-deps --wheel-dir {partial} \"$f\"; \
          rm -f \"$f\"; done"
     ));
     lines.join("\n")
+}
+
+/// The sdists among the downloads in `partial`, as shell globs (one that matches
+/// nothing stays as written).
+fn sdist_globs(partial: &str) -> String {
+    format!("{partial}/*.tar.gz {partial}/*.zip {partial}/*.tar.bz2")
+}
+
+/// Where the uv check makes its throwaway venv: in the build container's `/tmp`,
+/// gone with it (and removed when the check ends, to give the space back to pip).
+const UV_CHECK_VENV: &str = "/tmp/ponyswarm-uv-check";
+
+/// The uv lines the check runs ([`uv::translate_for_check`] into [`UV_CHECK_VENV`],
+/// from `partial`): one per install command that has a `pip install` (the others
+/// are not fetched for, by pip's step either). `None` when one of those must run
+/// with pip in the environment: uv would then check something else than what runs.
+fn uv_check_lines(install: &[String], partial: &str) -> Result<Option<Vec<String>>, RewriteError> {
+    let mut lines = Vec::new();
+    for command in install {
+        if download_args(command)?.is_empty() {
+            continue;
+        }
+        match uv::translate_for_check(command, UV_CHECK_VENV, partial) {
+            Some(line) => lines.push(line),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(lines))
+}
+
+/// The shell line, for the build container, that prints why round 1 cannot be
+/// checked with uv (one reason a line; nothing when it can).
+fn uv_check_blockers(partial: &str) -> String {
+    format!(
+        "{} || echo 'the image has no uv'; \
+         for f in {}; do [ -e \"$f\" ] && {{ echo 'sdists among the downloads (pip builds them)'; break; }}; done; true",
+        uv::HAS_UV,
+        sdist_globs(partial)
+    )
+}
+
+/// The uv check's script, in the source tree like pip's step: a venv for the
+/// interpreter `python` at [`UV_CHECK_VENV`], then `lines` into it; every command
+/// echoed (`set -x`) so the log says what ran, and the venv removed however it ends.
+fn uv_check_script(python: &str, lines: &[String]) -> String {
+    let mut script = vec![
+        "set -e".to_string(),
+        format!("cd {}", super::layout::SRC),
+        format!("trap 'rm -rf {UV_CHECK_VENV}' EXIT"),
+        "set -x".to_string(),
+        uv::uv_venv(python, UV_CHECK_VENV),
+    ];
+    script.extend(lines.iter().cloned());
+    script.join("\n")
 }
 
 /// The `pip download` argument lists for `req`: one per `pip install` of its install
@@ -1210,6 +1321,53 @@ mod tests {
         );
         // Anything else (no answer at all): the venv the fill would have made.
         assert_eq!(prepare_venv_of(""), MADE_PREP_VENV);
+    }
+
+    #[test]
+    fn round_one_is_checked_with_uv_only_when_every_pip_install_translates() {
+        let check = |line: &str| uv::translate_for_check(line, UV_CHECK_VENV, "/wheels/.p");
+        let table: &[(&[&str], Option<&[&str]>)] = &[
+            (
+                &["pip install -e .[test]"],
+                Some(&["pip install -e .[test]"]),
+            ),
+            // Not a pip install: pip's step does not fetch for it either.
+            (
+                &["pip install -e .", "python setup.py build_ext -i"],
+                Some(&["pip install -e ."]),
+            ),
+            (&["echo nothing to install"], Some(&[])),
+            // A line the environment runs with pip: uv would check something else.
+            (
+                &[
+                    "pip install -e .",
+                    "pip install --upgrade-strategy only-if-needed x",
+                ],
+                None,
+            ),
+            (&["pip install . && python -m build"], None),
+        ];
+        for (install, want) in table {
+            let want = want.map(|lines| lines.iter().map(|l| check(l).unwrap()).collect());
+            assert_eq!(
+                uv_check_lines(&v(install), "/wheels/.p").unwrap(),
+                want,
+                "{install:?}"
+            );
+        }
+        assert!(uv_check_lines(&v(&["pip install 'unbalanced"]), "/p").is_err());
+    }
+
+    #[test]
+    fn the_uv_check_runs_in_the_source_tree_into_the_venv_it_makes() {
+        let line = uv::translate_for_check("pip install -e .", UV_CHECK_VENV, "/p").unwrap();
+        let script = uv_check_script("pypy3", std::slice::from_ref(&line));
+        let lines: Vec<&str> = script.lines().collect();
+        assert_eq!(lines[..2], ["set -e", "cd /work/src"]);
+        assert!(script.contains(&format!("trap 'rm -rf {UV_CHECK_VENV}' EXIT")));
+        assert_eq!(lines[lines.len() - 2], uv::uv_venv("pypy3", UV_CHECK_VENV));
+        assert_eq!(lines[lines.len() - 1], line);
+        assert!(line.contains(&format!("--python {UV_CHECK_VENV}/bin/python")));
     }
 
     #[test]

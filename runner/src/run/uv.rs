@@ -61,7 +61,13 @@ const SAME_VALUED: &[(&str, &str)] = &[
 /// cache (a fresh container has none to reuse, and thousands of cache files would
 /// only swell the recorded install changes).
 pub fn uv_pip_install() -> Vec<String> {
-    [
+    install_start(WHEELS, &format!("{VENV}/bin/python"), true)
+}
+
+/// [`uv_pip_install`] from the wheels in `find_links` into the venv of the
+/// interpreter `python`, byte-compiled when `compile`.
+fn install_start(find_links: &str, python: &str, compile: bool) -> Vec<String> {
+    let mut out: Vec<String> = [
         "uv",
         "pip",
         "install",
@@ -69,19 +75,39 @@ pub fn uv_pip_install() -> Vec<String> {
         "--no-cache",
         "--no-index",
         "--find-links",
-        WHEELS,
+        find_links,
         "--python",
-        &format!("{VENV}/bin/python"),
-        "--compile-bytecode",
+        python,
     ]
     .iter()
     .map(|s| s.to_string())
-    .collect()
+    .collect();
+    if compile {
+        out.push("--compile-bytecode".to_string());
+    }
+    out
 }
 
 /// The `uv pip install` line doing what the install line `line` does, or `None` when
 /// it must run as written (see the module doc).
 pub fn translate(line: &str) -> Option<String> {
+    translate_onto(line, uv_pip_install())
+}
+
+/// The line [`translate`] makes of `line`, installing from the wheels in
+/// `find_links` into the venv at `venv` instead, without byte-compiling: the
+/// prepare's check, in a throwaway venv, that the environment's install will find
+/// all it needs among the wheels fetched so far (`run::prepare`). The same options
+/// otherwise, so that uv resolves what it will resolve then.
+pub fn translate_for_check(line: &str, venv: &str, find_links: &str) -> Option<String> {
+    translate_onto(
+        line,
+        install_start(find_links, &format!("{venv}/bin/python"), false),
+    )
+}
+
+/// `line` translated ([`translate`]) as arguments after `start`, a `uv pip install`.
+fn translate_onto(line: &str, start: Vec<String>) -> Option<String> {
     let words = shell_words::split(line).ok()?;
     // Separators, redirections, expansions: the shell's business, so pip's. (Quoted,
     // they are arguments; rare enough to run as written too.)
@@ -90,7 +116,7 @@ pub fn translate(line: &str) -> Option<String> {
         return None;
     }
     let args = pip_install_args(&words)?;
-    let mut out = uv_pip_install();
+    let mut out = start;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         if !arg.starts_with('-') {
@@ -157,10 +183,11 @@ pub fn venv_command(python: &str) -> String {
         .filter(|a| a != "--compile-bytecode")
         .collect();
     let install = shell_words::join(install);
+    let venv = uv_venv(python, VENV);
     format!(
         "w=$(ls {WHEELS}/pip-*.whl 2>/dev/null | head -n 1); \
          if [ -z \"$w\" ]; then {python} -m venv {VENV}; else \
-         uv venv --quiet --offline --python \"$(command -v {python})\" {VENV} && s= && \
+         {venv} && s= && \
          if {python} -c 'import sys; sys.exit(sys.version_info >= (3, 12))'; then \
          s=$(ls {WHEELS}/setuptools-*.whl 2>/dev/null | sort -V | tail -n 1); fi && \
          {install} --quiet --no-deps \"$w\" ${{s:+\"$s\"}} && \
@@ -168,6 +195,11 @@ pub fn venv_command(python: &str) -> String {
          {VENV}/lib/*/site-packages/pkg_resources {VENV}/lib/*/site-packages/_distutils_hack \
          >/dev/null; fi; fi"
     )
+}
+
+/// The line that makes a venv at `venv` with uv for the interpreter `python`, offline.
+pub fn uv_venv(python: &str, venv: &str) -> String {
+    format!("uv venv --quiet --offline --python \"$(command -v {python})\" {venv}")
 }
 
 /// The line that checks the image has uv: exit 0 when it does.
@@ -206,6 +238,32 @@ mod tests {
         ];
         for (line, want) in cases {
             assert_eq!(translate(line), Some(format!("{PREFIX} {want}")), "{line}");
+        }
+    }
+
+    #[test]
+    fn check_lines_install_into_their_venv_from_their_wheels_uncompiled() {
+        assert_eq!(
+            translate_for_check("pip install -e .[test] --compile", "/tmp/c", "/wheels/.p-1"),
+            Some(
+                "uv pip install --offline --no-cache --no-index --find-links /wheels/.p-1 \
+                 --python /tmp/c/bin/python --editable '.[test]'"
+                    .to_string()
+            )
+        );
+        // Otherwise what the environment's install runs: the same lines translate.
+        for line in [
+            "pip install -U -r req.txt x",
+            "pip install --user x",
+            "pip install x; y",
+        ] {
+            let (check, env) = (translate_for_check(line, "/tmp/c", "/p"), translate(line));
+            assert_eq!(check.is_some(), env.is_some(), "{line}");
+            if let (Some(check), Some(env)) = (check, env) {
+                let tail = |l: &str| l.split_once("/bin/python").map(|(_, t)| t.to_string());
+                let env = env.replace(" --compile-bytecode", "");
+                assert_eq!(tail(&check), tail(&env), "{line}");
+            }
         }
     }
 

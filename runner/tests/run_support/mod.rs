@@ -105,6 +105,22 @@ pub async fn run_fixture(
     (result, json)
 }
 
+/// Runs the matrix file `ponyswarm.yaml` in `dir` (a project made by the test) and
+/// returns results.json as written, once the run left nothing behind.
+pub async fn run_dir(dir: &Path) -> Value {
+    let docker = docker().await;
+    let (spec, plans) = plans_of(&dir.join("ponyswarm.yaml"));
+    let report = tempfile::tempdir().expect("tempdir");
+    let opts = options(report.path());
+    let run_id = opts.run_id.clone();
+    run::run(&docker, &spec, plans, opts)
+        .await
+        .expect("the run records its results");
+    let text = std::fs::read_to_string(report.path().join("results.json")).expect("results");
+    assert_eq!(leftovers(&docker, &run_id).await, Vec::<String>::new());
+    serde_json::from_str(&text).expect("results.json is JSON")
+}
+
 /// The job of `results` whose matrix has `key` = `value` (compared as text).
 pub fn job<'a>(results: &'a Value, pairs: &[(&str, &str)]) -> &'a Value {
     results["jobs"]
