@@ -48,7 +48,7 @@ use crate::sandbox::door::{allowed_hosts, operator_index, upstream, Door, DoorSp
 use crate::sandbox::egress::Egress;
 use crate::sandbox::images::ImageOptions;
 use crate::sandbox::labels;
-use crate::sandbox::policy::{NetworkAccess, PolicyError, SandboxBuilder, SANDBOX_UID};
+use crate::sandbox::policy::{NetworkAccess, PolicyError, SandboxBuilder};
 use crate::untar::human_bytes;
 use bollard::models::VolumeCreateRequest;
 use bollard::query_parameters::RemoveVolumeOptions;
@@ -685,21 +685,7 @@ impl Wheelhouses {
     /// The scratch a fill writes to: a volume on a tmpfs of `cap` bytes owned by the
     /// sandbox user, so the kernel refuses a write past the cap whoever makes it.
     async fn create_scratch(&self, name: &str, cap: u64) -> Result<(), PrepareError> {
-        let options = HashMap::from([
-            ("type".to_string(), "tmpfs".to_string()),
-            ("device".to_string(), "tmpfs".to_string()),
-            (
-                "o".to_string(),
-                format!("size={cap},nosuid,nodev,mode=0755,uid={SANDBOX_UID},gid={SANDBOX_UID}"),
-            ),
-        ]);
-        let request = VolumeCreateRequest {
-            name: Some(name.to_string()),
-            driver: Some("local".to_string()),
-            driver_opts: Some(options),
-            labels: Some(self.owner.labels()),
-            ..Default::default()
-        };
+        let request = crate::sandbox::policy::tmpfs_volume(name, cap, self.owner.labels());
         self.docker
             .create_volume(request)
             .await
