@@ -4,14 +4,16 @@
 #      container work (create, start, wait, rm) in the same image;
 #   2. a 12-job matrix of matrix/projects/pony-lib (3.9, 3.11, 3.13, PyPy x 3 variants):
 #      ponyswarm warm against its own cold run (wheelhouses, environment images and
-#      their venv volumes removed first), a warm rerun after one test file changed, and `tox -p` running
+#      their venv volumes removed first), a warm rerun after one test file changed
+#      (ROUNDS alternating pairs of warm and edited runs), and `tox -p` running
 #      the same tests on the host without isolation;
 #   3. ponyswarm's peak memory (max RSS) during a 50-job run.
 #
 # Usage: bench/run.sh            (from anywhere; needs Docker, python3.9/3.11/3.13 and
 #                                 pypy3 on PATH or under ~/.pyenv, and PyPI for tox and
 #                                 pytest)
-# Knobs:  N=10 (trivial jobs in each of ROUNDS=3 rounds, each way), BIG=50 (jobs in the memory run),
+# Knobs:  N=10 (trivial jobs in each of ROUNDS=3 rounds, each way; ROUNDS also counts the
+#         warm/edited pairs), BIG=50 (jobs in the memory run),
 #         PONYSWARM=path/to/ponyswarm (default: a release build, made if missing),
 #         TRIVIAL_ONLY=1 (part 1 alone).
 set -euo pipefail
@@ -127,14 +129,22 @@ xargs -r docker volume rm <"$WORK/volumes" >/dev/null 2>&1 || true
 t0=$(now)
 swarm "$WORK/pony-lib/ponyswarm.yaml" cold
 cold_s=$(minus "$(now)" "$t0")
-t0=$(now)
-swarm "$WORK/pony-lib/ponyswarm.yaml" warm
-warm_s=$(minus "$(now)" "$t0")
-# One test file edited: the environments stay, only the tests see the change.
-printf '\n\ndef test_bench_edit():\n    assert True\n' >>"$(ls "$WORK"/pony-lib/tests/test_*.py | head -n1)"
-t0=$(now)
-swarm "$WORK/pony-lib/ponyswarm.yaml" edited
-edited_s=$(minus "$(now)" "$t0")
+# ROUNDS rounds, each a warm rerun of unchanged source then one after a test file was
+# edited (the environments stay, only the tests see the change): both see the same
+# spells of load, and the means are compared.
+warm_total=0 edited_total=0
+for round in $(seq "$ROUNDS"); do
+  t0=$(now)
+  swarm "$WORK/pony-lib/ponyswarm.yaml" "warm-$round"
+  warm_total=$(python3 -c "print($warm_total + $(now) - $t0)")
+  printf '\n\ndef test_bench_edit_%s():\n    assert True\n' "$round" \
+    >>"$(ls "$WORK"/pony-lib/tests/test_*.py | head -n1)"
+  t0=$(now)
+  swarm "$WORK/pony-lib/ponyswarm.yaml" "edited-$round"
+  edited_total=$(python3 -c "print($edited_total + $(now) - $t0)")
+done
+warm_s=$(per "$warm_total" "$ROUNDS")
+edited_s=$(per "$edited_total" "$ROUNDS")
 
 for v in 3.9 3.11 3.13 pypy3; do
   for d in "$HOME"/.pyenv/versions/"$v".*/bin; do [[ -d $d ]] && PATH="$d:$PATH"; done
@@ -182,7 +192,8 @@ ponyswarm bench ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $("$PONYSWARM" --ve
 1. trivial job, $N one at a time, $ROUNDS rounds:  docker CLI $(per "$docker_s" "$TRIVIAL")s/job, ponyswarm $(per "$swarm_s" "$TRIVIAL")s/job
    -> ponyswarm / docker CLI $(goal "$swarm_s" "$docker_s" 1.3)
 2. pony-lib, 12 jobs (PyPy included), 2 at once: ponyswarm warm ${warm_s}s, cold ${cold_s}s,
-   warm after a test-file edit ${edited_s}s; tox -p 2 on the host: envs reused ${tox_s}s, envs made ${tox_cold_s}s
+   warm after a test-file edit ${edited_s}s (warm and edited: means of $ROUNDS alternating runs);
+   tox -p 2 on the host: envs reused ${tox_s}s, envs made ${tox_cold_s}s
    -> warm / tox reused      $(goal "$warm_s" "$tox_s" 1.0)
    -> cold / tox made        $(goal "$cold_s" "$tox_cold_s" 1.0)
    -> edited / warm          $(goal "$edited_s" "$warm_s" 1.1)
