@@ -11,7 +11,7 @@ mod run_support;
 
 use ponyswarm::run;
 use ponyswarm::run::prepare::Trust;
-use run_support::{docker, ensure_images, fixture, leftovers, options, plans_of, serial, status};
+use run_support::{docker, ensure_images, fixture, run_dir, run_dir_as, serial, status};
 use serde_json::Value;
 use std::path::Path;
 
@@ -45,27 +45,6 @@ fn append(path: &Path, text: &str) {
     let mut s = std::fs::read_to_string(path).expect("read");
     s.push_str(text);
     std::fs::write(path, s).expect("write");
-}
-
-/// Runs the matrix in `dir` and returns results.json.
-async fn run_in(dir: &Path) -> Value {
-    run_as(dir, Trust::Trusted).await
-}
-
-/// Runs the matrix in `dir` as a run of `trust` and returns results.json.
-async fn run_as(dir: &Path, trust: Trust) -> Value {
-    let docker = docker().await;
-    let (spec, plans) = plans_of(&dir.join("ponyswarm.yaml"));
-    let report = tempfile::tempdir().expect("tempdir");
-    let mut opts = options(report.path());
-    opts.trust = trust;
-    let run_id = opts.run_id.clone();
-    run::run(&docker, &spec, plans, opts)
-        .await
-        .expect("the run records its results");
-    let text = std::fs::read_to_string(report.path().join("results.json")).expect("results");
-    assert_eq!(leftovers(&docker, &run_id).await, Vec::<String>::new());
-    serde_json::from_str(&text).expect("results.json is JSON")
 }
 
 /// Each job's environment line: (`ponyswarm/env:<key>`, `built` or `reused`).
@@ -167,7 +146,7 @@ async fn environment_is_reused_across_jobs_and_runs_and_rebuilt_for_new_dependen
     unique_copy("env-reuse", dir.path());
 
     // First run: one job builds, the other waits for it and reuses it.
-    let results = run_in(dir.path()).await;
+    let results = run_dir(dir.path()).await;
     let first = environments(&results);
     assert_eq!(first.len(), 2, "{first:?}");
     assert_eq!(
@@ -211,7 +190,7 @@ async fn environment_is_reused_across_jobs_and_runs_and_rebuilt_for_new_dependen
     );
 
     // Second run, nothing changed: no job installs anything.
-    let second = run_in(dir.path()).await;
+    let second = run_dir(dir.path()).await;
     assert!(!installed_in_a_job(&second), "{second:#}");
     for (img, how) in environments(&second) {
         assert_eq!((img.as_str(), how.as_str()), (image.as_str(), "reused"));
@@ -222,7 +201,7 @@ async fn environment_is_reused_across_jobs_and_runs_and_rebuilt_for_new_dependen
         &dir.path().join("tests/test_answer.py"),
         "\n\ndef test_more():\n    assert envpkg.answer() > 0\n",
     );
-    let edited = run_in(dir.path()).await;
+    let edited = run_dir(dir.path()).await;
     assert!(!installed_in_a_job(&edited), "{edited:#}");
     for j in edited["jobs"].as_array().expect("jobs") {
         assert_eq!(j["tests"]["passed"], 2, "{j:#}");
@@ -236,7 +215,7 @@ async fn environment_is_reused_across_jobs_and_runs_and_rebuilt_for_new_dependen
         &dir.path().join("pyproject.toml"),
         "# a new dependency line\n",
     );
-    let changed = environments(&run_in(dir.path()).await);
+    let changed = environments(&run_dir(dir.path()).await);
     assert!(changed.iter().all(|(img, _)| *img != image), "{changed:?}");
     assert!(changed.iter().any(|(_, how)| how == "built"), "{changed:?}");
 }
@@ -272,7 +251,7 @@ async fn untrusted_and_trusted_runs_never_share_wheelhouses_or_environments() {
     let dir = tempfile::tempdir().expect("tempdir");
     unique_copy("env-reuse", dir.path());
 
-    let trusted = run_as(dir.path(), Trust::Trusted).await;
+    let trusted = run_dir_as(dir.path(), Trust::Trusted).await;
     let (trusted_env, built) = one_environment(&trusted);
     assert!(built, "{trusted:#}");
     let trusted_wheels = wheelhouses(&trusted);
@@ -280,7 +259,7 @@ async fn untrusted_and_trusted_runs_never_share_wheelhouses_or_environments() {
 
     // The same project from an untrusted origin (a fork's pull request): neither the
     // trusted wheelhouse nor the environment built from it, though both are warm.
-    let untrusted = run_as(dir.path(), Trust::Untrusted).await;
+    let untrusted = run_dir_as(dir.path(), Trust::Untrusted).await;
     let (untrusted_env, built) = one_environment(&untrusted);
     assert_ne!(untrusted_env, trusted_env, "{untrusted:#}");
     assert!(built, "the untrusted run builds its own: {untrusted:#}");
@@ -292,11 +271,11 @@ async fn untrusted_and_trusted_runs_never_share_wheelhouses_or_environments() {
     );
 
     // Untrusted again: its own, warm; trusted again: its own, not the untrusted one's.
-    let again = run_as(dir.path(), Trust::Untrusted).await;
+    let again = run_dir_as(dir.path(), Trust::Untrusted).await;
     assert_eq!(one_environment(&again), (untrusted_env, false), "{again:#}");
     assert_eq!(wheelhouses(&again), untrusted_wheels);
     assert!(!installed_in_a_job(&again), "{again:#}");
-    let back = run_as(dir.path(), Trust::Trusted).await;
+    let back = run_dir_as(dir.path(), Trust::Trusted).await;
     assert_eq!(one_environment(&back), (trusted_env, false), "{back:#}");
     assert_eq!(wheelhouses(&back), trusted_wheels);
 }
@@ -324,12 +303,12 @@ async fn writes_outside_the_venv_stay_flagged_on_jobs_that_reuse_the_environment
     unique_copy("env-outside", dir.path());
     let written = vec![vec!["/home/pony/.ponyswarm-outside.ini".to_string()]];
 
-    let first = run_in(dir.path()).await;
+    let first = run_dir(dir.path()).await;
     assert_eq!(environments(&first)[0].1, "built", "{first:#}");
     assert_eq!(flagged(&first), written, "{first:#}");
 
     // Reused: nothing installed in the job, the build's write still shown.
-    let second = run_in(dir.path()).await;
+    let second = run_dir(dir.path()).await;
     assert_eq!(environments(&second)[0].1, "reused", "{second:#}");
     assert!(!installed_in_a_job(&second), "{second:#}");
     assert_eq!(flagged(&second), written, "{second:#}");
@@ -337,7 +316,7 @@ async fn writes_outside_the_venv_stay_flagged_on_jobs_that_reuse_the_environment
     // The code changed and the project is not installed editable: the job installs
     // the project alone (its setup.py runs again), on the same environment, with uv.
     append(&dir.path().join("envoutside.py"), "# edited\n");
-    let third = run_in(dir.path()).await;
+    let third = run_dir(dir.path()).await;
     assert_eq!(environments(&third)[0].1, "reused", "{third:#}");
     let log = third["jobs"][0]["log"].as_str().unwrap_or_default();
     assert!(
@@ -357,7 +336,7 @@ async fn environment_images_are_listed_with_size_and_last_use_and_removed() {
     ensure_images(&docker, &["3.11"]).await;
     let dir = tempfile::tempdir().expect("tempdir");
     unique_copy("env-reuse", dir.path());
-    let image = environments(&run_in(dir.path()).await)[0].0.clone();
+    let image = environments(&run_dir(dir.path()).await)[0].0.clone();
     let listed = env_images::list(&docker).await.expect("listed");
     let mine = listed
         .iter()
@@ -394,7 +373,7 @@ async fn an_edited_test_outside_the_package_keeps_the_install_an_edited_module_d
     let dir = tempfile::tempdir().expect("tempdir");
     unique_copy("env-srclayout", dir.path());
 
-    let first = run_in(dir.path()).await;
+    let first = run_dir(dir.path()).await;
     assert_eq!(environments(&first)[0].1, "built", "{first:#}");
     let log = only_log(&first);
     assert!(!log.contains("files are not known"), "{log}");
@@ -411,7 +390,7 @@ async fn an_edited_test_outside_the_package_keeps_the_install_an_edited_module_d
         "def test_new():\n    assert True\n",
     )
     .expect("write");
-    let edited = run_in(dir.path()).await;
+    let edited = run_dir(dir.path()).await;
     assert_eq!(environments(&edited)[0].1, "reused", "{edited:#}");
     assert!(!installed_in_a_job(&edited), "{edited:#}");
     let log = only_log(&edited);
@@ -431,7 +410,7 @@ async fn an_edited_test_outside_the_package_keeps_the_install_an_edited_module_d
         &test_file,
         "\n\ndef test_extra():\n    assert srcpkg.extra() == 7\n",
     );
-    let changed = run_in(dir.path()).await;
+    let changed = run_dir(dir.path()).await;
     assert_eq!(environments(&changed)[0].1, "reused", "{changed:#}");
     let log = only_log(&changed);
     assert!(
@@ -519,7 +498,7 @@ async fn a_dependency_that_is_an_old_setup_py_sdist_is_built_offline() {
          test: python -c \"import legacydep, setuptools; assert legacydep.VALUE == 1\"\ntimeout: 5m\n",
     )
     .expect("write");
-    let results = run_in(dir.path()).await;
+    let results = run_dir(dir.path()).await;
     assert_eq!(
         environments(&results).len(),
         1,

@@ -471,13 +471,7 @@ impl Environments {
             .map_err(|e| EnvError::Docker(format!("docker: create volume {work}: {e}")))?;
         let result = self.build_in(&work, key, image, req).await;
         // Both containers that mounted it are gone: its memory goes with it.
-        let _ = self
-            .docker
-            .remove_volume(
-                &work,
-                None::<bollard::query_parameters::RemoveVolumeOptions>,
-            )
-            .await;
+        self.remove_volume(&work).await;
         result
     }
 
@@ -685,15 +679,15 @@ impl Environments {
             Err(e) => Err(e),
         };
         if result.is_err() {
-            let _ = self
-                .docker
-                .remove_volume(
-                    &volume,
-                    None::<bollard::query_parameters::RemoveVolumeOptions>,
-                )
-                .await;
+            self.remove_volume(&volume).await;
         }
         result
+    }
+
+    /// Removes the volume `name`, if the engine will (one still in use stays).
+    async fn remove_volume(&self, name: &str) {
+        let opts = None::<bollard::query_parameters::RemoveVolumeOptions>;
+        let _ = self.docker.remove_volume(name, opts).await;
     }
 
     /// Creates the venv volume of the environment `key`.

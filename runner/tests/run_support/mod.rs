@@ -13,6 +13,7 @@ use bollard::Docker;
 use ponyswarm::matrix::Spec;
 use ponyswarm::outcome::RunResult;
 use ponyswarm::plan::{self, JobPlan, Selection};
+use ponyswarm::run::prepare::Trust;
 use ponyswarm::run::progress::OutputMode;
 use ponyswarm::run::{self, RunOptions};
 use ponyswarm::sandbox::egress::Egress;
@@ -108,10 +109,16 @@ pub async fn run_fixture(
 /// Runs the matrix file `ponyswarm.yaml` in `dir` (a project made by the test) and
 /// returns results.json as written, once the run left nothing behind.
 pub async fn run_dir(dir: &Path) -> Value {
+    run_dir_as(dir, Trust::Trusted).await
+}
+
+/// [`run_dir`] as a run of `trust`.
+pub async fn run_dir_as(dir: &Path, trust: Trust) -> Value {
     let docker = docker().await;
     let (spec, plans) = plans_of(&dir.join("ponyswarm.yaml"));
     let report = tempfile::tempdir().expect("tempdir");
-    let opts = options(report.path());
+    let mut opts = options(report.path());
+    opts.trust = trust;
     let run_id = opts.run_id.clone();
     run::run(&docker, &spec, plans, opts)
         .await
