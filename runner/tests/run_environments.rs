@@ -514,3 +514,61 @@ async fn a_dependency_that_is_an_old_setup_py_sdist_is_built_offline() {
         "setup_requires went into the wheelhouse: {log}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_commit_record_for_engines_that_cannot_load_is_the_same_image_with_the_labels() {
+    use ponyswarm::run::env_images;
+    use ponyswarm::sandbox::container::Tracker;
+    let _serial = serial().await;
+    let docker = docker().await;
+    let python = ponyswarm::sandbox::images::ensure(&docker, "3.11", &run_support::image_options())
+        .await
+        .expect("python image");
+    let dir = tempfile::tempdir().expect("tempdir");
+    unique_copy("env-reuse", dir.path());
+    let loaded = environments(&run_dir(dir.path()).await)[0].0.clone();
+    let labels = docker
+        .inspect_image(&loaded)
+        .await
+        .expect("loaded record")
+        .config
+        .and_then(|c| c.labels)
+        .expect("labels");
+    let committed = format!("{loaded}-commit");
+    let tracker = Tracker::new(&docker);
+    env_images::commit_record(
+        &docker,
+        &tracker,
+        "ponyswarm-test-envrecord",
+        &python.reference,
+        &committed,
+        labels.clone(),
+    )
+    .await
+    .expect("committed");
+    let record = docker.inspect_image(&committed).await.expect("record");
+    let record_labels = record.config.and_then(|c| c.labels).expect("labels");
+    for (k, v) in &labels {
+        assert_eq!(record_labels.get(k), Some(v), "{k}");
+    }
+    // Listed as an environment with its venv's size, not the Python image's.
+    let listed = env_images::list(&docker).await.expect("listed");
+    let mine = listed
+        .iter()
+        .find(|i| i.image == committed)
+        .unwrap_or_else(|| panic!("{committed} not in {listed:?}"));
+    assert!(mine.size < 200 << 20, "{mine:?}");
+    assert!(
+        tracker.live_count() == 0,
+        "the container it committed is gone"
+    );
+    // The copy goes by the engine alone: `env_images::remove` would take the venv
+    // volume, which both records name, from the loaded one too.
+    let _ = docker
+        .remove_image(
+            &committed,
+            None::<bollard::query_parameters::RemoveImageOptions>,
+            None,
+        )
+        .await;
+}

@@ -10,6 +10,8 @@
 //! volume.
 
 use crate::run::environment::{ENV_LABEL, ENV_REPO, VENV_SIZE_LABEL, VENV_VOLUME_LABEL};
+use crate::sandbox::container::{Container, Tracker};
+use crate::sandbox::policy::SandboxBuilder;
 use bollard::query_parameters::{
     ListImagesOptionsBuilder, ListVolumesOptionsBuilder, RemoveImageOptionsBuilder,
     TagImageOptionsBuilder,
@@ -54,6 +56,43 @@ pub async fn touch(docker: &Docker, image: &str) -> Result<(), EnvImagesError> {
         .tag_image(image, Some(opts))
         .await
         .map_err(err("tag an environment image"))
+}
+
+/// Tags `image`: a commit, with `labels`, of a container called `name` made (never
+/// started) from the Python image `python`, then removed. The environment image on
+/// engines that cannot load `environment::record_archive`; seconds per environment on
+/// fuse-overlayfs, where the commit walks the whole image.
+pub async fn commit_record(
+    docker: &Docker,
+    tracker: &Tracker,
+    name: &str,
+    python: &str,
+    image: &str,
+    labels: HashMap<String, String>,
+) -> Result<(), String> {
+    let config = SandboxBuilder::new(python)
+        .labels(labels.clone())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let container = Container::create(docker, tracker, name, config)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (repo, tag) = image.split_once(':').unwrap_or((image, "latest"));
+    let opts = bollard::query_parameters::CommitContainerOptionsBuilder::new()
+        .container(container.name())
+        .repo(repo)
+        .tag(tag)
+        .pause(false)
+        .build();
+    let config = bollard::models::ContainerConfig {
+        labels: Some(labels),
+        ..Default::default()
+    };
+    let committed = docker.commit_container(opts, config).await;
+    let _ = container.remove().await;
+    committed
+        .map(drop)
+        .map_err(|e| format!("docker: commit {image}: {e}"))
 }
 
 /// Every environment image, least recently used first.

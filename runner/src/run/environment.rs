@@ -33,6 +33,7 @@
 
 use super::once_per_key::OncePerKey;
 use crate::matrix::Limits;
+use crate::run::env_images;
 use crate::run::installed::{self, InstalledSource};
 use crate::run::layout::{side_area, AREAS, HOME, SRC, VENV, WORK};
 use crate::run::pip::{project_targets, ProjectTarget};
@@ -707,22 +708,37 @@ impl Environments {
             .map_err(|e| EnvError::Docker(format!("docker: create volume {volume}: {e}")))
     }
 
-    /// Tags `image`: the Python image `python` with `labels` added, loaded as a new
-    /// image whose layers are the Python image's ([`record_archive`]).
+    /// Tags `image`: the Python image `python` with `labels` added. Loaded as a new
+    /// image whose layers are the Python image's ([`record_archive`]); an engine that
+    /// cannot load an archive without its layers (the containerd image store wants
+    /// every blob in it) gets a commit instead ([`env_images::commit_record`]).
     async fn record(
         &self,
         python: &str,
         image: &str,
         labels: HashMap<String, String>,
     ) -> Result<(), EnvError> {
-        let docker_err = |e: &dyn std::fmt::Display| EnvError::Docker(format!("docker: {e}"));
-        let base = self
-            .docker
-            .inspect_image(python)
+        let Err(load) = self.load_record(python, image, labels.clone()).await else {
+            return Ok(());
+        };
+        let name = format!("ponyswarm-{}-envrecord", self.owner.run);
+        env_images::commit_record(&self.docker, &self.tracker, &name, python, image, labels)
             .await
-            .map_err(|e| docker_err(&e))?;
+            .map_err(|e| EnvError::Docker(format!("{e} (loading it: {load})")))
+    }
+
+    /// [`Self::record`] by loading [`record_archive`]; checks that the image is there
+    /// with its key afterwards.
+    async fn load_record(
+        &self,
+        python: &str,
+        image: &str,
+        labels: HashMap<String, String>,
+    ) -> Result<(), String> {
+        let key = labels.get(ENV_LABEL).cloned();
+        let base = (self.docker.inspect_image(python).await).map_err(|e| format!("docker: {e}"))?;
         let created = crate::time::timestamp(std::time::SystemTime::now());
-        let archive = record_archive(&base, image, labels, &created).map_err(|e| docker_err(&e))?;
+        let archive = record_archive(&base, image, labels, &created)?;
         let opts = bollard::query_parameters::ImportImageOptionsBuilder::new()
             .quiet(true)
             .build();
@@ -730,11 +746,15 @@ impl Environments {
             .docker
             .import_image(opts, bollard::body_full(archive.into()), None);
         while let Some(said) = loading.next().await {
-            said.map_err(|e| {
-                EnvError::Docker(format!("docker: load the environment image {image}: {e}"))
-            })?;
+            said.map_err(|e| format!("docker: load the environment image {image}: {e}"))?;
         }
-        Ok(())
+        let loaded = (self.docker.inspect_image(image).await)
+            .map_err(|e| format!("docker: the loaded environment image {image}: {e}"))?;
+        let labels = loaded.config.and_then(|c| c.labels).unwrap_or_default();
+        match labels.get(ENV_LABEL) == key.as_ref() {
+            true => Ok(()),
+            false => Err(format!("docker: {image} was not loaded with its labels")),
+        }
     }
 }
 
