@@ -7,6 +7,7 @@
 mod run_support;
 
 use bollard::Docker;
+use ponyswarm::run::source;
 use ponyswarm::sandbox::areas;
 use ponyswarm::sandbox::changes::ChangeKind;
 use ponyswarm::sandbox::container::{
@@ -193,21 +194,17 @@ async fn files_go_in_owned_by_the_sandbox_user_and_come_out() {
     c.remove().await.expect("remove");
 }
 
-/// A container whose pid 1 unpacks what it reads on stdin into `/work` with `unpack`
-/// (a shell line), then says `ready` and idles, as a job's does.
+/// A container started with `src` fed to its pid 1, the shell line `pid1`: a job's
+/// ([`source::unpack_then_idle`]), or one that says [`source::READY`] as it does.
 async fn fed(
     docker: &Docker,
     tracker: &Tracker,
     run: &str,
-    unpack: &str,
+    pid1: String,
     src: &std::path::Path,
 ) -> (Container, Result<(), ContainerError>) {
     let config = SandboxBuilder::new(image(docker).await)
-        .command(vec![
-            "/bin/sh".into(),
-            "-c".into(),
-            format!("{unpack} && echo ready && exec sleep infinity"),
-        ])
+        .command(vec!["/bin/sh".into(), "-c".into(), pid1])
         .stdin()
         .memory_limit(256 << 20)
         .work_area("/work", 16 << 20)
@@ -217,8 +214,8 @@ async fn fed(
     let c = Container::create(docker, tracker, &format!("ponyswarm-{run}-0-main"), config)
         .await
         .expect("create");
-    let tar = ponyswarm::run::source::tar_stream(src.to_path_buf(), "src", Vec::new(), Vec::new());
-    let started = c.start_fed(tar, "ready").await;
+    let tar = source::tar_stream(src.to_path_buf(), "src", Vec::new(), Vec::new());
+    let started = c.start_fed(tar, source::READY).await;
     (c, started)
 }
 
@@ -234,7 +231,14 @@ async fn a_source_fed_at_the_start_is_the_sandbox_users_with_its_modes_and_dates
     std::fs::write(&tool, "#!/bin/sh\necho tool ran\n").expect("write");
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let (c, started) = fed(&docker, &tracker, &run, "tar -x -f - -C /work", src.path()).await;
+    let (c, started) = fed(
+        &docker,
+        &tracker,
+        &run,
+        source::unpack_then_idle(),
+        src.path(),
+    )
+    .await;
     started.expect("fed start");
     // Unpacked before `ready`: nothing to wait for. The dates are the archive's fixed
     // one (2000-01-01), which ZIP-writing tests need.
@@ -264,7 +268,10 @@ async fn a_source_fed_at_the_start_is_the_sandbox_users_with_its_modes_and_dates
         &docker,
         &tracker,
         &run,
-        "tar -x -f - -C /nowhere",
+        format!(
+            "tar -x -f - -C /nowhere && echo {} && exec sleep infinity",
+            source::READY
+        ),
         src.path(),
     )
     .await;
