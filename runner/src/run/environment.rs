@@ -630,7 +630,7 @@ impl Environments {
         let stage = Container::create(&self.docker, &self.tracker, &name, config)
             .await
             .map_err(|e| docker_err(&e))?;
-        let result = async {
+        let copied = async {
             // A new volume's root belongs to root; a directory entry owned by uid 1000
             // extracted over it hands it to the sandbox user, who copies.
             stage
@@ -668,15 +668,12 @@ impl Environments {
             };
             labels.insert(VENV_VOLUME_LABEL.to_string(), volume.clone());
             labels.insert(VENV_SIZE_LABEL.to_string(), bytes.to_string());
-            Ok(std::mem::take(&mut labels))
+            Ok(())
         }
         .await;
         let _ = stage.remove().await;
-        let result = match result {
-            Ok(labels) => self
-                .record(&req.image, image, labels.clone())
-                .await
-                .map(|()| labels),
+        let result = match copied {
+            Ok(()) => (self.record(key, &req.image, image, labels.clone()).await).map(|()| labels),
             Err(e) => Err(e),
         };
         if result.is_err() {
@@ -714,6 +711,7 @@ impl Environments {
     /// every blob in it) gets a commit instead ([`env_images::commit_record`]).
     async fn record(
         &self,
+        key: &str,
         python: &str,
         image: &str,
         labels: HashMap<String, String>,
@@ -721,7 +719,8 @@ impl Environments {
         let Err(load) = self.load_record(python, image, labels.clone()).await else {
             return Ok(());
         };
-        let name = format!("ponyswarm-{}-envrecord", self.owner.run);
+        // Named for the key too: the run's environments may be recorded at once.
+        let name = format!("ponyswarm-{}-envrecord-{key}", self.owner.run);
         env_images::commit_record(&self.docker, &self.tracker, &name, python, image, labels)
             .await
             .map_err(|e| EnvError::Docker(format!("{e} (loading it: {load})")))
