@@ -178,11 +178,7 @@ fn pip_install_args(words: &[String]) -> Option<&[String]> {
 /// `pkg_resources`, and `_distutils_hack`, which setuptools' `.pth` file imports in
 /// every interpreter of the venv.
 pub fn venv_command(python: &str) -> String {
-    let install: Vec<String> = uv_pip_install()
-        .into_iter()
-        .filter(|a| a != "--compile-bytecode")
-        .collect();
-    let install = shell_words::join(install);
+    let install = shell_words::join(install_start(WHEELS, &format!("{VENV}/bin/python"), false));
     let venv = uv_venv(python, VENV);
     format!(
         "w=$(ls {WHEELS}/pip-*.whl 2>/dev/null | head -n 1); \
